@@ -1,0 +1,1 @@
+"""Data sources, the uint8 tensor cache, batched loaders and batched augmentation."""

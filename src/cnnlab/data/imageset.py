@@ -1,0 +1,68 @@
+"""The in-memory form of a data split: uint8 images and their targets, in size buckets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ImageSet:
+    """Images as uint8 N x C x H x W and targets (int64 labels or uint8 target images).
+
+    Every image of one ImageSet has the same size; variable-resolution data is a list of them.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def subset(self, index: torch.Tensor) -> ImageSet:
+        return ImageSet(self.x[index], self.y[index])
+
+    def to(self, device: torch.device | str) -> ImageSet:
+        return ImageSet(self.x.to(device), self.y.to(device))
+
+
+Buckets = list[ImageSet]
+
+
+def as_buckets(data: ImageSet | Buckets) -> Buckets:
+    """Sources return one ImageSet or a list of size buckets; the rest of cnnlab sees lists."""
+    return [data] if isinstance(data, ImageSet) else list(data)
+
+
+def split_train_val(
+    buckets: Buckets, val_fraction: float, seed: int
+) -> tuple[Buckets, Buckets, list[torch.Tensor]]:
+    """A seeded split of every bucket; also returns each bucket's train indices for the classic path."""
+    generator = torch.Generator().manual_seed(seed)
+    train, val, train_index = [], [], []
+    for bucket in buckets:
+        order = torch.randperm(len(bucket), generator=generator)
+        n_val = round(len(bucket) * val_fraction)
+        val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
+        train.append(bucket.subset(train_idx))
+        val.append(bucket.subset(val_idx))
+        train_index.append(train_idx)
+    return train, [b for b in val if len(b)], train_index
+
+
+def channel_stats(buckets: Buckets) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of pixel values in [0, 1], over every image of the buckets."""
+    channels = buckets[0].x.shape[1]
+    total = torch.zeros(channels, dtype=torch.float64)
+    total_sq = torch.zeros(channels, dtype=torch.float64)
+    count = 0
+    for bucket in buckets:
+        for chunk in bucket.x.split(4096):
+            values = chunk.to(torch.float64).div_(255).transpose(0, 1).reshape(channels, -1)
+            total += values.sum(1)
+            total_sq += values.square().sum(1)
+            count += values.shape[1]
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp_min(1e-12).sqrt()
+    return mean.tolist(), std.tolist()
