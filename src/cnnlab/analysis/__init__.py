@@ -1,0 +1,1 @@
+"""Conv arithmetic, layer-by-layer summaries, activation capture and trained-run loading."""
