@@ -35,20 +35,22 @@ def as_buckets(data: ImageSet | Buckets) -> Buckets:
     return [data] if isinstance(data, ImageSet) else list(data)
 
 
-def split_train_val(
-    buckets: Buckets, val_fraction: float, seed: int
-) -> tuple[Buckets, Buckets, list[torch.Tensor]]:
-    """A seeded split of every bucket; also returns each bucket's train indices for the classic path."""
-    generator = torch.Generator().manual_seed(seed)
-    train, val, train_index = [], [], []
-    for bucket in buckets:
-        order = torch.randperm(len(bucket), generator=generator)
-        n_val = round(len(bucket) * val_fraction)
-        val_idx, train_idx = order[:n_val].sort().values, order[n_val:].sort().values
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded, sorted train and validation indices of a split of n items."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = round(n * val_fraction)
+    return order[n_val:].sort().values, order[:n_val].sort().values
+
+
+def split_train_val(buckets: Buckets, val_fraction: float, seed: int) -> tuple[Buckets, Buckets]:
+    """A seeded validation split of every bucket (the test set stays apart)."""
+    train, val = [], []
+    for i, bucket in enumerate(buckets):
+        train_idx, val_idx = split_indices(len(bucket), val_fraction, seed + i)
         train.append(bucket.subset(train_idx))
-        val.append(bucket.subset(val_idx))
-        train_index.append(train_idx)
-    return train, [b for b in val if len(b)], train_index
+        if len(val_idx):
+            val.append(bucket.subset(val_idx))
+    return train, val
 
 
 def channel_stats(buckets: Buckets) -> tuple[list[float], list[float]]:

@@ -261,9 +261,7 @@ class TextBlurSource:
         params = torch.from_numpy(np.concatenate([r[1] for r in results]))
         noise = torch.from_numpy(np.concatenate([r[2] for r in results]))
         target, blurred = [], []
-        for sharp, p, z in zip(
-            canvases.split(256), params.split(256), noise.split(256), strict=True
-        ):
+        for sharp, p, z in zip(canvases.split(256), params.split(256), noise.split(256), strict=True):
             sharp = sharp.float().div_(255)
             blurred.append(blur(sharp, blur_kernels(p, self.radius)) + z)
             target.append(sharp[:, self.radius : -self.radius, self.radius : -self.radius])

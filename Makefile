@@ -1,0 +1,59 @@
+# cnnlab: `make help` lists every target. Training targets take BUDGET=short|full and DATA_ROOT=.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# PyTorch from the local wheels where they exist; CPU wheels on aarch64.
+ifeq ($(shell uname -m),aarch64)
+TORCH_SPEC ?= torch==2.9.1 torchvision==0.24.1
+else
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+endif
+DATA_ROOT ?= data
+BUDGET ?= short
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-slow lint format tensorboard clean
+
+help: ## list every target with one line each
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-22s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv (if missing) and install cnnlab with its dependencies
+
+run: $(STAMP) ## train the default experiment (LeNet on the embedded digits, offline, ~10 s)
+	$(PY) -m cnnlab.train experiment=quickstart paths.data_root=$(DATA_ROOT) \
+	  hydra.run.dir=outputs/runs/quickstart/latest
+	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/)"
+	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest/tb"
+
+test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP) ## run only the slow tests (real sweeps with every launcher)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+tensorboard: $(STAMP) ## open TensorBoard over every run and sweep in outputs/
+	$(BIN)/tensorboard --logdir outputs
+
+clean: ## remove outputs/ (runs and sweeps); keeps data and the venv
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+-include mk/*.mk

@@ -1,0 +1,134 @@
+"""Augmentation of whole batches on the device, with an independent random draw per image.
+
+The same parameters also build the equivalent torchvision.transforms.v2 pipeline for the
+classic DataLoader path, so both paths augment alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms import v2
+
+from cnnlab.errors import ConfigError
+
+
+class Augmentation:
+    """Random crop (with padding, or to a smaller size), horizontal flip, rotation and shift.
+
+    Applied in that order to float images in [0, 1], before normalisation.
+    """
+
+    def __init__(
+        self,
+        hflip: float = 0.0,
+        crop_size: int | None = None,
+        crop_padding: int = 0,
+        degrees: float = 0.0,
+        translate: float = 0.0,
+    ) -> None:
+        checks = {
+            "hflip": (hflip, 0 <= hflip <= 1, "a probability in [0, 1]"),
+            "crop_padding": (crop_padding, crop_padding >= 0, "an integer >= 0"),
+            "degrees": (degrees, 0 <= degrees <= 180, "an angle in [0, 180]"),
+            "translate": (translate, 0 <= translate < 1, "a fraction of the size in [0, 1)"),
+            "crop_size": (crop_size, crop_size is None or crop_size > 0, "null or a size > 0"),
+        }
+        for key, (value, ok, allowed) in checks.items():
+            if not ok:
+                raise ConfigError(f"augmentation.{key}={value!r} is out of range; it must be {allowed}.")
+        self.hflip = hflip
+        self.crop_size = crop_size
+        self.crop_padding = crop_padding
+        self.degrees = degrees
+        self.translate = translate
+
+    @property
+    def crops(self) -> bool:
+        return self.crop_size is not None or self.crop_padding > 0
+
+    @property
+    def warps(self) -> bool:
+        return self.degrees > 0 or self.translate > 0
+
+    def output_size(self, size: int) -> int:
+        """The side of the images the model sees, train and test alike."""
+        if self.crop_size is not None and self.crop_size > size + 2 * self.crop_padding:
+            raise ConfigError(
+                f"augmentation.crop_size={self.crop_size} is larger than the padded image "
+                f"({size} + 2 x {self.crop_padding}); choose a crop_size <= {size + 2 * self.crop_padding}."
+            )
+        return self.crop_size or size
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augment a training batch (N x C x H x W floats); each image gets its own draw."""
+        if self.crops:
+            x = random_crop(x, self.output_size(x.shape[-1]), self.crop_padding, generator)
+        if self.hflip > 0:
+            flip = torch.rand(x.shape[0], device=x.device, generator=generator) < self.hflip
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if self.warps:
+            x = random_affine(x, self.degrees, self.translate, generator)
+        return x
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """What test images get: a centre crop when training crops to a smaller size."""
+        size = self.output_size(x.shape[-1])
+        if size == x.shape[-1]:
+            return x
+        top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+        return x[..., top : top + size, left : left + size]
+
+    def train_transforms(self, size: int) -> list[v2.Transform]:
+        """The classic path's per-image equivalent of `apply`."""
+        steps: list[v2.Transform] = []
+        if self.crops:
+            steps.append(v2.RandomCrop(self.output_size(size), padding=self.crop_padding or None))
+        if self.hflip > 0:
+            steps.append(v2.RandomHorizontalFlip(self.hflip))
+        if self.warps:
+            steps.append(
+                v2.RandomAffine(
+                    self.degrees,
+                    translate=(self.translate, self.translate) if self.translate else None,
+                    interpolation=v2.InterpolationMode.BILINEAR,
+                )
+            )
+        return steps
+
+    def eval_transforms(self, size: int) -> list[v2.Transform]:
+        """The classic path's per-image equivalent of `evaluate`."""
+        out = self.output_size(size)
+        return [v2.CenterCrop(out)] if out != size else []
+
+
+def random_crop(x: torch.Tensor, size: int, padding: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Crop every image at its own random offset by one gather, after zero padding."""
+    if padding:
+        x = F.pad(x, (padding,) * 4)
+    n, _, height, width = x.shape
+    top = torch.randint(0, height - size + 1, (n,), device=x.device, generator=generator)
+    left = torch.randint(0, width - size + 1, (n,), device=x.device, generator=generator)
+    steps = torch.arange(size, device=x.device)
+    rows = (top[:, None] + steps)[:, :, None]
+    cols = (left[:, None] + steps)[:, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    return x.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def random_affine(
+    x: torch.Tensor, degrees: float, translate: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Rotate and shift every image by its own random draw with one batched affine warp."""
+    n = x.shape[0]
+    uniform = torch.rand(n, 3, device=x.device, generator=generator) * 2 - 1
+    angle = uniform[:, 0] * math.radians(degrees)
+    shift = uniform[:, 1:] * (2 * translate)
+    cos, sin = angle.cos(), angle.sin()
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

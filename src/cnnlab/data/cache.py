@@ -1,0 +1,48 @@
+"""Decode a split once into uint8 tensors and keep it on disk, keyed by everything that shapes it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file then rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write text through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def cached_split(source: Any, split: str, cache_dir: str | Path) -> Buckets:
+    """`source.load(split)` as size buckets, read from the cache when a previous run stored it."""
+    path = Path(cache_dir) / f"{source.cache_key}-{split}.pt"
+    if path.exists():
+        stored = torch.load(path, weights_only=True)
+        return [ImageSet(b["x"], b["y"]) for b in stored]
+    buckets = as_buckets(source.load(split))
+    atomic_save([{"x": b.x, "y": b.y} for b in buckets], path)
+    return buckets
+
+
+def cached_json(path: Path, compute) -> Any:
+    """A small JSON value computed once and stored at `path`."""
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    atomic_write_text(json.dumps(value), path)
+    return value

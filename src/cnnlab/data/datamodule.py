@@ -1,0 +1,111 @@
+"""Turn the dataset and augmentation configs into train, validation and test loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch.utils.data import Subset
+
+from cnnlab.data.augment import Augmentation
+from cnnlab.data.cache import cached_json, cached_split
+from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val
+from cnnlab.data.tensor_loader import TensorLoader
+from cnnlab.data.torch_loader import ClassicLoader, image_pipeline
+from cnnlab.errors import ConfigError
+
+LOADERS = ("tensor", "torch")
+
+
+@dataclass
+class DataModule:
+    """The loaders of one run and what the model and the loop need to know about the data."""
+
+    train: Any
+    val: Any | None
+    test: Any
+    input_shape: tuple[int, int, int]
+    task: str
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    fixed_batches: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+
+def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
+    """Load (or read from cache) the splits, split validation off train, and build loaders."""
+    ds, trainer = cfg.dataset, cfg.trainer
+    if ds.loader not in LOADERS:
+        raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
+    source = instantiate(ds.source)
+    augmentation: Augmentation = instantiate(cfg.augmentation)
+    cache_dir = Path(cfg.paths.cache_dir)
+    full_train = cached_split(source, "train", cache_dir)
+    test = cached_split(source, "test", cache_dir)
+    train, val = split_train_val(full_train, ds.val_fraction, ds.split_seed)
+
+    mean = std = None
+    if ds.normalize:
+        stats_path = cache_dir / f"{source.cache_key}-stats-v{ds.val_fraction}-s{ds.split_seed}.json"
+        mean, std = cached_json(stats_path, lambda: channel_stats(train))
+    regression = ds.task == "regression"
+    channels, size = train[0].x.shape[1], train[0].x.shape[-1]
+    input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
+    memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
+    common = dict(limit_batches=trainer.limit_batches, seed=trainer.seed, memory_format=memory_format)
+
+    if ds.loader == "tensor":
+        on_device = [[b.to(device) for b in split] for split in (train, val, test)]
+
+        def tensor_loader(buckets: Buckets, training: bool) -> TensorLoader:
+            return TensorLoader(
+                buckets,
+                trainer.batch_size if training else trainer.eval_batch_size,
+                shuffle=training,
+                transform=augmentation.apply if training else _evaluate(augmentation),
+                mean=mean,
+                std=std,
+                image_targets=regression,
+                **common,
+            )
+
+        train_loader = tensor_loader(on_device[0], True)
+        val_loader = tensor_loader(on_device[1], False) if on_device[1] else None
+        test_loader = tensor_loader(on_device[2], False)
+    else:
+        if len(full_train) > 1:
+            raise ConfigError(
+                f"dataset.loader=torch cannot batch variable-resolution data ({ds.name}); "
+                f"use dataset.loader=tensor, which batches by size bucket."
+            )
+        train_tf = image_pipeline(augmentation.train_transforms(size), mean, std)
+        eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std)
+        train_idx, val_idx = split_indices(len(full_train[0]), ds.val_fraction, ds.split_seed)
+
+        def classic_loader(dataset, training: bool) -> ClassicLoader:
+            return ClassicLoader(
+                dataset,
+                trainer.batch_size if training else trainer.eval_batch_size,
+                shuffle=training,
+                device=device,
+                num_workers=ds.num_workers,
+                **common,
+            )
+
+        train_loader = classic_loader(Subset(source.torch_dataset("train", train_tf), train_idx), True)
+        val_loader = (
+            classic_loader(Subset(source.torch_dataset("train", eval_tf), val_idx), False)
+            if len(val_idx)
+            else None
+        )
+        test_loader = classic_loader(source.torch_dataset("test", eval_tf), False)
+
+    return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std)
+
+
+def _evaluate(augmentation: Augmentation):
+    """Eval-time transform with the loader's (x, generator) signature."""
+    return lambda x, _generator: augmentation.evaluate(x)

@@ -1,0 +1,89 @@
+"""Batches drawn by indexing device-resident uint8 tensors with a seeded random permutation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+from cnnlab.data.imageset import Buckets
+
+BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class TensorLoader:
+    """An epoch of (input, target) batches with no per-sample Python and no PIL.
+
+    Each epoch's order and augmentation draws depend only on (seed, epoch), so a resumed run
+    sees exactly the batches an uninterrupted one would. Batches never mix size buckets.
+    """
+
+    def __init__(
+        self,
+        buckets: Buckets,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        transform: BatchTransform | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        image_targets: bool = False,
+        seed: int = 0,
+        limit_batches: int | None = None,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> None:
+        self.buckets = buckets
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.transform = transform
+        self.image_targets = image_targets
+        self.seed = seed
+        self.limit_batches = limit_batches
+        self.memory_format = memory_format
+        self.epoch = 0
+        device = buckets[0].x.device
+        self.device = device
+        self.mean = None if mean is None else torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        self.std = None if std is None else torch.tensor(std, device=device).view(1, -1, 1, 1)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @property
+    def num_samples(self) -> int:
+        return sum(len(b) for b in self.buckets)
+
+    def __len__(self) -> int:
+        full = sum(-(-len(b) // self.batch_size) for b in self.buckets)
+        return full if self.limit_batches is None else min(full, self.limit_batches)
+
+    def _generator(self) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + self.epoch)
+
+    def _plan(self, generator: torch.Generator) -> list[tuple[int, torch.Tensor]]:
+        plan = []
+        for i, bucket in enumerate(self.buckets):
+            n = len(bucket)
+            if self.shuffle:
+                order = torch.randperm(n, device=self.device, generator=generator)
+            else:
+                order = torch.arange(n, device=self.device)
+            plan.extend((i, chunk) for chunk in order.split(self.batch_size))
+        if self.shuffle and len(self.buckets) > 1:
+            mix = torch.randperm(len(plan), generator=torch.Generator().manual_seed(self.epoch))
+            plan = [plan[j] for j in mix.tolist()]
+        return plan[: len(self)]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = self._generator()
+        for i, index in self._plan(generator):
+            bucket = self.buckets[i]
+            x = bucket.x[index].float().div_(255)
+            if self.transform is not None:
+                x = self.transform(x, generator)
+            if self.mean is not None:
+                x = (x - self.mean) / self.std
+            y = bucket.y[index]
+            if self.image_targets:
+                y = y.float().div_(255)
+            yield x.contiguous(memory_format=self.memory_format), y

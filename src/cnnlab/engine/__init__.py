@@ -1,0 +1,1 @@
+"""The training loop, its metrics, checkpoints and the files a run leaves behind."""

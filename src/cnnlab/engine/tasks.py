@@ -1,0 +1,38 @@
+"""What is being learned: classification (accuracy) or image regression (PSNR).
+
+The data set's `task` picks one; the loop asks it how to score a batch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from cnnlab.errors import ConfigError
+
+
+class Classification:
+    """Scores a batch by the number of correct arg-max predictions."""
+
+    metric = "acc"
+
+    def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (output.argmax(1) == target).sum()
+
+
+class Regression:
+    """Scores a batch by the sum of per-image PSNR (targets in [0, 1])."""
+
+    metric = "psnr"
+
+    def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        mse = (output.float() - target.float()).square().flatten(1).mean(1)
+        return (-10 * torch.log10(mse.clamp_min(1e-10))).sum()
+
+
+TASKS = {"classification": Classification, "regression": Regression}
+
+
+def make_task(name: str) -> Classification | Regression:
+    if name not in TASKS:
+        raise ConfigError(f"dataset.task={name!r} is not a task; use one of {sorted(TASKS)}.")
+    return TASKS[name]()
