@@ -1,0 +1,81 @@
+"""Variable-resolution MNIST (vu3a q3.12-q3.17): each image rescaled to its own size, in size buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab.data.imageset import Buckets, ImageSet
+from cnnlab.data.torchvision_source import TorchvisionSource
+from cnnlab.errors import ConfigError
+
+SPLIT_OFFSETS = {"train": 0, "test": 1}
+
+
+def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
+    """Bilinear (antialiased when shrinking) resize of uint8 N x C x H x W images, chunk by chunk."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x.clone()
+    out = torch.empty(*x.shape[:2], size, size, dtype=torch.uint8)
+    for start in range(0, x.shape[0], chunk):
+        part = x[start : start + chunk].float()
+        resized = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + chunk] = resized.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+class VariableResolutionSource:
+    """A torchvision data set whose images each get a size drawn from `sizes`, seeded per split.
+
+    Returns one ImageSet per size (the loader batches within a bucket), or, with `resize_to`,
+    every image brought on to that one size after its own rescaling: the lab's baseline that
+    resizes everything to the smallest resolution.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        sizes: Sequence[int] = (32, 48, 64),
+        seed: int = 0,
+        resize_to: int | None = None,
+        dataset: str = "MNIST",
+        download: bool = True,
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if not sizes or any(s < 4 for s in sizes) or len(set(sizes)) != len(sizes):
+            raise ConfigError(
+                f"dataset.source.sizes={sizes} must be a non-empty list of distinct sizes >= 4, "
+                "e.g. [32, 48, 64]."
+            )
+        if resize_to is not None and resize_to < 4:
+            raise ConfigError(f"dataset.source.resize_to={resize_to} must be null or a size >= 4.")
+        self.base = TorchvisionSource(dataset, root, download=download)
+        self.sizes = sizes
+        self.seed = seed
+        self.resize_to = resize_to
+        key = f"{self.base.cache_key}-varres-{'-'.join(map(str, sizes))}-s{seed}"
+        self.cache_key = key if resize_to is None else f"{key}-to{resize_to}"
+
+    def draw_sizes(self, n: int, split: str) -> torch.Tensor:
+        """The index into `sizes` of each of n images: the same for every run with this seed."""
+        generator = torch.Generator().manual_seed(self.seed * 2 + SPLIT_OFFSETS.get(split, 2))
+        return torch.randint(len(self.sizes), (n,), generator=generator)
+
+    def load(self, split: str) -> Buckets | ImageSet:
+        base = self.base.load(split)
+        choice = self.draw_sizes(len(base), split)
+        if self.resize_to is not None:
+            x = torch.empty(len(base), base.x.shape[1], self.resize_to, self.resize_to, dtype=torch.uint8)
+        buckets = []
+        for i, size in enumerate(self.sizes):
+            index = (choice == i).nonzero().squeeze(1)
+            if not len(index):
+                continue
+            rescaled = resize_uint8(base.x[index], size)
+            if self.resize_to is None:
+                buckets.append(ImageSet(rescaled, base.y[index]))
+            else:
+                x[index] = resize_uint8(rescaled, self.resize_to)
+        return buckets if self.resize_to is None else ImageSet(x, base.y.clone())
