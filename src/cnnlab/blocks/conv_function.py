@@ -39,17 +39,33 @@ class Conv2dFunction(torch.autograd.Function):
     def backward(ctx: FunctionCtx, grad_y: torch.Tensor):
         cols, weight = ctx.saved_tensors
         (h, w), stride, padding, has_bias = ctx.geometry
-        k_out, _, kh, kw = weight.shape
-        grad_y = grad_y.reshape(grad_y.shape[0], k_out, -1)
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_cols = weight.reshape(k_out, -1).T @ grad_y
-            grad_x = fold_patches(grad_cols, (h, w), (kh, kw), stride, padding)
-        if ctx.needs_input_grad[1]:
-            grad_w = (grad_y @ cols.transpose(1, 2)).sum(0).reshape(weight.shape)
-        if has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_y.sum((0, 2))
-        return grad_x, grad_w, grad_b, None, None
+        grad_x, grad_w, grad_b = conv_backward_cols(cols, weight, grad_y, (h, w), stride, padding)
+        return grad_x, grad_w, grad_b if has_bias else None, None, None
+
+
+def conv_backward_cols(
+    cols: torch.Tensor,
+    weight: torch.Tensor,
+    grad_y: torch.Tensor,
+    input_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """dL/dx = fold(W^T dY), dL/dW = sum_n dY U^T, dL/db = sum dY, given the unfolded input U."""
+    k_out, _, kh, kw = weight.shape
+    grad_y = grad_y.reshape(grad_y.shape[0], k_out, -1)
+    grad_cols = weight.reshape(k_out, -1).T @ grad_y
+    grad_x = fold_patches(grad_cols, input_size, (kh, kw), stride, padding)
+    grad_w = (grad_y @ cols.transpose(1, 2)).sum(0).reshape(weight.shape)
+    return grad_x, grad_w, grad_y.sum((0, 2))
+
+
+def conv_backward(
+    x: torch.Tensor, weight: torch.Tensor, grad_y: torch.Tensor, stride: Pair = 1, padding: Pair = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """vl_nnconv(x, w, b, dzdy) of dd2427: the projected derivatives w.r.t. input, filters and bias."""
+    cols = unfold_patches(x, tuple(weight.shape[2:]), pair(stride), pair(padding))
+    return conv_backward_cols(cols, weight, grad_y, tuple(x.shape[2:]), pair(stride), pair(padding))
 
 
 def conv2d_autograd(

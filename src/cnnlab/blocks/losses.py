@@ -11,9 +11,7 @@ def l2_loss_forward(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (x - target).square().sum()
 
 
-def l2_loss_backward(
-    x: torch.Tensor, target: torch.Tensor, dzdy: torch.Tensor | float
-) -> torch.Tensor:
+def l2_loss_backward(x: torch.Tensor, target: torch.Tensor, dzdy: torch.Tensor | float) -> torch.Tensor:
     """dz/dx = dz/dy * 2 (x - r)."""
     return dzdy * 2 * (x - target)
 
@@ -23,9 +21,7 @@ def l1_loss_forward(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (x - target).abs().sum()
 
 
-def l1_loss_backward(
-    x: torch.Tensor, target: torch.Tensor, dzdy: torch.Tensor | float
-) -> torch.Tensor:
+def l1_loss_backward(x: torch.Tensor, target: torch.Tensor, dzdy: torch.Tensor | float) -> torch.Tensor:
     """dz/dx = dz/dy * sign(x - r): undefined at x = r, where finite differences disagree."""
     return dzdy * torch.sign(x - target)
 

@@ -8,9 +8,7 @@ import torch.nn.functional as F
 from cnnlab.blocks._pairs import Pair, out_size, pair
 
 
-def unfold_patches(
-    x: torch.Tensor, kernel: Pair, stride: Pair = 1, padding: Pair = 0
-) -> torch.Tensor:
+def unfold_patches(x: torch.Tensor, kernel: Pair, stride: Pair = 1, padding: Pair = 0) -> torch.Tensor:
     """N x C x H x W -> N x (C*kh*kw) x L columns, in torch.nn.functional.unfold's layout."""
     kh, kw = pair(kernel)
     sh, sw = pair(stride)

@@ -1,0 +1,1 @@
+"""One module per family of lab tasks; conf/task/<name>.yaml points at a function here."""
