@@ -1,0 +1,288 @@
+"""Conv arithmetic questions: closed forms per layer, each checked against real torch layers."""
+
+from __future__ import annotations
+
+import csv
+
+import torch
+from torch import nn
+
+from cnnlab.analysis.arithmetic import (
+    LayerSpec,
+    conv_weights,
+    fc_equivalent_weights,
+    output_size,
+    output_size_blocks,
+    receptive_field_blocks,
+    receptive_field_stack,
+    walk_specs,
+)
+from cnnlab.labtasks.context import TaskContext
+
+
+def specs_to_module(
+    specs: list[LayerSpec], input_shape: tuple[int, int, int], width_divisor: int = 1
+) -> nn.Sequential:
+    """Real layers for a paper network, fc as a whole-map convolution, optionally narrowed to run fast."""
+    layers: list[nn.Module] = []
+    channels, h, w = input_shape
+    for spec, row in zip(specs, walk_specs(specs, input_shape), strict=True):
+        if spec.kind in ("conv", "fc"):
+            out = max(1, spec.out_channels // width_divisor)
+            kernel = (h, w) if spec.kind == "fc" else spec.kernel
+            layers.append(nn.Conv2d(channels, out, kernel, spec.stride, spec.padding, spec.dilation))
+            channels = out
+        elif spec.kind == "maxpool":
+            layers.append(nn.MaxPool2d(spec.kernel, spec.stride, spec.padding, ceil_mode=spec.ceil_mode))
+        else:
+            layers.append(nn.AvgPool2d(spec.kernel, spec.stride, spec.padding, ceil_mode=spec.ceil_mode))
+        _, h, w = row["shape"]
+    return nn.Sequential(*layers)
+
+
+def _layer_shapes(model: nn.Sequential, input_shape: tuple[int, int, int]) -> list[list[int]]:
+    shapes, x = [], torch.zeros(1, *input_shape)
+    with torch.no_grad():
+        for layer in model:
+            x = layer(x)
+            shapes.append(list(x.shape[1:]))
+    return shapes
+
+
+def _write_table(ctx: TaskContext, name: str, rows: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    with open(ctx.out_dir / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _checked_walk(ctx: TaskContext, name: str, specs: list[LayerSpec], input_shape) -> dict:
+    """walk_specs' table, each shape compared with the real layers' and the weights with theirs."""
+    rows = walk_specs(specs, input_shape)
+    real = specs_to_module(specs, input_shape)
+    real_shapes = _layer_shapes(real, input_shape)
+    for row, shape in zip(rows, real_shapes, strict=True):
+        row["shape"] = list(row["shape"])
+        row["real_shape"] = shape
+    _write_table(ctx, name, rows)
+    return {
+        "layers": rows,
+        "shapes_match_real_layers": all(r["shape"] == r["real_shape"] for r in rows),
+        "weights_total": sum(r["weights"] for r in rows),
+        "real_weights_total": sum(p.numel() for p in real.parameters()),
+    }
+
+
+def deblur_specs(first_kernel: int = 3, padding: bool = True) -> list[LayerSpec]:
+    """dd2427's net: conv kxkx32, conv 3x3x32, conv 3x3x1 (ReLUs change no size, so they are left out)."""
+    kernels = [first_kernel, 3, 3]
+    widths = [32, 32, 1]
+    return [
+        LayerSpec("conv", k, 1, k // 2 if padding else 0, out_channels=c, name=f"conv{i + 1}")
+        for i, (k, c) in enumerate(zip(kernels, widths, strict=True))
+    ]
+
+
+def conv_arith_dd2427(ctx: TaskContext, image_size: int) -> dict:
+    """q1, q16-q22: sizes, mul-adds and receptive field of the deblur net; pad 0 and a 5x5 first layer."""
+    shape = (1, image_size, image_size)
+    base = _checked_walk(ctx, "deblur_pad1", deblur_specs(), shape)
+    pad0 = _checked_walk(ctx, "deblur_pad0", deblur_specs(padding=False), shape)
+    wide = _checked_walk(ctx, "deblur_first5x5", deblur_specs(5), shape)
+    relu_ops = [image_size * image_size * 32] * 2
+    return {
+        "q1_valid_output": f"{image_size - 2}x{image_size - 2} for a 3x3 filter on {image_size}x{image_size}",
+        "q16_pad0_output_shapes": [r["shape"] for r in pad0["layers"]],
+        "q19_tensor_shapes": [r["shape"] for r in base["layers"]],
+        "q21_mul_adds_per_conv": [r["mul_adds"] for r in base["layers"]],
+        "q21_flops_per_conv_lab_count": [2 * r["mul_adds"] for r in base["layers"]],
+        "q21_relu_ops": relu_ops,
+        "q22_receptive_field": base["layers"][-1]["receptive_field"],
+        "q22_receptive_field_5x5_first": wide["layers"][-1]["receptive_field"],
+        "q22_closed_form": [receptive_field_stack([3, 3, 3]), receptive_field_stack([5, 3, 3])],
+        "weights": base["weights_total"],
+        "shapes_match_real_layers": base["shapes_match_real_layers"]
+        and pad0["shapes_match_real_layers"]
+        and wide["shapes_match_real_layers"],
+        "tables": base["layers"],
+    }
+
+
+def _valid_block_net(blocks: list[list[int]], pools: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for kernels, pool in zip(blocks, pools, strict=True):
+        layers += [nn.Conv2d(1, 1, k) for k in kernels] + [nn.MaxPool2d(pool)]
+    return nn.Sequential(*layers)
+
+
+def _gradient_support(model: nn.Sequential, size: int) -> int:
+    """Receptive field measured: rows of the input that reach one central output value."""
+    for p in model.parameters():
+        nn.init.constant_(p, 0.01)
+    avg = nn.Sequential(*[nn.AvgPool2d(m.kernel_size) if isinstance(m, nn.MaxPool2d) else m for m in model])
+    x = torch.ones(1, 1, size, size, requires_grad=True)
+    y = avg(x)
+    y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+    rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()
+    return int(rows.max() - rows.min() + 1)
+
+
+def conv_arith_mainf6(ctx: TaskContext, size: int, examples: list[dict]) -> dict:
+    """tb 1-3: receptive field of m convs and of m conv+pool blocks, VALID output size; real layers agree."""
+    answers = []
+    for example in examples:
+        blocks, pools = example["blocks"], example["pools"]
+        model = _valid_block_net(blocks, pools)
+        out = model(torch.zeros(1, 1, size, size)).shape[-1]
+        answers.append(
+            {
+                "blocks": blocks,
+                "pools": pools,
+                "receptive_field": receptive_field_blocks(blocks, pools),
+                "receptive_field_measured": _gradient_support(model, 4 * size),
+                "valid_output_size": output_size_blocks(size, blocks, pools),
+                "valid_output_size_real": int(out),
+                "receptive_field_convs_only": receptive_field_stack([k for b in blocks for k in b]),
+            }
+        )
+    return {
+        "tb1_formula": "r = 1 + sum_i (k_i - 1)",
+        "tb2_formula": "r = 1 + sum_j (prod_{l<j} d_l) * (sum_i (k_ji - 1) + d_j - 1)",
+        "tb3_formula": "n_j = floor((n_{j-1} - sum_i (k_ji - 1)) / d_j), n_0 = n",
+        "input_size": size,
+        "examples": answers,
+        "all_match_real_layers": all(
+            a["receptive_field"] == a["receptive_field_measured"]
+            and a["valid_output_size"] == a["valid_output_size_real"]
+            for a in answers
+        ),
+    }
+
+
+def conv_arith_vu3a(ctx: TaskContext, sizes: list[list[int]], kernel: int, stride: int, padding: int) -> dict:
+    """q3.10 output sizes of big images through one strided conv; q3.11 global pooling shapes."""
+    conv = nn.Conv2d(3, 1, kernel, stride, padding)
+    outputs = {}
+    for width, height in sizes:
+        closed = [output_size(width, kernel, stride, padding), output_size(height, kernel, stride, padding)]
+        with torch.no_grad():
+            real = conv(torch.zeros(1, 3, height, width)).shape
+        outputs[f"3x{width}x{height}"] = {"closed_form_WxH": closed, "real_WxH": [real[3], real[2]]}
+    x = torch.randn(4, 16, 13, 9)
+    pooled = {
+        "global_max": list(nn.AdaptiveMaxPool2d(1)(x).shape),
+        "global_avg": list(nn.AdaptiveAvgPool2d(1)(x).shape),
+        "input": list(x.shape),
+    }
+    return {
+        "q3_10_formula": "floor((n + 2p - k) / s) + 1",
+        "q3_10_kernel_stride_padding": [kernel, stride, padding],
+        "q3_10_outputs": outputs,
+        "q3_11_global_pooling_shapes": pooled,
+    }
+
+
+def vgg16_specs(fc_as_conv: bool = True) -> list[LayerSpec]:
+    """VGG16 (rdfia figure 2): 13 3x3 convs in 5 blocks with 2x2 pools, fc 4096-4096-1000 as convs."""
+    specs: list[LayerSpec] = []
+    for block, (width, repeat) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], start=1):
+        specs += [
+            LayerSpec("conv", 3, 1, 1, out_channels=width, name=f"conv{block}_{i + 1}") for i in range(repeat)
+        ]
+        specs.append(LayerSpec("maxpool", 2, 2, name=f"pool{block}"))
+    specs += [
+        LayerSpec("conv", 7, out_channels=4096, name="fc6"),
+        LayerSpec("conv", 1, out_channels=4096, name="fc7"),
+        LayerSpec("conv", 1, out_channels=1000, name="fc8"),
+    ]
+    return specs
+
+
+def alexnet_style_specs(ceil_mode: bool = False) -> list[LayerSpec]:
+    """rdfia 2.1: conv5x5x32, pool, conv5x5x64, pool, conv5x5x64, pool, fc1000, fc10; pad 2, pools 2/2."""
+    specs = []
+    for i, width in enumerate([32, 64, 64], start=1):
+        specs.append(LayerSpec("conv", 5, 1, 2, out_channels=width, name=f"conv{i}"))
+        specs.append(LayerSpec("maxpool", 2, 2, 0, ceil_mode=ceil_mode and i == 3, name=f"pool{i}"))
+    return specs + [
+        LayerSpec("fc", out_channels=1000, name="fc4"),
+        LayerSpec("fc", out_channels=10, name="fc5"),
+    ]
+
+
+def conv_arith_rdfia(
+    ctx: TaskContext, example: dict, large_input: int, width_divisor: int, train_examples: int
+) -> dict:
+    """q1-q12: sizes, weights, fc as convolution on a larger input, receptive fields, AlexNet-style table."""
+    x, y, z = example["input"]
+    k, s, p, c = example["kernel"], example["stride"], example["padding"], example["filters"]
+    out = [output_size(x, k, s, p), output_size(y, k, s, p), c]
+    q1 = {
+        "formula": "x' = floor((x + 2p - k) / s) + 1, same for y; depth C",
+        "example": example,
+        "output_shape": out,
+        "weights": conv_weights(z, c, k, bias=False),
+        "weights_with_bias": conv_weights(z, c, k),
+        "fc_equivalent_weights": fc_equivalent_weights((x, y, z), tuple(out), bias=False),
+        "fc_equivalent_weights_with_bias": fc_equivalent_weights((x, y, z), tuple(out)),
+    }
+
+    vgg = vgg16_specs()
+    vgg_rows = walk_specs(vgg[:-3], (3, 224, 224))
+    vgg_conv_rows = walk_specs(vgg, (3, 224, 224))
+    narrow = specs_to_module(vgg, (3, 224, 224), width_divisor)
+    features = narrow[: len(vgg) - 3]
+    with torch.no_grad():
+        maps = {n: features(torch.zeros(1, 3, n, n)) for n in (224, large_input)}
+        conv_out = list(narrow(torch.zeros(1, 3, large_input, large_input)).shape[1:])
+        dense_fc6 = nn.Linear(maps[224].flatten(1).shape[1], 8)
+        try:
+            dense_fc6(maps[large_input].flatten(1))
+            dense_error = None
+        except RuntimeError as error:
+            dense_error = str(error).splitlines()[0]
+    feature_shapes = {n: list(m.shape[1:]) for n, m in maps.items()}
+    large_rows = walk_specs(vgg, (3, large_input, large_input))
+    q4_q6 = {
+        "vgg16_conv_part_output_224": list(vgg_rows[-1]["shape"]),
+        f"vgg16_conv_part_output_{large_input}": list(large_rows[-4]["shape"]),
+        "q4_real_feature_shapes": feature_shapes,
+        "q4_dense_fc6_on_larger_input": dense_error or "ran (unexpected)",
+        "q5_fc6_as_conv_weights": vgg_conv_rows[-3]["weights"],
+        "q5_fc6_dense_weights": 512 * 7 * 7 * 4096 + 4096,
+        "q6_output_shape_fc_as_conv_224": list(vgg_conv_rows[-1]["shape"]),
+        f"q6_output_shape_fc_as_conv_{large_input}": list(large_rows[-1]["shape"]),
+        "q6_real_output_spatial_size": conv_out[1:],
+        "vgg16_total_weights": sum(r["weights"] for r in vgg_conv_rows),
+    }
+    q7 = {
+        "conv1_1": vgg_rows[0]["receptive_field"],
+        "conv1_2": vgg_rows[1]["receptive_field"],
+        "per_layer": {r["name"]: r["receptive_field"] for r in vgg_conv_rows},
+    }
+
+    alex = _checked_walk(ctx, "alexnet_style", alexnet_style_specs(), (3, 32, 32))
+    alex_ceil = walk_specs(alexnet_style_specs(ceil_mode=True), (3, 28, 28))
+    total = alex["weights_total"]
+    return {
+        "q1": q1,
+        "q4_q6": q4_q6,
+        "q7_receptive_fields": q7,
+        "q8_conv_same_size": {"kernel": 5, "padding": 2, "stride": 1},
+        "q9_pool_halving": {"kernel": 2, "padding": 0, "stride": 2},
+        "q10_layers": [
+            {"name": r["name"], "output_shape": r["shape"], "weights": r["weights"]} for r in alex["layers"]
+        ],
+        "q10_shapes_match_real_layers": alex["shapes_match_real_layers"],
+        "q11_total_weights": total,
+        "q11_real_total_weights": alex["real_weights_total"],
+        "q11_train_examples": train_examples,
+        "q11_weights_per_example": total / train_examples,
+        "q12_bow_svm_weights": {
+            "assumption": "1000 visual words of 128-d SIFT (k-means) + 10 one-vs-rest linear SVMs",
+            "codebook": 1000 * 128,
+            "svm": 10 * (1000 + 1),
+        },
+        "q22_pool3_ceil_mode_on_28": list(alex_ceil[5]["shape"]),
+    }
