@@ -11,10 +11,12 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.errors import CnnlabError
+from cnnlab.sweep import run_sweep_job
 from cnnlab.validate import validate
 
 log = logging.getLogger("cnnlab.train")
@@ -35,6 +37,8 @@ def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | Non
 
 @hydra.main(config_path="../../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return run_sweep_job(cfg, run)
     try:
         return run(cfg)
     except CnnlabError as error:
