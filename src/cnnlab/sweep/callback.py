@@ -1,0 +1,50 @@
+"""The Hydra callback that closes a multirun: writes the sweep's report and, when jobs failed, prints
+one screen of what failed and ends the process non-zero so scripts and CI notice."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from cnnlab.report import Report, write_report
+
+log = logging.getLogger("cnnlab.sweep")
+
+# Statuses that mean a job did not finish: `running` after the sweep means it was killed (e.g. timeout).
+NOT_FINISHED = ("failed", "running", "interrupted")
+MAX_LISTED = 15
+
+
+def failure_lines(report: Report, width: int = 160) -> list[str]:
+    """One line per job that did not finish (at most MAX_LISTED), each cut to `width` characters."""
+    bad = report.runs[report.runs["status"].isin(NOT_FINISHED)]
+    lines = [f"{len(bad)} of {len(report.runs)} jobs did not finish:"]
+    for row in bad.head(MAX_LISTED).itertuples():
+        reason = (row.message or "no summary; killed? (e.g. the launcher's timeout_min)").splitlines()[0]
+        lines.append(f"  [{row.status}] {Path(row.run_dir).name}: {reason}"[:width])
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more: see summary.md")
+    lines.append("Tracebacks are in each job's train.log; rerun the same command to retry only these jobs.")
+    return lines
+
+
+class SweepReport(Callback):
+    """Configured under hydra.callbacks in conf/train.yaml; does nothing for single runs."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            report = write_report([sweep_dir])
+        except FileNotFoundError:
+            log.warning("no finished run under %s: no report written", sweep_dir)
+            return
+        log.info("sweep report: %s/summary.md, summary.csv, curves.png", sweep_dir)
+        log.info("compare in TensorBoard: tensorboard --logdir %s", sweep_dir)
+        if report.runs["status"].isin(NOT_FINISHED).any():
+            print("\n".join(failure_lines(report)), file=sys.stderr)
+            sys.exit(1)

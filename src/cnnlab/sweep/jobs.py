@@ -1,0 +1,154 @@
+"""One job of a multirun: skip it when its run dir already holds the same completed config, resume it
+when it stopped part-way, limit its threads to its share of the cores, and record a crash as `failed`
+instead of taking the other jobs down with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from cnnlab.engine.fit import monitored_value
+from cnnlab.engine.run_files import write_summary
+from cnnlab.report import is_plumbing
+
+log = logging.getLogger("cnnlab.sweep")
+
+# Config keys that do not change what a job computes, so a stored run with other values still counts.
+IGNORED_KEYS = ("trainer.resume", "trainer.num_threads", "paths")
+MAX_DIRNAME = 200
+
+
+def job_dirname(override_dirname: str) -> str:
+    """A job's sweep subdir from its overrides: one path component, never empty, never too long."""
+    name = re.sub(r"[/\\\s]+", "_", override_dirname).strip("._") or "default"
+    if len(name) > MAX_DIRNAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name[: MAX_DIRNAME - 11]}-{digest}"
+    return name
+
+
+def _comparable(config: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    conf = OmegaConf.create(config) if isinstance(config, dict) else config.copy()
+    plain = OmegaConf.to_container(conf, resolve=True)
+    assert isinstance(plain, dict)
+    for key in IGNORED_KEYS:
+        parent, _, leaf = key.rpartition(".")
+        node = plain.get(parent, {}) if parent else plain
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return plain
+
+
+def stored_config(run_dir: Path) -> dict[str, Any] | None:
+    """The resolved config a run trained with, from its checkpoint (tensors memory-mapped, not read)."""
+    path = run_dir / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except (RuntimeError, OSError, EOFError) as error:
+        log.warning("cannot read %s (%s): treating the run as new", path, error)
+        return None
+    return state.get("config")
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: dict[str, Any]) -> bool:
+    """Whether run_dir was trained with this config (by its checkpoint; by its overrides without one)."""
+    stored = stored_config(run_dir)
+    if stored is not None:
+        return _comparable(stored) == _comparable(cfg)
+
+    def keep(items: list[str]) -> list[str]:
+        return sorted(o for o in items if not is_plumbing(o.lstrip("+~").partition("=")[0]))
+
+    return keep(summary.get("overrides") or []) == keep(overrides)
+
+
+def launcher_threads(hydra_cfg: DictConfig, cores: int) -> int | None:
+    """Torch threads per job for launchers that run jobs side by side on one machine's cores."""
+    launcher = hydra_cfg.launcher
+    target = str(launcher.get("_target_", ""))
+    if target.endswith("JoblibLauncher"):
+        n_jobs = int(launcher.n_jobs)
+        running = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+        return max(1, cores // running)
+    cpus = launcher.get("cpus_per_task")
+    return int(cpus) if cpus else None
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def record_failure(
+    run_dir: Path, cfg: DictConfig, overrides: list[str], error: BaseException, wall_s: float
+) -> None:
+    """Leave status `failed` and the error in summary.json, whether or not fit got to write one."""
+    summary = _read_summary(run_dir) or {}
+    if summary.get("status") != "failed":
+        summary |= {
+            "name": cfg.get("name"),
+            "status": "failed",
+            "overrides": overrides,
+            "run_dir": str(run_dir),
+            "wall_s": wall_s,
+            "message": f"{type(error).__name__}: {error}",
+        }
+    summary["traceback"] = "".join(traceback.format_exception(error))
+    write_summary(run_dir / "summary.json", summary)
+
+
+def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float]) -> float:
+    """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish."""
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    summary = _read_summary(run_dir)
+    if summary is not None:
+        if same_config(run_dir, cfg, overrides, summary):
+            if summary.get("status") == "completed":
+                value = monitored_value(summary)
+                log.info(
+                    "skipping %s: already completed with this config (%s=%s)",
+                    run_dir,
+                    summary.get("monitor"),
+                    value,
+                )
+                return value
+            if (run_dir / "checkpoints" / "last.pt").is_file():
+                log.info("%s stopped as %s: resuming from its checkpoint", run_dir, summary.get("status"))
+                cfg.trainer.resume = True
+        else:
+            log.warning("%s holds a run of another config: training afresh over it", run_dir)
+            shutil.rmtree(run_dir / "tb", ignore_errors=True)
+            cfg.trainer.resume = False
+    if cfg.trainer.num_threads is None:
+        cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
+    start = time.perf_counter()
+    try:
+        return train(cfg, run_dir, overrides)
+    except Exception as error:
+        log.error("job failed: %s", error, exc_info=True)
+        record_failure(run_dir, cfg, overrides, error, time.perf_counter() - start)
+        return math.nan
