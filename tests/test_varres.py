@@ -145,3 +145,11 @@ def test_resized_baseline_trains_at_one_size(tmp_path):
     run(cfg, run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["input_shape"] == [1, 32, 32]
+
+
+def test_max_images_keeps_a_seeded_subset_of_one_split(tmp_path):
+    write_mnist(tmp_path)
+    source = VariableResolutionSource(str(tmp_path), max_train=50, download=False)
+    assert sum(len(b) for b in source.load("train")) == 50
+    assert sum(len(b) for b in source.load("test")) == 40
+    assert "train50" in source.cache_key

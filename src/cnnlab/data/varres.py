@@ -31,7 +31,8 @@ class VariableResolutionSource:
 
     Returns one ImageSet per size (the loader batches within a bucket), or, with `resize_to`,
     every image brought on to that one size after its own rescaling: the lab's baseline that
-    resizes everything to the smallest resolution.
+    resizes everything to the smallest resolution. `max_train` / `max_test` keep a seeded subset
+    of a split (the short budget of vu3a uses them).
     """
 
     def __init__(
@@ -42,6 +43,8 @@ class VariableResolutionSource:
         resize_to: int | None = None,
         dataset: str = "MNIST",
         download: bool = True,
+        max_train: int | None = None,
+        max_test: int | None = None,
     ) -> None:
         sizes = [int(s) for s in sizes]
         if not sizes or any(s < 4 for s in sizes) or len(set(sizes)) != len(sizes):
@@ -55,7 +58,9 @@ class VariableResolutionSource:
         self.sizes = sizes
         self.seed = seed
         self.resize_to = resize_to
+        self.max_images = {"train": max_train, "test": max_test}
         key = f"{self.base.cache_key}-varres-{'-'.join(map(str, sizes))}-s{seed}"
+        key += "".join(f"-{s}{n}" for s, n in self.max_images.items() if n)
         self.cache_key = key if resize_to is None else f"{key}-to{resize_to}"
 
     def draw_sizes(self, n: int, split: str) -> torch.Tensor:
@@ -65,6 +70,10 @@ class VariableResolutionSource:
 
     def load(self, split: str) -> Buckets | ImageSet:
         base = self.base.load(split)
+        cap = self.max_images.get(split)
+        if cap and cap < len(base):
+            keep = torch.randperm(len(base), generator=torch.Generator().manual_seed(self.seed))[:cap]
+            base = base.subset(keep.sort().values)
         choice = self.draw_sizes(len(base), split)
         if self.resize_to is not None:
             x = torch.empty(len(base), base.x.shape[1], self.resize_to, self.resize_to, dtype=torch.uint8)

@@ -1,0 +1,134 @@
+"""Every question id of LABS.md has a `make` target, and every lab preset composes and builds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from cnnlab.models import build_model, count_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS_MD = ROOT.parent / "shared" / "LABS.md"
+CONF = ROOT / "conf"
+PRESETS = sorted(
+    p.relative_to(CONF / "experiment").with_suffix("").as_posix() for p in CONF.glob("experiment/**/*.yaml")
+)
+
+
+def expand(token: str) -> list[str]:
+    """'t5-t7' -> t5, t6, t7; 'q1.1-q1.3' -> q1.1, q1.2, q1.3; anything else as it is."""
+    token = token.strip()
+    dotted = re.fullmatch(r"([a-z]+)(\d+)\.(\d+)-\1\2\.(\d+)", token)
+    if dotted:
+        prefix, major, low, high = dotted.groups()
+        return [f"{prefix}{major}.{i}" for i in range(int(low), int(high) + 1)]
+    plain = re.fullmatch(r"([a-z]+)(\d+)-\1(\d+)", token)
+    if plain:
+        prefix, low, high = plain.groups()
+        return [f"{prefix}{i}" for i in range(int(low), int(high) + 1)]
+    return [token]
+
+
+def lab_question_ids(text: str) -> list[str]:
+    """<lab>-<id> for every id in the first column of each lab's table."""
+    ids, lab = [], None
+    for line in text.splitlines():
+        heading = re.match(r"## (\w+) —", line)
+        if heading:
+            lab = heading.group(1)
+            continue
+        cell = re.match(r"\| ([^|]+) \|", line)
+        if lab and cell and cell.group(1).strip() not in ("id", "---"):
+            ids += [f"{lab}-{i}" for token in cell.group(1).split(",") for i in expand(token)]
+    return ids
+
+
+def test_expand_ranges():
+    assert expand("t5-t7") == ["t5", "t6", "t7"]
+    assert expand("q1.4-q1.6") == ["q1.4", "q1.5", "q1.6"]
+    assert expand(" q10b") == ["q10b"]
+
+
+@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
+def test_make_help_lists_a_target_for_every_question_id():
+    ids = lab_question_ids(LABS_MD.read_text())
+    assert len(ids) == len(set(ids)) == 104
+    assert "dd2427-q10b" in ids and "dd2427-q10" in ids
+    listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
+    targets = {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+    labs = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
+    questions = {t for t in targets if t.split("-")[0] in labs and "-" in t and t != "labs-clean"}
+    assert questions == set(ids)
+    assert {*labs, "labs", "report"} <= targets
+
+
+def _compose(preset: str, budget: str = "full"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=[f"experiment={preset}", f"+budget={budget}"])
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_builds_its_model(preset):
+    cfg = _compose(preset)
+    augmentation = instantiate(cfg.augmentation)
+    size = cfg.dataset.image_size or (cfg.dataset.get("resize_to") or min(cfg.dataset.get("sizes", [32])))
+    model = build_model(
+        cfg.model, (cfg.dataset.channels, augmentation.output_size(size), augmentation.output_size(size))
+    )
+    assert count_parameters(model) > 0
+    instantiate(cfg.optimizer)(model.parameters())
+    assert cfg.budget == "full"
+
+
+def test_short_budget_cuts_epochs_and_keeps_the_rest():
+    full, short = _compose("rdfia/q34"), _compose("rdfia/q34", "short")
+    assert short.trainer.epochs < full.trainer.epochs and short.trainer.limit_batches
+    assert short.budget == "short"
+    for key in ("model", "optimizer", "scheduler", "augmentation", "dataset"):
+        assert OmegaConf.to_container(short[key]) == OmegaConf.to_container(full[key])
+
+
+def _flat(cfg) -> dict:
+    def walk(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from walk(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    return dict(walk(OmegaConf.to_container(cfg)))
+
+
+LADDER = [
+    ("q15", "q19", {"dataset.normalize"}),
+    (
+        "q19",
+        "q22",
+        {"augmentation.hflip", "augmentation.crop_size", "augmentation.crop_padding", "model.ceil_mode"},
+    ),
+    (
+        "q22",
+        "q26",
+        {
+            "optimizer.momentum",
+            "scheduler.build._target_",
+            "scheduler.build._partial_",
+            "scheduler.build.gamma",
+        },
+    ),
+    ("q26", "q29", {"model.dropout"}),
+    ("q29", "q34", {"model.batch_norm"}),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "changed"), LADDER)
+def test_rdfia_ladder_is_cumulative(before, after, changed):
+    a, b = _flat(_compose(f"rdfia/{before}")), _flat(_compose(f"rdfia/{after}"))
+    differing = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} - {"name"}
+    assert differing == changed
