@@ -30,7 +30,7 @@ def load_photo(name: str, scale: float = 1.0, gray: bool = False) -> torch.Tenso
             f"task.image={name!r} is neither a sample image nor a file; use one of {SAMPLES} "
             "or a path to a PNG/JPEG."
         )
-    image = torch.as_tensor(array).permute(2, 0, 1).float() / 255
+    image = torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255
     if scale != 1.0:
         image = F.interpolate(image[None], scale_factor=scale, mode="bilinear", antialias=True)[0]
     if gray:
