@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.utils.data import Subset
 
+from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val
 from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.data.torch_loader import ClassicLoader, image_pipeline
+from cnnlab.engine.regression import first_images
 from cnnlab.errors import ConfigError
 
 LOADERS = ("tensor", "torch")
@@ -40,8 +41,8 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     ds, trainer = cfg.dataset, cfg.trainer
     if ds.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
-    source = instantiate(ds.source)
-    augmentation: Augmentation = instantiate(cfg.augmentation)
+    source = build(ds.source, key="dataset.source")
+    augmentation: Augmentation = build(cfg.augmentation, key="augmentation")
     cache_dir = Path(cfg.paths.cache_dir)
     full_train = cached_split(source, "train", cache_dir)
     test = cached_split(source, "test", cache_dir)
@@ -69,6 +70,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 mean=mean,
                 std=std,
                 image_targets=regression,
+                chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
             )
 
@@ -103,7 +105,9 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         )
         test_loader = classic_loader(source.torch_dataset("test", eval_tf), False)
 
-    return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std)
+    loaders = {"train": train_loader, "val": val_loader, "test": test_loader}
+    fixed = {k: first_images(v) for k, v in loaders.items() if v is not None} if regression else {}
+    return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std, fixed)
 
 
 def _evaluate(augmentation: Augmentation):

@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.build import build
 from cnnlab.data.datamodule import build_data
 from cnnlab.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from cnnlab.engine.device import resolve_device
 from cnnlab.engine.loop import Diverged, evaluate, step_lr, train_epoch
+from cnnlab.engine.regression import GridLogger
 from cnnlab.engine.run_files import MetricsCSV, TensorBoardLog, metric_columns, write_summary
 from cnnlab.engine.tasks import make_task
 from cnnlab.models import build_model, count_parameters
@@ -50,12 +51,12 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     n_params = count_parameters(model)
     if trainer.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = instantiate(cfg.optimizer)(model.parameters())
+    optimizer = build(cfg.optimizer, key="optimizer")(model.parameters())
     scheduler = None
     if cfg.scheduler.build is not None:
         extra = {"steps_per_epoch": len(data.train)} if cfg.scheduler.interval == "step" else {}
-        scheduler = instantiate(cfg.scheduler.build)(optimizer, **extra)
-    loss_fn = instantiate(cfg.loss)
+        scheduler = build(cfg.scheduler.build, key="scheduler.build")(optimizer, **extra)
+    loss_fn = build(cfg.loss, key="loss")
     step_model = torch.compile(model) if trainer.compile else model
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
@@ -74,6 +75,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
 
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(task.metric), first_epoch)
     tb = TensorBoardLog(run_dir / "tb", purge_step=first_epoch + 1 if first_epoch else None)
+    grids = GridLogger(data.fixed_batches, tb.writer, run_dir) if data.fixed_batches else None
     summary: dict[str, Any] = {
         "name": cfg.name,
         "status": "running",
@@ -149,6 +151,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             row |= {"epoch_s": epoch_s, "images_per_s": seen / epoch_s}
             metrics.append(row)
             tb.epoch(row)
+            if grids is not None:
+                grids.log(model, epoch + 1)
             best = _better(best, row, trainer.monitor, trainer.monitor_mode)
             log.info(_epoch_line(row, trainer.epochs))
             checkpoint(epoch + 1)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
+
+from cnnlab.build import build
 
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]) -> nn.Module:
@@ -16,7 +17,7 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]) -> nn.Module:
     """
     spec = OmegaConf.to_container(cfg, resolve=True)
     spec.pop("name", None)
-    model = instantiate(spec)
+    model = build(spec, key="model")
     was_training = model.training
     model.eval()
     with torch.no_grad():

@@ -1,0 +1,76 @@
+"""Shared fixtures: configs composed from conf/ with every path pointed into tmp_path."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose conf/train.yaml with overrides, writing data, cache and runs under tmp_path."""
+
+    def _make(*overrides: str, config_name: str = "train") -> DictConfig:
+        base = [
+            f"paths.data_root={tmp_path / 'data'}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+            f"paths.output_dir={tmp_path / 'outputs'}",
+        ]
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose(config_name=config_name, overrides=base + list(overrides))
+
+    return _make
+
+
+def write_idx(raw: Path, prefix: str, images: np.ndarray, labels: np.ndarray, gz: bool = False) -> None:
+    """Write images (N x H x W uint8) and labels in MNIST's IDX format, as torchvision reads them."""
+    raw.mkdir(parents=True, exist_ok=True)
+    n, h, w = images.shape
+    blobs = {
+        f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 2051, n, h, w) + images.tobytes(),
+        f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 2049, n) + labels.astype(np.uint8).tobytes(),
+    }
+    for name, blob in blobs.items():
+        if gz:
+            with gzip.open(raw / f"{name}.gz", "wb") as f:
+                f.write(blob)
+        else:
+            (raw / name).write_bytes(blob)
+
+
+def fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 96, n_test: int = 32, gz: bool = False):
+    """A tiny MNIST-format data set whose class is the position of a bright square."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            row, col = divmod(int(label), 5)
+            images[i, 4 + row * 10 : 12 + row * 10, 2 + col * 5 : 6 + col * 5] = 255
+        write_idx(root / folder / "raw", prefix, images, labels, gz=gz)
+    return root
+
+
+def fake_image_folder(root: Path, n_per_class: int = 4, size: int = 32, classes: int = 10) -> Path:
+    """A CIFAR-like tree train/<class>/*.png, test/<class>/*.png of random colour images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_per_class), ("test", max(1, n_per_class // 2))):
+        for c in range(classes):
+            folder = root / split / f"class{c}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+                pixels[..., c % 3] = 25 * c
+                Image.fromarray(pixels).save(folder / f"{i:04d}.png")
+    return root

@@ -1,0 +1,87 @@
+"""The tensor path and the classic torchvision path agree, and augmentation is per sample."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnlab.data.augment import Augmentation, random_affine, random_crop
+from cnnlab.data.datamodule import build_data
+from cnnlab.errors import DataError
+from tests.conftest import fake_image_folder, fake_mnist
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_tensor_and_torch_paths_give_the_same_normalised_batches(make_cfg, tmp_path, dataset):
+    if dataset == "mnist":
+        fake_mnist(tmp_path / "data")
+        extra = []
+    else:
+        fake_image_folder(tmp_path / "cifar")
+        extra = [f"dataset.image_folder={tmp_path / 'cifar'}"]
+    common = [f"dataset={dataset}", *extra, "trainer.batch_size=16", "trainer.eval_batch_size=16"]
+    tensor = build_data(make_cfg(*common, "dataset.loader=tensor"), torch.device("cpu"))
+    classic = build_data(make_cfg(*common, "dataset.loader=torch"), torch.device("cpu"))
+    assert tensor.mean == classic.mean and tensor.std == classic.std
+    for split in ("train", "val", "test"):
+        a, b = getattr(tensor, split), getattr(classic, split)
+        a.set_epoch(3)
+        b.set_epoch(3)
+        batches_a, batches_b = list(a), list(b)
+        assert len(batches_a) == len(batches_b) > 0
+        for (xa, ya), (xb, yb) in zip(batches_a, batches_b, strict=True):
+            torch.testing.assert_close(xa, xb, rtol=0, atol=1e-5)
+            assert torch.equal(ya, yb)
+
+
+def test_normalisation_uses_train_split_statistics_only(make_cfg, tmp_path):
+    fake_mnist(tmp_path / "data")
+    data = build_data(make_cfg("dataset=mnist"), torch.device("cpu"))
+    train_x = torch.cat([x for x, _ in data.train])
+    assert train_x.mean().item() == pytest.approx(0.0, abs=1e-4)
+    assert train_x.std(unbiased=False).item() == pytest.approx(1.0, abs=1e-3)
+    test_x = torch.cat([x for x, _ in data.test])
+    assert abs(test_x.mean().item()) > 1e-3
+
+
+def test_flip_and_crop_draw_independently_for_each_image():
+    x = torch.arange(8 * 8, dtype=torch.float32).view(1, 1, 8, 8).repeat(64, 1, 1, 1)
+    out = Augmentation(hflip=0.5, crop_padding=2).apply(x, torch.Generator().manual_seed(0))
+    distinct = {tuple(img.flatten().tolist()) for img in out}
+    assert len(distinct) > 10
+
+
+def test_random_crop_matches_slicing_the_padded_image():
+    x = torch.randn(5, 3, 10, 10)
+    generator = torch.Generator().manual_seed(1)
+    out = random_crop(x, 8, 2, generator)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    replay = torch.Generator().manual_seed(1)
+    top = torch.randint(0, 7, (5,), generator=replay)
+    left = torch.randint(0, 7, (5,), generator=replay)
+    for i in range(5):
+        torch.testing.assert_close(out[i], padded[i, :, top[i] : top[i] + 8, left[i] : left[i] + 8])
+
+
+def test_affine_with_zero_range_is_the_identity_and_rotations_differ_per_image():
+    x = torch.rand(6, 1, 16, 16)
+    torch.testing.assert_close(random_affine(x, 0.0, 0.0, None), x, atol=1e-5, rtol=0)
+    same = x[:1].repeat(32, 1, 1, 1)
+    out = random_affine(same, 30.0, 0.1, torch.Generator().manual_seed(0))
+    assert len({round(v, 4) for v in out.sum((1, 2, 3)).tolist()}) > 20
+
+
+def test_centre_crop_at_test_time_when_training_crops_smaller():
+    aug = Augmentation(hflip=0.5, crop_size=28)
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(aug.evaluate(x), x[..., 2:30, 2:30])
+    assert aug.apply(x, torch.Generator().manual_seed(0)).shape == (2, 3, 28, 28)
+
+
+def test_missing_data_offline_names_the_path_and_both_fixes(make_cfg, tmp_path):
+    cfg = make_cfg("dataset=mnist", "dataset.source.download=false")
+    with pytest.raises(DataError) as error:
+        build_data(cfg, torch.device("cpu"))
+    message = str(error.value)
+    assert str((tmp_path / "data").resolve()) in message
+    assert "internet" in message and "dataset.source.root" in message

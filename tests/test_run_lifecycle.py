@@ -1,0 +1,114 @@
+"""Runs resume exactly, survive Ctrl-C, stop cleanly on divergence, and log what TensorBoard reads."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from cnnlab.engine.checkpoint import load_checkpoint
+from cnnlab.train import run
+
+ROOT = Path(__file__).resolve().parents[1]
+DETERMINISTIC = [
+    "trainer.deterministic=true",
+    "trainer.device=cpu",
+    "augmentation=rotate_affine",
+    "scheduler=exponential",
+    "model=mlp_bn",
+    "model.dropout=0.5",
+    "trainer.batch_size=128",
+]
+TIMING = ["epoch_s", "images_per_s"]
+
+
+def test_resumed_run_ends_with_the_same_metrics_as_an_uninterrupted_one(make_cfg, tmp_path):
+    run(make_cfg(*DETERMINISTIC, "trainer.epochs=3"), run_dir=tmp_path / "straight")
+    run(make_cfg(*DETERMINISTIC, "trainer.epochs=2"), run_dir=tmp_path / "resumed")
+    run(make_cfg(*DETERMINISTIC, "trainer.epochs=3", "trainer.resume=true"), run_dir=tmp_path / "resumed")
+    straight = pd.read_csv(tmp_path / "straight" / "metrics.csv").drop(columns=TIMING)
+    resumed = pd.read_csv(tmp_path / "resumed" / "metrics.csv").drop(columns=TIMING)
+    assert list(resumed["epoch"]) == [1, 2, 3]
+    pd.testing.assert_frame_equal(straight, resumed, check_exact=True)
+    summary = json.loads((tmp_path / "resumed" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3
+
+
+def test_ctrl_c_leaves_a_loadable_checkpoint_and_status_interrupted(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "cnnlab.train",
+        "trainer.epochs=10000",
+        f"hydra.run.dir={run_dir}",
+        f"paths.data_root={tmp_path / 'data'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    metrics = run_dir / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        metrics.exists() and len(metrics.read_text().splitlines()) > 2
+    ):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 130, output
+    assert "Traceback" not in output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert state["epoch"] >= 2 and state["epoch"] == summary["epochs_completed"]
+    assert set(state) >= {"model", "optimizer", "scheduler", "rng", "epoch"}
+    assert "trainer.resume=true" in output
+
+
+def test_a_diverging_run_stops_with_status_diverged(make_cfg, tmp_path):
+    cfg = make_cfg("optimizer=sgd", "optimizer.lr=1e8", "trainer.epochs=3", "trainer.log_every_n_steps=1")
+    value = run(cfg, run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+    assert "optimizer.lr=100000000.0" in summary["message"]
+    assert math.isnan(value)
+
+
+def test_tensorboard_reader_finds_the_scalars_and_the_hparams(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.epochs=2", "optimizer.lr=0.002")
+    run(cfg, run_dir=tmp_path / "run", overrides=["optimizer.lr=0.002"])
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    expected = {f"{s}/{m}" for s in ("train", "val", "test") for m in ("loss", "acc")} | {"lr"}
+    assert expected <= scalars
+    assert [e.step for e in events.Scalars("val/acc")] == [1, 2]
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert events.Scalars("test/acc")[-1].value == pytest.approx(metrics["test_acc"].iloc[-1])
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = start.session_start_info.hparams
+    assert hparams["optimizer.lr"].string_value == "0.002"
+    assert hparams["model"].string_value == "lenet"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert "hparam/test_acc" in metric_tags
+    assert "hparam/test_acc" in scalars
+
+
+def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):
+    run(make_cfg("trainer.epochs=1"), run_dir=tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["epoch"] == 1 and state["input_shape"] == [1, 28, 28]
+    assert all(isinstance(v, torch.Tensor) for v in state["model"].values())
+    assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path / "run" / "checkpoints"))

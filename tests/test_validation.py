@@ -1,0 +1,61 @@
+"""Bad config values fail before any work, with one paragraph naming the key, value and range."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnlab.errors import ConfigError
+from cnnlab.validate import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("trainer.epochs=-3", "trainer.epochs"),
+        ("trainer.epochs=2.5", "trainer.epochs"),
+        ("optimizer.lr=0", "optimizer.lr"),
+        ("optimizer.lr=-0.1", "optimizer.lr"),
+        ("dataset.val_fraction=1.5", "dataset.val_fraction"),
+        ("trainer.limit_batches=0", "trainer.limit_batches"),
+        ("trainer.monitor=val_f1", "trainer.monitor"),
+        ("optimizer=sgd optimizer.momentum=1.5", "optimizer.momentum"),
+    ],
+)
+def test_out_of_range_values_name_the_key_and_what_is_allowed(make_cfg, override, key):
+    with pytest.raises(ConfigError) as error:
+        validate(make_cfg(*override.split()))
+    assert str(error.value).startswith(key)
+    assert "must be" in str(error.value) or "use one of" in str(error.value)
+
+
+def test_validation_monitoring_needs_a_validation_split(make_cfg):
+    with pytest.raises(ConfigError, match="dataset.val_fraction"):
+        validate(make_cfg("dataset.val_fraction=0"))
+    validate(make_cfg("dataset.val_fraction=0", "trainer.monitor=test_acc"))
+
+
+def test_the_command_line_prints_the_message_without_a_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnlab.train", "trainer.batch_size=-1", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "trainer.batch_size=-1 is not allowed" in output
+    assert "Traceback" not in output
+
+
+def test_bad_augmentation_values_are_reported_by_key(make_cfg, tmp_path):
+    from cnnlab.train import run
+
+    with pytest.raises(ConfigError, match=r"augmentation\.hflip=1\.5"):
+        run(make_cfg("augmentation=flip_crop", "augmentation.hflip=1.5"), run_dir=tmp_path / "r")
