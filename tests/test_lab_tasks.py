@@ -1,0 +1,165 @@
+"""Every lab task runs through run_task on tiny inputs and writes its files and right numbers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from cnnlab.errors import ConfigError
+from cnnlab.lab import run_task
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def run(tmp_path: Path, *overrides: str) -> tuple[dict, Path]:
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("lab", overrides=[f"output_dir={tmp_path}", *overrides])
+    results = run_task(cfg)
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
+    assert any((tmp_path / "tb").iterdir())
+    return results, tmp_path
+
+
+def pngs(path: Path) -> set[str]:
+    return {p.name for p in path.glob("*.png")}
+
+
+def test_filter_bank(tmp_path):
+    r, out = run(tmp_path, "task=filter_bank", "task.scale=0.1")
+    assert {"filter_bank.png", "filter_bank_sobel.png", "filter_bank_batch.png"} <= pngs(out)
+    h, w = r["input_shape_CxHxW"][1:]
+    assert r["q1_valid_output_HxW"] == [h - 2, w - 2] and r["t1_padded_output_HxW"] == [h, w]
+    assert r["q3_feature_channels_K"] == 3 and r["q4_filter_depth"] == 3
+    assert r["t4_batch_output_NxKxHxW"] == [2, 5, h - 2, w - 2]
+
+
+def test_activation_functions_and_pooling(tmp_path):
+    r, out = run(tmp_path / "a", "task=activation_functions", "task.scale=0.1")
+    assert "activation_functions.png" in pngs(out)
+    assert 0 < r["q10_active_fraction_relu_bias"] < r["q10_active_fraction_relu"] < 1
+    assert r["activation_stats"]["sigmoid"]["min"] > 0
+    r, out = run(tmp_path / "p", "task=pooling", "task.scale=0.1", "task.sizes=[2,4]")
+    assert pngs(out) == {"pooling_image.png", "pooling_filtered.png"}
+    h, w = r["input_HxW"]
+    assert r["pooled_HxW"]["4x4"] == [h // 4, w // 4]
+
+
+def test_gradient_tasks(tmp_path):
+    r, _ = run(tmp_path / "d", "task=grad_check_dd2427", "task.size=5", "task.batch=1", "task.filters=2")
+    assert r["all_pass"] and r["q10b_derivative_shapes_equal_parameter_shapes"]
+    r, _ = run(tmp_path / "l", "task=loss_layers", "task.size=4")
+    assert r["checks"]["t13 L2 loss"]["max_abs_error"] < 1e-6
+    assert r["checks"]["t14 L1 loss"]["max_abs_error"] < 1e-6
+    assert r["t14_components_within_step_of_kink"] > 0
+    r, out = run(tmp_path / "k", "task=grad_keras7", "task.crop=10", "task.steps=20")
+    assert "grad_keras7.png" in pngs(out)
+    assert r["max_abs_error_dX_vs_autograd"] < 1e-9 and r["max_abs_error_dK_vs_autograd"] < 1e-9
+    assert all(abs(p["finite_difference"] - p["formula"]) < 1e-5 for p in r["finite_difference_checks"])
+    assert r["ascent_loss_last"] > r["ascent_loss_first"]
+    r, _ = run(tmp_path / "m", "task=grad_mainf6", "task.n=6")
+    assert all(v["max_abs_error_vs_autograd"] < 1e-12 for v in r.values() if isinstance(v, dict))
+    r, _ = run(tmp_path / "v", "task=conv_unfold_vu3a", "task.batch=2", "task.size=8", "task.stride=2")
+    assert r["q1_6_gradcheck_float64"]
+    assert max(r["max_rel_error_vs_library"].values()) < 1e-5
+    assert r["output_shape"] == [2, 8, 4, 4]
+
+
+def test_arithmetic_tasks(tmp_path):
+    r, _ = run(tmp_path / "d", "task=conv_arith_dd2427")
+    assert r["q22_receptive_field"] == 7 and r["q22_receptive_field_5x5_first"] == 9
+    assert r["q16_pad0_output_shapes"][-1] == [1, 58, 58] and r["shapes_match_real_layers"]
+    assert r["q21_mul_adds_per_conv"] == [64 * 64 * 32 * 9, 64 * 64 * 32 * 32 * 9, 64 * 64 * 32 * 9]
+    r, _ = run(tmp_path / "m", "task=conv_arith_mainf6")
+    assert r["all_match_real_layers"] and r["examples"][0]["receptive_field"] == 7
+    r, _ = run(tmp_path / "v", "task=conv_arith_vu3a")
+    assert r["q3_10_outputs"]["3x1024x768"]["real_WxH"] == [511, 383]
+    assert r["q3_10_outputs"]["3x1920x1080"]["closed_form_WxH"] == [959, 539]
+    assert r["q3_11_global_pooling_shapes"]["global_avg"] == [4, 16, 1, 1]
+    r, _ = run(tmp_path / "r", "task=conv_arith_rdfia", "task.width_divisor=64")
+    assert r["q11_total_weights"] == r["q11_real_total_weights"] == 1191170
+    assert r["q4_q6"]["vgg16_total_weights"] == 138357544
+    assert r["q4_q6"]["q6_output_shape_fc_as_conv_384"] == [1000, 6, 6]
+    assert r["q4_q6"]["q6_real_output_spatial_size"] == [6, 6]
+    assert r["q7_receptive_fields"]["conv1_2"] == 5 and r["q10_shapes_match_real_layers"]
+
+
+def test_summary_of_model_configs(tmp_path):
+    r, out = run(tmp_path / "a", "task=summary", "model=alexnet_style", "dataset=cifar10")
+    assert r["params"] == 1191170 and (out / "summary.csv").is_file()
+    r, _ = run(tmp_path / "k", "task=summary", "model=simple_cnn", "dataset=mnist")
+    assert r["params"] == 93322
+    r, _ = run(tmp_path / "d", "task=summary", "model=deblur", "dataset=textblur")
+    assert r["last_spatial_receptive_field"] == 7
+
+
+def test_activation_grid_from_config_and_from_run(tmp_path):
+    r, out = run(
+        tmp_path / "cfg",
+        "task=activation_grid",
+        "model=vgg_blocks",
+        "model.blocks=[[8],[4,4]]",
+        "dataset=digits",
+    )
+    assert {"activation_input.png", "activations_conv1.png", "activations_conv3.png"} <= pngs(out)
+    assert [v["shape"] for v in r["layers"].values()] == [[8, 28, 28], [4, 14, 14], [4, 14, 14]]
+
+    from cnnlab.models import build_model
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("lab", overrides=["model=lenet", "dataset=digits"])
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / "checkpoints").mkdir()
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
+    model = build_model(cfg.model, (1, 28, 28))
+    torch.save(
+        {"model": model.state_dict(), "input_shape": (1, 28, 28), "epoch": 3},
+        run_dir / "checkpoints" / "last.pt",
+    )
+    r, out = run(tmp_path / "trained", "task=activation_grid", f"task.run={run_dir}", "task.image=flower.jpg")
+    assert r["run"] == str(run_dir) and len(r["layers"]) == 2
+    with pytest.raises(ConfigError, match="task.run"):
+        run(tmp_path / "bad", "task=activation_grid", f"task.run={tmp_path}")
+
+
+def test_augment_preview_and_sobel(tmp_path):
+    r, out = run(
+        tmp_path / "a",
+        "task=augment_preview",
+        "augmentation=rotate_affine",
+        "dataset=digits",
+        "task.count=2",
+        "task.draws=2",
+    )
+    assert "augment_preview.png" in pngs(out) and r["input_shape"] == [2, 1, 28, 28]
+    assert r["mean_abs_change"] > 0
+    r, out = run(tmp_path / "s", "task=sobel_keras7", "task.scale=0.1")
+    assert "sobel_keras7.png" in pngs(out) and r["max_abs_difference"] < 1e-5
+
+
+def test_bad_value_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="task.scale"):
+        run(tmp_path, "task=filter_bank", "task.scale=9")
+
+
+def test_main_prints_user_errors_and_exits_2(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnlab.lab",
+            "task=pooling",
+            "task.image=nope.jpg",
+            f"paths.output_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "task.image='nope.jpg'" in done.stderr and "Traceback" not in done.stderr
