@@ -1,9 +1,14 @@
-"""Image-regression metrics and pictures: PSNR, and input / output / target grids."""
+"""Image regression: PSNR, and input / output / target grids logged while a run trains."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
-from torchvision.utils import make_grid
+from torch import nn
+from torchvision.utils import make_grid, save_image
+
+GRID_IMAGES = 8
 
 
 def psnr(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -27,3 +32,32 @@ def image_grid(
     if invert:
         rows = 1 - rows
     return make_grid(rows, nrow=inputs.shape[0], padding=2, pad_value=0.5)
+
+
+def first_images(loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n (input, target) pairs of the loader's epoch 0, the same on every call."""
+    loader.set_epoch(0)
+    inputs, targets = next(iter(loader))
+    return inputs[:n], targets[:n]
+
+
+class GridLogger:
+    """Input / output / target grids of fixed images, to watch the output sharpen epoch by epoch.
+
+    Each epoch's grids go to TensorBoard and overwrite images_<split>.png in the run dir.
+    """
+
+    def __init__(self, batches: dict[str, tuple[torch.Tensor, torch.Tensor]], writer, run_dir: Path):
+        self.batches, self.writer, self.run_dir = batches, writer, run_dir
+
+    @torch.no_grad()
+    def log(self, model: nn.Module, step: int) -> None:
+        """Run the model on each split's fixed inputs in eval mode and write the grids."""
+        was_training = model.training
+        model.eval()
+        for split, (inputs, targets) in self.batches.items():
+            grid = image_grid(inputs, model(inputs), targets)
+            self.writer.add_image(f"{split}/input_output_target", grid, step)
+            save_image(grid, self.run_dir / f"images_{split}.png")
+        self.writer.flush()
+        model.train(was_training)

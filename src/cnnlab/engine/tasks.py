@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from cnnlab.engine.regression import psnr
 from cnnlab.errors import ConfigError
 
 
@@ -25,8 +26,7 @@ class Regression:
     metric = "psnr"
 
     def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        mse = (output.float() - target.float()).square().flatten(1).mean(1)
-        return (-10 * torch.log10(mse.clamp_min(1e-10))).sum()
+        return psnr(output, target) * target.shape[0]
 
 
 TASKS = {"classification": Classification, "regression": Regression}
