@@ -48,9 +48,7 @@ def fits(paper: list[LayerSpec], size: int) -> bool:
     for spec in paper:
         if size + 2 * spec.padding < spec.dilation * (spec.kernel - 1) + 1:
             return False
-        size = output_size(
-            size, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.ceil_mode
-        )
+        size = output_size(size, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.ceil_mode)
     return True
 
 
@@ -96,9 +94,7 @@ def test_deblur_receptive_fields():
     )
     rows = layer_table(deblur, (1, 64, 64))
     assert rows[-1]["receptive_field"] == 7
-    assert [r["output_shape"] for r in rows if r["type"] == "Conv2d"] == ["32x64x64"] * 2 + [
-        "1x64x64"
-    ]
+    assert [r["output_shape"] for r in rows if r["type"] == "Conv2d"] == ["32x64x64"] * 2 + ["1x64x64"]
 
 
 def test_mainf6_block_formulas_match_real_layers():
@@ -107,7 +103,5 @@ def test_mainf6_block_formulas_match_real_layers():
     for kernels, pool in zip(blocks, pools, strict=True):
         modules += [nn.Conv2d(1, 1, k) for k in kernels] + [nn.MaxPool2d(pool)]
     model = nn.Sequential(*modules)
-    assert layer_table(model, (1, 64, 64))[-1]["receptive_field"] == receptive_field_blocks(
-        blocks, pools
-    )
+    assert layer_table(model, (1, 64, 64))[-1]["receptive_field"] == receptive_field_blocks(blocks, pools)
     assert model(torch.zeros(1, 1, 64, 64)).shape[-1] == output_size_blocks(64, blocks, pools)

@@ -53,9 +53,7 @@ def test_single_image_loops_equal_conv2d():
 def test_conv_function_passes_gradcheck(seed):
     x, weight, bias, stride, padding = random_case(seed, torch.float64)
     inputs = (x.requires_grad_(), weight.requires_grad_(), bias.requires_grad_())
-    assert torch.autograd.gradcheck(
-        lambda a, b, c: conv2d_autograd(a, b, c, stride, padding), inputs
-    )
+    assert torch.autograd.gradcheck(lambda a, b, c: conv2d_autograd(a, b, c, stride, padding), inputs)
 
 
 @pytest.mark.parametrize("seed", range(10))

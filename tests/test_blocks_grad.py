@@ -92,7 +92,6 @@ def test_single_loops_gradient_matches_formula():
     up[i, j] += eps
     down[i, j] -= eps
     numeric = (
-        conv2d_single_loops(up, SOBEL_X).square().sum()
-        - conv2d_single_loops(down, SOBEL_X).square().sum()
+        conv2d_single_loops(up, SOBEL_X).square().sum() - conv2d_single_loops(down, SOBEL_X).square().sum()
     ) / (2 * eps)
     assert abs(float(numeric) - float(grad[i, j])) < 1e-6

@@ -30,9 +30,7 @@ def output_size(
     return out
 
 
-def receptive_step(
-    rf: int, jump: int, kernel: int, stride: int = 1, dilation: int = 1
-) -> tuple[int, int]:
+def receptive_step(rf: int, jump: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """One layer of r_l = r_(l-1) + (k_l - 1) d_l j_(l-1), j_l = j_(l-1) s_l."""
     return rf + (kernel - 1) * dilation * jump, jump * stride
 
@@ -68,9 +66,7 @@ def conv_mul_adds(in_channels: int, out_channels: int, kernel: int, out_h: int, 
     return out_h * out_w * out_channels * in_channels * kernel * kernel
 
 
-def fc_equivalent_weights(
-    in_shape: tuple[int, ...], out_shape: tuple[int, ...], bias: bool = True
-) -> int:
+def fc_equivalent_weights(in_shape: tuple[int, ...], out_shape: tuple[int, ...], bias: bool = True) -> int:
     """rdfia q1: a dense layer from every input value to every output value, plus one bias each."""
     n_in, n_out = math.prod(in_shape), math.prod(out_shape)
     return n_in * n_out + (n_out if bias else 0)
@@ -120,9 +116,7 @@ def walk_specs(specs: list[LayerSpec], input_shape: tuple[int, int, int]) -> lis
         elif spec.kind in ("maxpool", "avgpool"):
             out_c, weights, mul_adds = c, 0, 0
         else:
-            raise ConfigError(
-                f"layer kind={spec.kind!r} is unknown; use conv, maxpool, avgpool or fc."
-            )
+            raise ConfigError(f"layer kind={spec.kind!r} is unknown; use conv, maxpool, avgpool or fc.")
         if rf is not None:
             rf, jump = receptive_step(rf, jump, spec.kernel, spec.stride, spec.dilation)
         rows.append(

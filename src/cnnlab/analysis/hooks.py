@@ -8,9 +8,7 @@ from torch import nn
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ReLU6)
 
 
-def capture_activations(
-    model: nn.Module, x: torch.Tensor
-) -> list[tuple[str, nn.Module, torch.Tensor]]:
+def capture_activations(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, torch.Tensor]]:
     """Runs x once and returns (name, module, output) of every leaf call, in call order."""
     records: list[tuple[str, nn.Module, torch.Tensor]] = []
     handles = []
@@ -46,8 +44,6 @@ def conv_activations(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tenso
         elif current is not None and isinstance(module, ACTIVATIONS):
             result[current] = output
             current = None
-        elif current is not None and not isinstance(
-            module, (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d)
-        ):
+        elif current is not None and not isinstance(module, (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d)):
             current = None
     return result

@@ -22,9 +22,7 @@ def _first(value: int | tuple[int, ...]) -> int:
 def layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[dict]:
     """One row per leaf layer in call order; the receptive field assumes a chain of layers."""
     names = {module: name for name, module in model.named_modules()}
-    stats = torchinfo.summary(
-        model, input_size=(1, *input_shape), depth=100, verbose=0, device="cpu"
-    )
+    stats = torchinfo.summary(model, input_size=(1, *input_shape), depth=100, verbose=0, device="cpu")
     rf, jump = 1, 1
     rows = []
     for info in stats.summary_list:
