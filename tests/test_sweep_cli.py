@@ -1,0 +1,171 @@
+"""Real multiruns through the CLI (`python -m cnnlab.train -m ...`) with each launcher and Optuna:
+run dirs, the end-of-sweep report, skipping on rerun, failure isolation, TensorBoard hparams."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from cnnlab.engine.checkpoint import load_checkpoint
+from cnnlab.sweep.jobs import available_cores
+
+TINY = ["trainer.epochs=2", "trainer.limit_batches=3", "trainer.batch_size=32"]
+
+
+def sweep(tmp_path: Path, *overrides: str) -> tuple[subprocess.CompletedProcess, float]:
+    """Run a multirun into tmp_path/sweep; returns the finished process and its wall time."""
+    command = [
+        sys.executable,
+        "-m",
+        "cnnlab.train",
+        *overrides,
+        f"paths.output_dir={tmp_path / 'outputs'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    return done, time.perf_counter() - start
+
+
+def job_dirs(tmp_path: Path) -> list[Path]:
+    return sorted(p.parent for p in (tmp_path / "sweep").glob("*/summary.json"))
+
+
+def status(run_dir: Path) -> str:
+    return json.loads((run_dir / "summary.json").read_text())["status"]
+
+
+def snapshot(run_dir: Path) -> dict[str, tuple[int, bytes]]:
+    """What training writes in a run dir (Hydra's .hydra/ and train.log are rewritten by Hydra itself)."""
+    files = [
+        run_dir / "metrics.csv",
+        run_dir / "summary.json",
+        *run_dir.glob("checkpoints/*"),
+        *run_dir.glob("tb/*"),
+    ]
+    return {str(f): (f.stat().st_mtime_ns, f.read_bytes()) for f in files}
+
+
+def assert_report(tmp_path: Path, n_jobs: int) -> pd.DataFrame:
+    table = pd.read_csv(tmp_path / "sweep" / "summary.csv")
+    assert len(table) == n_jobs
+    assert (tmp_path / "sweep" / "curves.png").stat().st_size > 10_000
+    return table
+
+
+def hparams_of(run_dir: Path) -> dict[str, str]:
+    events = EventAccumulator(str(run_dir / "tb"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    return {k: v.string_value or str(v.number_value) for k, v in start.session_start_info.hparams.items()}
+
+
+def test_failing_job_is_recorded_others_finish_and_rerun_resumes(tmp_path):
+    # image_size=4 is too small for LeNet's 5x5 kernels: that job raises while building the model.
+    done, _ = sweep(tmp_path, "-m", "dataset.image_size=28,4", "trainer.epochs=1", "trainer.limit_batches=2")
+    assert done.returncode == 1, done.stderr[-3000:]
+    good, bad = (
+        tmp_path / "sweep" / f"dataset.image_size={s},trainer.epochs=1,trainer.limit_batches=2"
+        for s in (28, 4)
+    )
+    assert status(good) == "completed"
+    failed = json.loads((bad / "summary.json").read_text())
+    assert failed["status"] == "failed" and failed["message"].startswith("RuntimeError")
+    tail = done.stderr.strip().splitlines()[-4:]
+    assert tail[0] == "1 of 2 jobs did not finish:"
+    assert tail[1].startswith("  [failed] dataset.image_size=4")
+    assert_report(tmp_path, 2)
+
+    # A job stopped part-way reruns and resumes from its checkpoint; the failed one is retried.
+    summary = json.loads((good / "summary.json").read_text())
+    (good / "summary.json").write_text(json.dumps(summary | {"status": "interrupted"}))
+    rows_before = pd.read_csv(good / "metrics.csv")
+    done, _ = sweep(tmp_path, "-m", "dataset.image_size=28,4", "trainer.epochs=1", "trainer.limit_batches=2")
+    assert done.returncode == 1
+    assert "stopped as interrupted: resuming from its checkpoint" in (good / "train.log").read_text()
+    assert status(good) == "completed" and status(bad) == "failed"
+    pd.testing.assert_frame_equal(pd.read_csv(good / "metrics.csv"), rows_before)
+
+
+@pytest.mark.slow
+def test_joblib_grid_reports_and_rerun_trains_nothing(tmp_path):
+    grid = [
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "optimizer.lr=0.01,0.003",
+        "trainer.seed=0,1",
+    ]
+    done, first_wall = sweep(tmp_path, *grid, *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = job_dirs(tmp_path)
+    assert len(runs) == 4 and all(status(r) == "completed" for r in runs)
+    table = assert_report(tmp_path, 4)
+    assert {"optimizer.lr", "trainer.seed"} <= set(table.columns)
+    assert (tmp_path / "sweep" / "summary_by_config.csv").is_file()
+    for run_dir in runs:
+        # Each job gets its share of the cores, and TensorBoard sees every swept parameter.
+        config = load_checkpoint(run_dir / "checkpoints" / "last.pt")["config"]
+        assert config["trainer"]["num_threads"] == max(1, available_cores() // 2)
+        hparams = hparams_of(run_dir)
+        assert hparams["optimizer.lr"] == str(config["optimizer"]["lr"])
+        assert hparams["trainer.seed"] == str(config["trainer"]["seed"])
+
+    before = {r: snapshot(r) for r in runs}
+    done, rerun_wall = sweep(tmp_path, *grid, *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert all("already completed with this config" in (r / "train.log").read_text() for r in runs)
+    assert {r: snapshot(r) for r in runs} == before
+    assert "epoch 1/2" not in done.stdout + done.stderr
+    assert rerun_wall < first_wall
+    assert_report(tmp_path, 4)
+
+
+@pytest.mark.slow
+def test_submitit_local_sweep(tmp_path):
+    done, _ = sweep(tmp_path, "-m", "hydra/launcher=submitit_local", "optimizer.lr=0.01,0.003", *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = job_dirs(tmp_path)
+    assert len(runs) == 2 and all(status(r) == "completed" for r in runs)
+    assert (tmp_path / "sweep" / ".submitit").is_dir()
+    assert_report(tmp_path, 2)
+
+
+@pytest.mark.slow
+def test_optuna_search_persists_and_continues_its_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    search = [
+        "hparams_search=lr_batch_size",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=t",
+    ]
+    done, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=4", *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(job_dirs(tmp_path)) == 4
+    assert_report(tmp_path, 4)
+
+    done, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=2", *TINY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = optuna.load_study(study_name="t", storage=storage)
+    assert len(study.trials) == 6
+    table = assert_report(tmp_path, 6)
+    # Each trial's value in the study is the best monitored metric its run dir reports.
+    for trial in study.trials:
+        row = table[
+            (table["optimizer.lr"] == pytest.approx(trial.params["optimizer.lr"]))
+            & (table["trainer.batch_size"] == trial.params["trainer.batch_size"])
+        ]
+        assert len(row) == 1 and row["best_value"].iloc[0] == pytest.approx(trial.value)

@@ -1,0 +1,39 @@
+"""The pieces of a sweep job that need no multirun: dir names, thread shares, config matching."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from cnnlab.sweep.jobs import MAX_DIRNAME, job_dirname, launcher_threads, same_config
+from cnnlab.train import run
+
+
+def test_job_dirname_is_one_safe_component():
+    assert job_dirname("optimizer.lr=0.01,trainer.seed=1") == "optimizer.lr=0.01,trainer.seed=1"
+    assert job_dirname("") == "default"
+    assert "/" not in job_dirname("dataset.image_folder=/data/cifar")
+    long = ",".join(f"key{i}=value{i}" for i in range(40))
+    assert len(job_dirname(long)) <= MAX_DIRNAME
+    assert job_dirname(long) == job_dirname(long) != job_dirname(long + "x")
+
+
+def test_thread_share_per_launcher():
+    joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+    share = lambda launcher, cores: launcher_threads(OmegaConf.create({"launcher": launcher}), cores)  # noqa: E731
+    assert share({"_target_": joblib, "n_jobs": 2}, 2) == 1
+    assert share({"_target_": joblib, "n_jobs": 2}, 16) == 8
+    assert share({"_target_": joblib, "n_jobs": -1}, 8) == 1
+    assert share({"_target_": joblib, "n_jobs": -2}, 8) == 1
+    assert share({"_target_": joblib, "n_jobs": 3}, 2) == 1
+    assert share({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 8) is None
+    assert share({"_target_": "x.SlurmLauncher", "cpus_per_task": 4}, 64) == 4
+
+
+def test_same_config_compares_the_checkpoints_config(make_cfg, tmp_path):
+    overrides = ["trainer.epochs=1", "trainer.limit_batches=1"]
+    cfg = make_cfg(*overrides)
+    run(cfg, run_dir=tmp_path / "run", overrides=overrides)
+    summary = {"overrides": overrides}
+    assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.num_threads=1"), overrides, summary)
+    assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.resume=true"), overrides, summary)
+    assert not same_config(tmp_path / "run", make_cfg(*overrides, "optimizer.lr=0.5"), overrides, summary)
