@@ -13,7 +13,7 @@ from torch.utils.data import Subset
 from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split
-from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val
+from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
 from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.data.torch_loader import ClassicLoader, image_pipeline
 from cnnlab.engine.regression import first_images
@@ -47,6 +47,9 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     full_train = cached_split(source, "train", cache_dir)
     test = cached_split(source, "test", cache_dir)
     train, val = split_train_val(full_train, ds.val_fraction, ds.split_seed)
+    # Optional cap on the images evaluated per split (a seeded subset): short budgets use it.
+    max_eval = ds.get("max_eval")
+    val, test = subsample(val, max_eval, ds.split_seed), subsample(test, max_eval, ds.split_seed + 1)
 
     mean = std = None
     if ds.normalize:
@@ -86,6 +89,9 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         train_tf = image_pipeline(augmentation.train_transforms(size), mean, std)
         eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std)
         train_idx, val_idx = split_indices(len(full_train[0]), ds.val_fraction, ds.split_seed)
+        if max_eval and max_eval < len(val_idx):
+            pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(ds.split_seed))
+            val_idx = val_idx[pick[:max_eval]].sort().values
 
         def classic_loader(dataset, training: bool) -> ClassicLoader:
             return ClassicLoader(
@@ -103,7 +109,11 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             if len(val_idx)
             else None
         )
-        test_loader = classic_loader(source.torch_dataset("test", eval_tf), False)
+        test_set = source.torch_dataset("test", eval_tf)
+        if max_eval and max_eval < len(test_set):
+            keep = torch.randperm(len(test_set), generator=torch.Generator().manual_seed(ds.split_seed + 1))
+            test_set = Subset(test_set, keep[:max_eval].sort().values.tolist())
+        test_loader = classic_loader(test_set, False)
 
     loaders = {"train": train_loader, "val": val_loader, "test": test_loader}
     fixed = {k: first_images(v) for k, v in loaders.items() if v is not None} if regression else {}
