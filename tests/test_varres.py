@@ -153,3 +153,12 @@ def test_max_images_keeps_a_seeded_subset_of_one_split(tmp_path):
     assert sum(len(b) for b in source.load("train")) == 50
     assert sum(len(b) for b in source.load("test")) == 40
     assert "train50" in source.cache_key
+
+
+def test_max_eval_caps_validation_and_test_with_every_size_kept(tmp_path):
+    write_mnist(tmp_path, n_train=300, n_test=150)
+    cfg = _cfg(tmp_path, "+dataset.max_eval=30", "dataset.val_fraction=0.5")
+    data = build_data(cfg, torch.device("cpu"))
+    assert abs(data.val.num_samples - 30) <= 3 and abs(data.test.num_samples - 30) <= 3
+    assert {b.x.shape[-1] for b in data.test.buckets} == {32, 48, 64}
+    assert data.train.num_samples == 150

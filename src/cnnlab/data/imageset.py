@@ -53,6 +53,19 @@ def split_train_val(buckets: Buckets, val_fraction: float, seed: int) -> tuple[B
     return train, val
 
 
+def subsample(buckets: Buckets, n: int | None, seed: int) -> Buckets:
+    """A seeded random subset of about n images, drawn from every bucket in proportion (quick runs)."""
+    total = sum(len(b) for b in buckets)
+    if not n or n >= total:
+        return buckets
+    generator = torch.Generator().manual_seed(seed)
+    kept = []
+    for bucket in buckets:
+        take = max(1, round(len(bucket) * n / total))
+        kept.append(bucket.subset(torch.randperm(len(bucket), generator=generator)[:take].sort().values))
+    return kept
+
+
 def channel_stats(buckets: Buckets) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of pixel values in [0, 1], over every image of the buckets."""
     channels = buckets[0].x.shape[1]
