@@ -24,6 +24,8 @@ CIFAR = $(if $(CIFAR_TGZ),dataset.image_folder=$(abspath $(CIFAR_TGZ)))
 VARRES = $(if $(filter short,$(BUDGET)),dataset.max_train=6000 dataset.max_test=1000)
 FULL_ONLY = $(if $(filter full,$(BUDGET)),$(1))
 LAB_IDS := dd2427 keras7 mainf6 vu3a rdfia
+# A literal comma inside $(call ...) arguments (Hydra sweep lists).
+, := ,
 
 .PHONY: lab-data labs labs-clean report $(LAB_IDS)
 
@@ -89,13 +91,13 @@ $(eval $(call lab_run,rdfia/q34,experiment=rdfia/q34 $$(CIFAR)))
 $(eval $(call lab_run,dd2427/t16_bs16,experiment=dd2427/t16_bs16))
 $(eval $(call lab_run,dd2427/t16_bs64,experiment=dd2427/t16_bs64))
 # rdfia q16: learning rate x batch size around the q15 setting.
-$(eval $(call lab_sweep,rdfia/q16,experiment=rdfia/q15 optimizer.lr=0.01,0.1 trainer.batch_size=32,128 $$(CIFAR) $$(JOBLIB)))
+$(eval $(call lab_sweep,rdfia/q16,experiment=rdfia/q15 optimizer.lr=0.01$(,)0.1 trainer.batch_size=32$(,)128 $$(CIFAR) $$(JOBLIB)))
 # rdfia q28 (bonus): other learning-rate schedules on the q26 optimiser.
-$(eval $(call lab_sweep,rdfia/q28,experiment=rdfia/q26 scheduler=cosine,onecycle $$(CIFAR) $$(JOBLIB)))
+$(eval $(call lab_sweep,rdfia/q28,experiment=rdfia/q26 scheduler=cosine$(,)onecycle $$(CIFAR) $$(JOBLIB)))
 # vu3a q3.17: the lab's two-step tuning of both nets. Step 1: lr 0.0005..0.005 at batch 16,
 # 5 epochs. Step 2: batch 4, 16, 32, 64 at each net's best lr of step 1, 10 epochs.
 Q317_LRS := 0.0005,0.001,0.0015,0.002,0.0025,0.003,0.0035,0.004,0.0045,0.005
-$(eval $(call lab_sweep,vu3a/q3_17/lr,experiment=vu3a/q3_17_gp,vu3a/q3_17_resize optimizer.lr=$$(Q317_LRS) $$(VARRES) $$(JOBLIB)))
+$(eval $(call lab_sweep,vu3a/q3_17/lr,experiment=vu3a/q3_17_gp$(,)vu3a/q3_17_resize optimizer.lr=$$(Q317_LRS) $$(VARRES) $$(JOBLIB)))
 $(LAB_RUNS)/vu3a/q3_17/bs/done: $(LAB_RUNS)/vu3a/q3_17/lr/done | $(STAMP)
 	rm -rf $(@D)
 	for net in gp resize; do \
