@@ -470,6 +470,27 @@ def _run_table(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def _measured_line(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
+    """One sentence from the numbers: the run's final score, or the runs ranked by it."""
+    scored = []
+    for key, budget, r in rows:
+        for metric in ("test_acc", "val_acc", "val_psnr", "test_psnr"):
+            if isinstance(r.get(metric), float):
+                scored.append((r[metric], metric, key, budget, r.get("epochs")))
+                break
+    if not scored:
+        return ""
+    if len(scored) == 1:
+        value, metric, key, budget, epochs = scored[0]
+        shown = _pct(value) if metric.endswith("acc") else f"{value:.2f} dB"
+        return f"Measured: {metric} {shown} after {epochs} epochs ({budget} budget). "
+    ranked = sorted(scored, reverse=True)
+    order = " > ".join(
+        f"{key} {_pct(v) if m.endswith('acc') else f'{v:.2f} dB'} ({b})" for v, m, key, b, _ in ranked
+    )
+    return f"Measured, final {ranked[0][1]}: {order}. "
+
+
 def _task_numbers(results: dict[str, Any], limit: int = 24) -> str:
     """The scalar results of a task as a two-column table (lists shown when short)."""
     lines = ["| result | value |", "|---|---|"]
@@ -611,7 +632,13 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
         parts.append("")
     if not found_any:
         parts += [f"_Not measured yet: run `make {section.target}`._", ""]
-    parts += [f"**Reading.** {section.reading}", ""]
+    reading = section.reading
+    if any(budget == "short" for _, budget, _ in run_rows):
+        reading = (
+            f"At the lab's schedule: {reading[0].lower()}{reading[1:]} The short budget's few steps "
+            "(conf/budget/short.yaml) can rank runs otherwise; `BUDGET=full` runs the lab's schedule."
+        )
+    parts += [f"**Reading.** {_measured_line(run_rows)}{reading}", ""]
     return "\n".join(parts)
 
 
