@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 from omegaconf import OmegaConf
 
-from cnnlab.sweep.jobs import MAX_DIRNAME, job_dirname, launcher_threads, same_config
+from cnnlab.sweep.jobs import MAX_DIRNAME, job_dirname, launcher_threads, record_failure, same_config
 from cnnlab.train import run
 
 
@@ -37,3 +41,22 @@ def test_same_config_compares_the_checkpoints_config(make_cfg, tmp_path):
     assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.num_threads=1"), overrides, summary)
     assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.resume=true"), overrides, summary)
     assert not same_config(tmp_path / "run", make_cfg(*overrides, "optimizer.lr=0.5"), overrides, summary)
+
+
+def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):
+    cfg = OmegaConf.create({"name": "digits-lenet"})
+    stale = {"status": "failed", "message": "OldError: from yesterday", "n_params": 5}
+    (tmp_path / "summary.json").write_text(json.dumps(stale))
+    os.utime(tmp_path / "summary.json", (time.time() - 3600, time.time() - 3600))
+    record_failure(tmp_path, cfg, ["model=lenet"], ValueError("today"), started=time.time())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["message"] == "ValueError: today" and "n_params" not in summary
+    assert summary["overrides"] == ["model=lenet"] and "ValueError: today" in summary["traceback"]
+
+    started = time.time()
+    fits = {"status": "failed", "message": "RuntimeError: in epoch 3", "n_params": 5}
+    (tmp_path / "summary.json").write_text(json.dumps(fits))
+    record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=started)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["message"] == "RuntimeError: in epoch 3" and summary["n_params"] == 5
+    assert "traceback" in summary

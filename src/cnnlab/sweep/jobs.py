@@ -30,6 +30,8 @@ log = logging.getLogger("cnnlab.sweep")
 # Config keys that do not change what a job computes, so a stored run with other values still counts.
 IGNORED_KEYS = ("trainer.resume", "trainer.num_threads", "paths")
 MAX_DIRNAME = 200
+# Outcomes a rerun would only repeat: skipped. A diverged run is a result (NaN), not an error.
+FINISHED = ("completed", "diverged")
 
 
 def job_dirname(override_dirname: str) -> str:
@@ -102,17 +104,19 @@ def available_cores() -> int:
 
 
 def record_failure(
-    run_dir: Path, cfg: DictConfig, overrides: list[str], error: BaseException, wall_s: float
+    run_dir: Path, cfg: DictConfig, overrides: list[str], error: BaseException, started: float
 ) -> None:
     """Leave status `failed` and the error in summary.json, whether or not fit got to write one."""
     summary = _read_summary(run_dir) or {}
-    if summary.get("status") != "failed":
-        summary |= {
+    # Written by fit during this attempt (1 s of slack for coarse file-system clocks)?
+    fresh = summary and (run_dir / "summary.json").stat().st_mtime >= started - 1.0
+    if not (fresh and summary.get("status") == "failed"):
+        summary = {
             "name": cfg.get("name"),
             "status": "failed",
             "overrides": overrides,
             "run_dir": str(run_dir),
-            "wall_s": wall_s,
+            "wall_s": time.time() - started,
             "message": f"{type(error).__name__}: {error}",
         }
     summary["traceback"] = "".join(traceback.format_exception(error))
@@ -127,11 +131,12 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
     summary = _read_summary(run_dir)
     if summary is not None:
         if same_config(run_dir, cfg, overrides, summary):
-            if summary.get("status") == "completed":
+            if summary.get("status") in FINISHED:
                 value = monitored_value(summary)
                 log.info(
-                    "skipping %s: already completed with this config (%s=%s)",
+                    "skipping %s: already %s with this config (%s=%s)",
                     run_dir,
+                    summary.get("status"),
                     summary.get("monitor"),
                     value,
                 )
@@ -145,10 +150,10 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
             cfg.trainer.resume = False
     if cfg.trainer.num_threads is None:
         cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
-    start = time.perf_counter()
+    started = time.time()
     try:
         return train(cfg, run_dir, overrides)
     except Exception as error:
         log.error("job failed: %s", error, exc_info=True)
-        record_failure(run_dir, cfg, overrides, error, time.perf_counter() - start)
+        record_failure(run_dir, cfg, overrides, error, started)
         return math.nan
