@@ -43,6 +43,12 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if trainer.num_threads:
         torch.set_num_threads(trainer.num_threads)
     device = resolve_device(trainer.device)
+    if trainer.amp and device.type != "cuda":
+        log.warning(
+            "trainer.amp=true on %s: bf16 autocast is a CUDA fast path; on CPUs without native bf16 "
+            "(AVX512-BF16/AMX) it runs several times slower (see benchmarks/). Set trainer.amp=false.",
+            device,
+        )
     seed_everything(trainer.seed, trainer.deterministic)
     run_dir.mkdir(parents=True, exist_ok=True)
     task = make_task(cfg.dataset.task)
