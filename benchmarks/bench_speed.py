@@ -1,0 +1,457 @@
+"""Training images/s of cnnlab's tensor path against the classic DataLoader path and the bare compute bound.
+
+    python benchmarks/bench_speed.py                       # full table (make bench), ~15 min on 2 cores
+    python benchmarks/bench_speed.py --synthetic --models lenet --batch-sizes 64 --repeats 2 --steps 20
+
+Every variant of one (model, augmentation, batch size) is measured in one process and the
+variants are interleaved (A B C A B C ...), so machine noise hits them alike; the table gives
+medians and min-max over repeats, and the ratios a/c and a/b:
+
+  a  tensor    cnnlab's tensor path: the real train_epoch over the real TensorLoader
+  b  torch-wN  the classic path (torchvision Dataset + v2 transforms + DataLoader, N workers),
+               same model, augmentation, batch size and loop
+  c  bound     the same model stepping on one pre-made batch that never changes, in its
+               fastest memory format (the faster of channels_last and contiguous, measured)
+
+The ablation table toggles one fast path at a time on the tensor path (batch size
+--ablation-batch): channels_last, prepare_chunk, 1 vs 2 threads, bf16 autocast, and the
+evaluation batch size. Data: the real sets under --data-root (MNIST/raw, and CIFAR-10 from
+--cifar-image-folder or torchvision's cifar-10-batches-py), or --synthetic images of the same
+shapes made on the spot, so it runs anywhere offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from cnnlab.data.datamodule import build_data
+from cnnlab.engine.device import resolve_device
+from cnnlab.engine.loop import evaluate, train_epoch
+from cnnlab.engine.tasks import make_task
+from cnnlab.models import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(ROOT / "conf")
+
+# name -> (model, dataset, augmentation)
+CASES = {
+    "lenet-none": ("lenet", "mnist", "none"),
+    "lenet-rotate_affine": ("lenet", "mnist", "rotate_affine"),
+    "alexnet_style-flip_crop": ("alexnet_style", "cifar10", "flip_crop"),
+}
+
+
+@dataclass
+class Variant:
+    """One thing to time: a loop over a loader, or steps on a fixed batch, or an evaluation pass."""
+
+    name: str
+    run: Any
+    threads: int
+    samples: list[float] = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", default="lenet,alexnet_style", help="comma list of models or case names")
+    parser.add_argument("--batch-sizes", default="16,64,256")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per variant")
+    parser.add_argument("--seconds", type=float, default=1.0, help="target length of one measurement")
+    parser.add_argument("--steps", type=int, default=None, help="steps per measurement (overrides --seconds)")
+    parser.add_argument("--workers", default="0,2", help="classic DataLoader num_workers to compare")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job (0: torch's default)")
+    parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ablation-batch", type=int, default=64)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (compile counted)")
+    parser.add_argument("--data-root", default=os.environ.get("CNNLAB_DATA_ROOT", "data"))
+    parser.add_argument("--cifar-image-folder", default=None, help="CIFAR-10 image-folder tree or .tar.gz")
+    parser.add_argument("--synthetic", action="store_true", help="generated data of the same shapes")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+def write_synthetic(root: Path, n_train: int, n_test: int) -> str:
+    """MNIST IDX files and a CIFAR-10-shaped image folder of random images; returns the folder."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes()
+        )
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
+    folder = root / "cifar10-synthetic"
+    for split, n in (("train", n_train), ("test", n_test)):
+        for i in range(n):
+            target = folder / split / f"class{i % 10}"
+            target.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(target / f"{i:05d}.png")
+    return str(folder)
+
+
+def resolve_data(args: argparse.Namespace, scratch: Path) -> tuple[str, str | None, str]:
+    """(data_root, cifar image folder, description): real data when present, else generated."""
+    root = Path(args.data_root)
+    has_mnist = any((root / "MNIST" / "raw").glob("train-images-idx3-ubyte*"))
+    if not args.synthetic and has_mnist:
+        folder = args.cifar_image_folder
+        return str(root), folder, f"real: {root} (CIFAR-10 from {folder or 'cifar-10-batches-py'})"
+    if not args.synthetic:
+        print(f"no MNIST under {root}/MNIST/raw: using generated data of the same shapes", file=sys.stderr)
+    n_train = 8192
+    folder = write_synthetic(scratch / "data", n_train, 1024)
+    return str(scratch / "data"), folder, f"synthetic: {n_train} random train images per set"
+
+
+def make_cfg(case: str, batch_size: int, data_root: str, cache_dir: str, folder: str | None, *extra: str):
+    """The run config cnnlab.train would compose for this case."""
+    model, dataset, augmentation = CASES[case]
+    overrides = [
+        f"dataset={dataset}",
+        f"model={model}",
+        f"augmentation={augmentation}",
+        f"trainer.batch_size={batch_size}",
+        "trainer.channels_last=true",
+        f"paths.data_root={data_root}",
+        f"paths.cache_dir={cache_dir}",
+        "paths.output_dir=outputs",
+    ]
+    if dataset == "cifar10" and folder:
+        overrides.append(f"dataset.image_folder={folder}")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=overrides + list(extra))
+
+
+# ------------------------------------------------------------------------------------ variants
+
+
+def _model_and_step(cfg: DictConfig, input_shape, device: torch.device, channels_last: bool):
+    model = build_model(cfg.model, input_shape).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = instantiate(cfg.optimizer)(model.parameters())
+    return model, optimizer, instantiate(cfg.loss)
+
+
+def loop_variant(
+    cfg: DictConfig, device: torch.device, steps: int, amp: bool = False, compiled: bool = False
+):
+    """A callable that trains `steps` batches with cnnlab's own loop; returns images seen."""
+    torch.manual_seed(cfg.trainer.seed)
+    data = build_data(cfg, device)
+    model, optimizer, loss_fn = _model_and_step(cfg, data.input_shape, device, cfg.trainer.channels_last)
+    step_model = torch.compile(model) if compiled else model
+    task = make_task(cfg.dataset.task)
+    loader = data.train
+    loader.limit_batches = steps
+    rounds = iter(range(1, 1_000_000))
+
+    def run() -> int:
+        loader.set_epoch(next(rounds))
+        _, seen = train_epoch(
+            step_model, loader, loss_fn, optimizer, task, device=device, amp=amp, log_every=10**9
+        )
+        return seen
+
+    return run, data, step_model, loss_fn, task
+
+
+def bound_variant(cfg: DictConfig, input_shape, device: torch.device, steps: int, channels_last: bool):
+    """The same model and optimiser stepping on one pre-made batch: the compute bound."""
+    torch.manual_seed(cfg.trainer.seed)
+    model, optimizer, loss_fn = _model_and_step(cfg, input_shape, device, channels_last)
+    n = cfg.trainer.batch_size
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(n, *input_shape, device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, cfg.dataset.num_classes, (n,), device=device)
+
+    def run() -> int:
+        for _ in range(steps):
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return steps * n
+
+    return run
+
+
+def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images: int):
+    """Evaluation throughput (no grad) at a given evaluation batch size."""
+    cfg.trainer.eval_batch_size = eval_batch
+    data = build_data(cfg, device)
+    model, _, loss_fn = _model_and_step(cfg, data.input_shape, device, cfg.trainer.channels_last)
+    task = make_task(cfg.dataset.task)
+    loader = data.val if data.val is not None else data.test
+    loader.limit_batches = max(1, images // eval_batch)
+
+    def run() -> int:
+        evaluate(model, loader, loss_fn, task, device=device)
+        return min(loader.num_samples, loader.limit_batches * eval_batch)
+
+    return run
+
+
+# ---------------------------------------------------------------------------------- measuring
+
+
+def calibrate(cfg: DictConfig, device: torch.device, seconds: float) -> int:
+    """Steps that make one measurement of the compute bound last about `seconds`."""
+    shape = (cfg.dataset.channels, cfg.dataset.image_size, cfg.dataset.image_size)
+    if cfg.augmentation.get("crop_size"):
+        shape = (shape[0], cfg.augmentation.crop_size, cfg.augmentation.crop_size)
+    run = bound_variant(cfg, shape, device, 3, True)
+    run()
+    tick = time.perf_counter()
+    run()
+    return max(4, round(seconds * 3 / (time.perf_counter() - tick)))
+
+
+def measure(variants: list[Variant], repeats: int) -> None:
+    """Warm every variant once, then time them interleaved: A B C A B C ..."""
+    default_threads = torch.get_num_threads()
+    for v in variants:
+        torch.set_num_threads(v.threads)
+        v.run()
+    for _ in range(repeats):
+        for v in variants:
+            torch.set_num_threads(v.threads)
+            tick = time.perf_counter()
+            seen = v.run()
+            v.samples.append(seen / (time.perf_counter() - tick))
+    torch.set_num_threads(default_threads)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+
+
+def fmt_rate(s: dict[str, float] | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s['median']:,.0f} ({s['min']:,.0f}-{s['max']:,.0f})"
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    device = resolve_device(args.device)
+    wanted = args.models.split(",")
+    cases = [c for c in CASES if c in wanted or CASES[c][0] in wanted]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    workers = [int(w) for w in args.workers.split(",") if w != ""]
+    started = time.strftime("%Y-%m-%d_%H-%M-%S")
+    load_before = load_average()
+    results: list[dict[str, Any]] = []
+    ablations: list[dict[str, Any]] = []
+
+    with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as scratch:
+        data_root, folder, data_note = resolve_data(args, Path(scratch))
+        cache_dir = str(Path(data_root) / "cache") if not args.synthetic else str(Path(scratch) / "cache")
+        for case in cases:
+            for bs in batch_sizes:
+                cfg = make_cfg(case, bs, data_root, cache_dir, folder)
+                steps = args.steps or calibrate(cfg, device, args.seconds)
+                a = loop_variant(cfg, device, steps)
+                input_shape = a[1].input_shape
+                variants = [Variant("tensor", a[0], threads)]
+                for w in workers:
+                    classic = make_cfg(
+                        case,
+                        bs,
+                        data_root,
+                        cache_dir,
+                        folder,
+                        "dataset.loader=torch",
+                        f"dataset.num_workers={w}",
+                    )
+                    variants.append(Variant(f"torch-w{w}", loop_variant(classic, device, steps)[0], threads))
+                for cl in (True, False):
+                    name = "bound-cl" if cl else "bound-nchw"
+                    variants.append(
+                        Variant(name, bound_variant(cfg, input_shape, device, steps, cl), threads)
+                    )
+                print(
+                    f"{case} batch {bs}: {steps} steps x {len(variants)} variants x {args.repeats}",
+                    flush=True,
+                )
+                measure(variants, args.repeats)
+                row = {"case": case, "batch_size": bs, "steps": steps}
+                row |= {v.name: summary(v.samples) for v in variants}
+                results.append(row)
+                print(_row_line(row, workers), flush=True)
+                del variants, a
+
+            if args.ablations:
+                ablations.append(_ablate(args, case, data_root, cache_dir, folder, device, threads))
+
+    report = render(args, results, ablations, workers, threads, device, data_note, load_before, started)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"speed-{started}"
+    stem.with_suffix(".md").write_text(report)
+    raw = {"results": results, "ablations": ablations, "argv": sys.argv[1:]}
+    stem.with_suffix(".json").write_text(json.dumps(raw, indent=1))
+    print(report)
+    print(f"saved {stem}.md and {stem}.json")
+    return 0
+
+
+def _ablate(args, case, data_root, cache_dir, folder, device, threads) -> dict[str, Any]:
+    """One fast path off at a time, against the tensor path with every fast path on."""
+    bs = args.ablation_batch
+    steps = args.steps or calibrate(make_cfg(case, bs, data_root, cache_dir, folder), device, args.seconds)
+
+    def loop(*extra: str, amp: bool = False, n_threads: int = threads) -> Variant:
+        cfg = make_cfg(case, bs, data_root, cache_dir, folder, *extra)
+        return Variant("", loop_variant(cfg, device, steps, amp=amp)[0], n_threads)
+
+    variants = {
+        "tensor (all on)": loop(),
+        "channels_last=false": loop("trainer.channels_last=false"),
+        "prepare_chunk=0": loop("trainer.prepare_chunk=0"),
+    }
+    other = 2 if threads == 1 else 1
+    variants[f"{other} threads"] = loop(n_threads=other)
+    variants["bf16 autocast"] = loop(amp=True)
+    for eval_batch in (bs, 1024):
+        cfg = make_cfg(case, bs, data_root, cache_dir, folder)
+        variants[f"eval batch {eval_batch}"] = Variant(
+            "", eval_variant(cfg, device, eval_batch, 2048), threads
+        )
+    for name, v in variants.items():
+        v.name = name
+    print(f"{case} ablations at batch {bs}", flush=True)
+    measure(list(variants.values()), args.repeats)
+    row = {"case": case, "batch_size": bs, "steps": steps}
+    row |= {name: summary(v.samples) for name, v in variants.items()}
+    if args.compile:
+        row["compile"] = _time_compile(case, bs, steps, data_root, cache_dir, folder, device)
+    return row
+
+
+def _time_compile(case, bs, steps, data_root, cache_dir, folder, device) -> dict[str, float]:
+    """Wall time of the first `steps` steps with and without torch.compile, compile counted."""
+    timings = {}
+    for compiled in (False, True):
+        cfg = make_cfg(case, bs, data_root, cache_dir, folder)
+        tick = time.perf_counter()
+        run = loop_variant(cfg, device, steps, compiled=compiled)[0]
+        run()
+        timings["compile_s" if compiled else "eager_s"] = time.perf_counter() - tick
+    return timings
+
+
+def _best_classic(row: dict[str, Any], workers: list[int]) -> dict[str, float] | None:
+    classic = [row[f"torch-w{w}"] for w in workers]
+    return max(classic, key=lambda s: s["median"]) if classic else None
+
+
+def _bound(row: dict[str, Any]) -> dict[str, float]:
+    return max(row["bound-cl"], row["bound-nchw"], key=lambda s: s["median"])
+
+
+def _row_line(row: dict[str, Any], workers: list[int]) -> str:
+    a = row["tensor"]["median"]
+    best = _best_classic(row, workers)
+    ab = f"{a / best['median']:.2f}" if best else "-"
+    return f"  a/c {a / _bound(row)['median']:.2f}  a/b {ab}"
+
+
+def render(args, results, ablations, workers, threads, device, data_note, load_before, started) -> str:
+    """The markdown report: setup, main table, ablation table."""
+    lines = [
+        f"# cnnlab speed benchmark, {started}",
+        "",
+        f"- command: `python benchmarks/bench_speed.py {' '.join(sys.argv[1:])}`",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{threads} threads, device {device}",
+        f"- data: {data_note}",
+        f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
+        f"- {args.repeats} interleaved repeats; images/s as median (min-max); "
+        "a = tensor path, b = best classic DataLoader variant, c = bare compute bound (fastest format)",
+        "",
+        "| model | augmentation | batch | a: tensor | "
+        + " | ".join(f"b: classic w{w}" for w in workers)
+        + " | c: bound (cl / nchw) | a/c | a/b |",
+        "|---|---|---:|---:|" + "---:|" * len(workers) + "---:|---:|---:|",
+    ]
+    for row in results:
+        model, _, aug = CASES[row["case"]]
+        a = row["tensor"]["median"]
+        best = _best_classic(row, workers)
+        bound = (
+            f"{fmt_rate(_bound(row))} ({row['bound-cl']['median']:,.0f} / {row['bound-nchw']['median']:,.0f})"
+        )
+        classic = " | ".join(fmt_rate(row[f"torch-w{w}"]) for w in workers)
+        ab = f"{a / best['median']:.2f}" if best else "-"
+        lines.append(
+            f"| {model} | {aug} | {row['batch_size']} | {fmt_rate(row['tensor'])} | {classic} | {bound} | "
+            f"{a / _bound(row)['median']:.2f} | {ab} |"
+        )
+    if ablations:
+        lines += [
+            "",
+            "## Fast paths, one off at a time (tensor path, images/s; ratio = all-on / this)",
+            "",
+            "| model | augmentation | batch | variant | images/s | all-on / variant |",
+            "|---|---|---:|---|---:|---:|",
+        ]
+        for row in ablations:
+            model, _, aug = CASES[row["case"]]
+            base = row["tensor (all on)"]["median"]
+            for name, s in row.items():
+                if not isinstance(s, dict) or "median" not in s:
+                    continue
+                ratio = "-" if name.startswith("eval") else f"{base / s['median']:.2f}"
+                lines.append(f"| {model} | {aug} | {row['batch_size']} | {name} | {fmt_rate(s)} | {ratio} |")
+            if "compile" in row:
+                c = row["compile"]
+                lines.append(
+                    f"| {model} | {aug} | {row['batch_size']} | torch.compile, first {row['steps']} steps "
+                    f"incl. compile | {c['compile_s']:.1f} s vs eager {c['eager_s']:.1f} s | "
+                    f"{c['eager_s'] / c['compile_s']:.2f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

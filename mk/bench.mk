@@ -1,0 +1,13 @@
+# Speed benchmarks (benchmarks/): images/s against the classic DataLoader and the compute bound,
+# and time to 99% on MNIST. Real data under DATA_ROOT when there, generated data otherwise.
+CIFAR_FOLDER ?=
+BENCH_ARGS ?=
+TTA_ARGS ?= --seeds 0,1,2 --keras-runs 1
+.PHONY: bench bench-tta
+
+bench: $(STAMP) ## images/s: tensor path vs classic DataLoader vs bare compute (~15 min; BENCH_ARGS=--synthetic)
+	$(PY) benchmarks/bench_speed.py --data-root $(DATA_ROOT) \
+	  $(if $(CIFAR_FOLDER),--cifar-image-folder $(CIFAR_FOLDER)) $(BENCH_ARGS)
+
+bench-tta: $(STAMP) ## wall time to 99% MNIST test accuracy: fast/mnist99 vs standalone vs keras7 recipe
+	$(PY) benchmarks/bench_tta.py --data-root $(DATA_ROOT) $(TTA_ARGS)
