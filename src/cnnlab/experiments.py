@@ -117,6 +117,14 @@ SPEC: dict[str, list[Section]] = {
             "The deblur net: sizes, mul-adds, receptive field, a larger one, pad 0.",
             "dd2427-q16",
             tasks=["conv_arith_dd2427", "summary_deblur"],
+            reference=[
+                ("receptive field", "task:conv_arith_dd2427:q22_receptive_field", 7),
+                (
+                    "receptive field, 5x5 first layer",
+                    "task:conv_arith_dd2427:q22_receptive_field_5x5_first",
+                    9,
+                ),
+            ],
             reading=(
                 "Three 3x3 layers see 7 x 7 pixels; a 5x5 first layer makes it 9; pad 0 shrinks the"
                 " output by 2 per layer."
@@ -145,7 +153,11 @@ SPEC: dict[str, list[Section]] = {
             "The 93,322-parameter CNN on MNIST, RMSprop, batch 64, 5 epochs, 20% validation.",
             "keras7-e1",
             runs=["keras7/e1"],
-            reference=[("test accuracy", "test_acc", 0.9905), ("test loss", "test_loss", 0.0305)],
+            reference=[
+                ("test accuracy", "test_acc", 0.9905),
+                ("test loss", "test_loss", 0.0305),
+                ("parameters", "n_params", 93322),
+            ],
             reading="Same architecture and optimiser as the Keras lab; the parameter count matches exactly.",
         ),
         S(
@@ -266,7 +278,19 @@ SPEC: dict[str, list[Section]] = {
             "Strided conv output sizes; global pooling gives (b, c, 1, 1).",
             "vu3a-q3.10",
             tasks=["conv_arith_vu3a"],
-            reading="floor((H + 2p - k) / s) + 1 gives 511 x 383 and 959 x 539.",
+            reference=[
+                (
+                    "3x1024x768 -> W x H",
+                    "task:conv_arith_vu3a:q3_10_outputs.3x1024x768.real_WxH",
+                    "[511, 383]",
+                ),
+                (
+                    "3x1920x1080 -> W x H",
+                    "task:conv_arith_vu3a:q3_10_outputs.3x1920x1080.real_WxH",
+                    "[959, 539]",
+                ),
+            ],
+            reading="floor((H + 2p - k) / s) + 1 gives the sizes above; global pooling leaves b x c x 1 x 1.",
         ),
         S(
             "q3.12, q3.13",
@@ -284,6 +308,7 @@ SPEC: dict[str, list[Section]] = {
             "Global max vs average pooling on variable-resolution batches.",
             "vu3a-q3.16",
             runs=["vu3a/q3_14", "vu3a/q3_15"],
+            reference=[("parameters", "n_params", 29029)],
             reading=(
                 "The net takes every size as it is; max pooling picks the strongest stroke detector response."
             ),
@@ -513,6 +538,18 @@ def _task_numbers(results: dict[str, Any], limit: int = 24) -> str:
     return "\n".join(lines)
 
 
+def _task_value(root: Path, ref: str) -> Any:
+    """`task:<task>:<key.path>` -> that value of the task's results.json (NaN when absent)."""
+    _, task, path = ref.split(":", 2)
+    results = root / "tasks" / task / "results.json"
+    node: Any = json.loads(results.read_text()) if results.is_file() else {}
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return math.nan
+        node = node[key]
+    return node
+
+
 def _copy(src: Path, dest_dir: Path, name: str | None = None) -> str:
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / (name or src.name)
@@ -581,7 +618,7 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
         found_any = True
         parts += [f"**Ours** (budget: {', '.join(sorted(budgets))}):", "", _run_table(run_rows), ""]
         last = run_rows[-1][2]
-        measured.update({k: v for k, v in last.items() if isinstance(v, float)})
+        measured.update({k: v for k, v in last.items() if isinstance(v, int | float)})
         curves = fig_dir / "curves.png"
         fig_dir.mkdir(parents=True, exist_ok=True)
         write_report([str(d) for d in run_dirs], out=fig_dir / "report")
@@ -593,6 +630,7 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
         if path is None:
             continue
         found_any = True
+        budgets.add(budget)
         report = write_report([str(path)], out=fig_dir / key.replace("/", "_"))
         table = (fig_dir / key.replace("/", "_") / "summary.md").read_text().split("## Runs", 1)[-1]
         parts += [
@@ -624,11 +662,13 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
         for png in sorted(task_dir.glob("*.png")):
             parts += [f"![{png.stem}]({slug}/{_copy(png, fig_dir, f'{task}_{png.name}')})", ""]
     if section.reference:
-        parts += ["| lab's figure | lab | ours |", "|---|---|---|"]
+        parts += ["| lab's figure | lab | ours | budget |", "|---|---|---|---|"]
         for label, metric, value in section.reference:
-            ours = measured.get(metric, math.nan)
-            fmt = _pct if value < 1 and metric != "test_loss" else _num
-            parts.append(f"| {label} | {fmt(value)} | {fmt(ours)} |")
+            ours = _task_value(root, metric) if metric.startswith("task:") else measured.get(metric, math.nan)
+            fmt = _pct if isinstance(value, float) and value < 1 and metric != "test_loss" else _num
+            shown = fmt(ours) if not isinstance(ours, list) else ours
+            budget = "task" if metric.startswith("task:") else ", ".join(sorted(budgets)) or "-"
+            parts.append(f"| {label} | {fmt(value)} | {shown} | {budget} |")
         parts.append("")
     if not found_any:
         parts += [f"_Not measured yet: run `make {section.target}`._", ""]
