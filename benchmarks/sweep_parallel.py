@@ -1,12 +1,13 @@
 """Wall time of one 8-job grid on the embedded digits: serial (Hydra's basic launcher, torch's default
-threads) against the joblib launcher with 2 jobs (each job then limits itself to its share of the cores).
+threads) against the joblib launcher with 2 jobs (each job then limits itself to its share of the cores),
+and, as a control, serial with one thread per job.
 
     python benchmarks/sweep_parallel.py                    # make bench-sweep
     python benchmarks/sweep_parallel.py --repeats 3 --epochs 4
 
 Each sweep is the real CLI (`python -m cnnlab.train -m ...`) in a fresh sweep dir, so the time
-includes process start-up and the end-of-sweep report, as a user would see it. The two modes are
-interleaved (serial, parallel, serial, parallel, ...) so machine noise hits both alike; the machine
+includes process start-up and the end-of-sweep report, as a user would see it. The modes are
+interleaved (serial, parallel, control, serial, ...) so machine noise hits all alike; the machine
 load (`uptime`) before and after is printed beside the ratio, since other work on the cores skews it.
 """
 
@@ -28,6 +29,9 @@ GRID = ["optimizer.lr=0.01,0.003", "trainer.seed=0,1,2,3"]
 MODES = {
     "serial": [],
     "joblib-2": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    # Control: serial with the one thread each joblib job gets, to tell the gain from running two
+    # jobs at once apart from the gain of not oversubscribing busy cores with torch's threads.
+    "serial-1t": ["trainer.num_threads=1"],
 }
 
 
@@ -92,8 +96,10 @@ def main() -> None:
     medians = {mode: statistics.median(w) for mode, w in walls.items()}
     ratio = medians["serial"] / medians["joblib-2"]
     print(f"load after:  {load_after}")
-    print(f"median wall: serial {medians['serial']:.1f} s, joblib-2 {medians['joblib-2']:.1f} s")
+    print("median wall: " + ", ".join(f"{mode} {m:.1f} s" for mode, m in medians.items()))
     print(f"speed-up serial/joblib-2: {ratio:.2f}x")
+    same_threads = medians["serial-1t"] / medians["joblib-2"]
+    print(f"speed-up serial-1t/joblib-2 (two jobs at once, same threads): {same_threads:.2f}x")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "grid": GRID,
@@ -102,6 +108,7 @@ def main() -> None:
         "walls_s": walls,
         "median_s": medians,
         "ratio": ratio,
+        "ratio_same_threads": same_threads,
         "load_before": load_before,
         "load_after": load_after,
     }

@@ -11,5 +11,5 @@ sweep-demo: $(STAMP) ## 2x2 grid (lr x model) on the embedded digits, 2 jobs in 
 	@echo "Compare: $(SWEEP_DEMO_DIR)/summary.md, $(SWEEP_DEMO_DIR)/curves.png"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(SWEEP_DEMO_DIR)   (rerun: completed jobs are skipped)"
 
-bench-sweep: $(STAMP) ## wall time of an 8-job grid: serial vs joblib with 2 jobs, interleaved (~5 min)
+bench-sweep: $(STAMP) ## wall time of an 8-job grid: serial vs joblib with 2 jobs vs serial 1-thread, interleaved
 	$(PY) benchmarks/sweep_parallel.py
