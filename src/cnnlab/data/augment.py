@@ -7,12 +7,15 @@ classic DataLoader path, so both paths augment alike.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2
 
 from cnnlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 
 class Augmentation:
@@ -83,6 +86,8 @@ class Augmentation:
 
     def train_transforms(self, size: int) -> list[v2.Transform]:
         """The classic path's per-image equivalent of `apply`."""
+        from torchvision.transforms import v2  # the tensor path never pays torchvision's import
+
         steps: list[v2.Transform] = []
         if self.crops:
             steps.append(v2.RandomCrop(self.output_size(size), padding=self.crop_padding or None))
@@ -100,6 +105,8 @@ class Augmentation:
 
     def eval_transforms(self, size: int) -> list[v2.Transform]:
         """The classic path's per-image equivalent of `evaluate`."""
+        from torchvision.transforms import v2
+
         out = self.output_size(size)
         return [v2.CenterCrop(out)] if out != size else []
 

@@ -15,7 +15,6 @@ from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
 from cnnlab.data.tensor_loader import TensorLoader
-from cnnlab.data.torch_loader import ClassicLoader, image_pipeline
 from cnnlab.engine.regression import first_images
 from cnnlab.errors import ConfigError
 
@@ -81,6 +80,8 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         val_loader = tensor_loader(on_device[1], False) if on_device[1] else None
         test_loader = tensor_loader(on_device[2], False)
     else:
+        from cnnlab.data.torch_loader import ClassicLoader, image_pipeline  # imports torchvision
+
         if len(full_train) > 1:
             raise ConfigError(
                 f"dataset.loader=torch cannot batch variable-resolution data ({ds.name}); "
@@ -93,7 +94,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(ds.split_seed))
             val_idx = val_idx[pick[:max_eval]].sort().values
 
-        def classic_loader(dataset, training: bool) -> ClassicLoader:
+        def classic_loader(dataset, training: bool):
             return ClassicLoader(
                 dataset,
                 trainer.batch_size if training else trainer.eval_batch_size,

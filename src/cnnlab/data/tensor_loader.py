@@ -91,7 +91,7 @@ class TensorLoader:
             indices = [index for _, index in plan[start:stop]]
             x, y = self._prepare(self.buckets[bucket_id], torch.cat(indices), generator)
             sizes = [len(index) for index in indices]
-            yield from zip(x.split(sizes), y.split(sizes))
+            yield from zip(x.split(sizes), y.split(sizes), strict=True)
             start = stop
 
     def _prepare(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -56,11 +55,15 @@ class TorchvisionSource:
         return ImageSet(x.contiguous(), y)
 
     def torch_dataset(self, split: str, transform) -> Dataset:
+        import torchvision  # imported when a split is decoded, not when it is read from the cache
+
         if self.image_folder is not None:
             return torchvision.datasets.ImageFolder(self._folder_root() / split, transform=transform)
         return self._torchvision(split, transform=transform)
 
     def _torchvision(self, split: str, transform) -> Dataset:
+        import torchvision
+
         cls = getattr(torchvision.datasets, self.dataset)
         self._unpack_gzipped_raw()
         try:
@@ -114,6 +117,7 @@ class TorchvisionSource:
 
 def _load_image_folder(folder: Path) -> ImageSet:
     """Decode every image of an ImageFolder tree once, in ImageFolder's own order."""
+    import torchvision
     from torchvision.io import ImageReadMode, decode_image, read_file
 
     index = torchvision.datasets.ImageFolder(folder)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.utils import make_grid, save_image
 
 GRID_IMAGES = 8
 
@@ -28,6 +27,8 @@ def image_grid(
 
     `invert` shows 1 - x, so text stored as white-0 / ink-1 reads as dark ink on white paper.
     """
+    from torchvision.utils import make_grid  # lazily: classification runs never need torchvision
+
     rows = torch.cat([inputs, outputs, targets]).detach().float().cpu().clamp(0, 1)
     if invert:
         rows = 1 - rows
@@ -53,6 +54,8 @@ class GridLogger:
     @torch.no_grad()
     def log(self, model: nn.Module, step: int) -> None:
         """Run the model on each split's fixed inputs in eval mode and write the grids."""
+        from torchvision.utils import save_image
+
         was_training = model.training
         model.eval()
         for split, (inputs, targets) in self.batches.items():
