@@ -45,8 +45,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     device = resolve_device(trainer.device)
     if trainer.amp and device.type != "cuda":
         log.warning(
-            "trainer.amp=true on %s: bf16 autocast is a CUDA fast path; on CPUs without native bf16 "
-            "(AVX512-BF16/AMX) it runs several times slower (see benchmarks/). Set trainer.amp=false.",
+            "trainer.amp=true on %s: bf16 autocast is a CUDA fast path. On a CPU it pays only with "
+            "native bf16 (AVX512-BF16/AMX) and runs several times slower without; time both with "
+            "benchmarks/bench_speed.py before keeping it.",
             device,
         )
     seed_everything(trainer.seed, trainer.deterministic)
