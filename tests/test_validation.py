@@ -41,6 +41,12 @@ def test_validation_monitoring_needs_a_validation_split(make_cfg):
     validate(make_cfg("dataset.val_fraction=0", "trainer.monitor=test_acc"))
 
 
+def test_regression_data_refuses_augmentation_that_misaligns_input_and_target(make_cfg):
+    with pytest.raises(ConfigError, match="augmentation=none"):
+        validate(make_cfg("dataset=textblur", "model=deblur", "augmentation=flip_crop"))
+    validate(make_cfg("dataset=textblur", "model=deblur", "augmentation=none"))
+
+
 def test_the_command_line_prints_the_message_without_a_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "cnnlab.train", "trainer.batch_size=-1", f"hydra.run.dir={tmp_path}"],
