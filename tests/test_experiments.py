@@ -60,7 +60,7 @@ def test_readme_holds_measured_numbers_the_reference_and_the_budget(tmp_path):
     readme = build_lab("keras7", root, tmp_path / "experiments").read_text()
     e1 = readme.split("## e1", 1)[1].split("## e2", 1)[0]
     assert "budget: short" in e1 and "95.00%" in e1 and "99.05%" in e1 and "93,322" in e1
-    assert (tmp_path / "experiments" / "keras7" / "e1" / "curves.png").stat().st_size > 0
+    assert (tmp_path / "experiments" / "keras7" / "e1" / "curves_short.png").stat().st_size > 0
     assert "1.5e-07" in readme and (tmp_path / "experiments/keras7/e2/sobel_keras7_sobel.png").exists()
     assert "Not measured yet: run `make keras7-e3`" in readme
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from cnnlab.report import find_runs, write_report
 
 LABS_ROOT = Path("outputs/labs")
@@ -550,6 +552,39 @@ def _task_value(root: Path, ref: str) -> Any:
     return node
 
 
+def plot_runs(runs: list[tuple[str, Path]], path: Path, note: str) -> None:
+    """Loss and score per epoch of each run: train dashed, validation dotted, test solid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, run_dir) in enumerate(runs):
+        metrics = pd.read_csv(run_dir / "metrics.csv")
+        score = "psnr" if "train_psnr" in metrics.columns else "acc"
+        for ax, metric in zip(axes, ("loss", score), strict=True):
+            for split, style in (("train", "--"), ("val", ":"), ("test", "-")):
+                column = f"{split}_{metric}"
+                if column in metrics.columns and metrics[column].notna().any():
+                    ax.plot(
+                        metrics["epoch"],
+                        metrics[column],
+                        style,
+                        color=f"C{i}",
+                        marker=".",
+                        label=f"{label} {split}",
+                    )
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="best")
+    fig.suptitle(f"train dashed, validation dotted, test solid ({note})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _copy(src: Path, dest_dir: Path, name: str | None = None) -> str:
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / (name or src.name)
@@ -619,25 +654,27 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
         parts += [f"**Ours** (budget: {', '.join(sorted(budgets))}):", "", _run_table(run_rows), ""]
         last = run_rows[-1][2]
         measured.update({k: v for k, v in last.items() if isinstance(v, int | float)})
-        curves = fig_dir / "curves.png"
+        tag = "-".join(sorted(budgets))
+        curves = fig_dir / f"curves_{tag}.png"
         fig_dir.mkdir(parents=True, exist_ok=True)
-        write_report([str(d) for d in run_dirs], out=fig_dir / "report")
-        shutil.move(str(fig_dir / "report" / "curves.png"), curves)
-        shutil.rmtree(fig_dir / "report")
-        parts += [f"![curves, budget {', '.join(sorted(budgets))}]({slug}/curves.png)", ""]
+        plot_runs(
+            [(key, d) for (key, _, _), d in zip(run_rows, run_dirs, strict=True)], curves, f"budget: {tag}"
+        )
+        parts += [f"![curves, budget {tag}]({slug}/{curves.name})", ""]
     for key in section.sweeps:
         path, budget = find_dir(key, root)
         if path is None:
             continue
         found_any = True
         budgets.add(budget)
-        report = write_report([str(path)], out=fig_dir / key.replace("/", "_"))
-        table = (fig_dir / key.replace("/", "_") / "summary.md").read_text().split("## Runs", 1)[-1]
+        sweep_out = f"{key.replace('/', '_')}_{budget}"
+        report = write_report([str(path)], out=fig_dir / sweep_out)
+        table = (fig_dir / sweep_out / "summary.md").read_text().split("## Runs", 1)[-1]
         parts += [
             f"**Sweep `{key}`** (budget: {budget}, {len(report.runs)} runs):",
             table.strip(),
             "",
-            f"![sweep {key}, budget {budget}]({slug}/{key.replace('/', '_')}/curves.png)",
+            f"![sweep {key}, budget {budget}]({slug}/{sweep_out}/curves.png)",
             "",
         ]
     if lab == "vu3a" and section.sweeps:
@@ -685,7 +722,9 @@ def _section(lab: str, section: Section, root: Path, out: Path) -> str:
 def build_lab(lab: str, root: Path = LABS_ROOT, out_root: Path = OUT_ROOT) -> Path:
     """Write experiments/<lab>/README.md (and its figures) from what outputs/labs/ holds now."""
     out = out_root / lab
-    out.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     head = [
         f"# {TITLES[lab]}",
         "",
