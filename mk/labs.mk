@@ -21,7 +21,7 @@ LABTASK := $(PY) -m cnnlab.lab
 JOBLIB := hydra/launcher=joblib hydra.launcher.n_jobs=2 trainer.num_threads=1
 CIFAR_TGZ = $(wildcard $(DATA_ROOT)/cifar10-jpeg.tar.gz)
 CIFAR = $(if $(CIFAR_TGZ),dataset.image_folder=$(abspath $(CIFAR_TGZ)))
-VARRES = $(if $(filter short,$(BUDGET)),dataset.max_train=6000 dataset.max_test=1000)
+VARRES = $(if $(filter short,$(BUDGET)),++dataset.max_train=6000 ++dataset.max_test=1000)
 FULL_ONLY = $(if $(filter full,$(BUDGET)),$(1))
 LAB_IDS := dd2427 keras7 mainf6 vu3a rdfia
 # A literal comma inside $(call ...) arguments (Hydra sweep lists).
