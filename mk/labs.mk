@@ -132,11 +132,6 @@ $(LAB_RUNS)/mainf6/c/done: $(call run_done,mainf6/b5) | $(STAMP)
 	$(LABTASK) task=activation_grid task.run=$(LAB_RUNS)/mainf6/b5 model=vgg_blocks dataset=cifar10 \
 	  $(CIFAR) paths.data_root=$(LAB_DATA) hydra.run.dir=$(@D)
 	touch $@
-$(LAB_RUNS)/dd2427/eval/done: $(call run_done,dd2427/t16_bs16) | $(STAMP)
-	rm -rf $(@D)
-	$(LABTASK) task=deblur_eval task.run=$(LAB_RUNS)/dd2427/t16_bs16 dataset=textblur model=deblur \
-	  paths.data_root=$(LAB_DATA) hydra.run.dir=$(@D)
-	touch $@
 
 # ---- one target per question (ids of one row share a recipe) --------------------------------
 dd2427-q1: $(call task_done,filter_bank) $(call task_done,conv_arith_dd2427) ## dd2427 q1/t1: valid-convolution output size and size-keeping padding on a photo
@@ -177,7 +172,7 @@ dd2427-q20: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger rece
 dd2427-q21: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger receptive field (5x5 first layer), pad 0
 dd2427-q22: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger receptive field (5x5 first layer), pad 0
 dd2427-t16: $(call run_done,dd2427/t16_bs16) $(call run_done,dd2427/t16_bs64) ## dd2427 t16: train the deblur net with batch 16 and 64 (BUDGET=short|full)
-dd2427-eval: $(LAB_RUNS)/dd2427/eval/done ## dd2427 eval: input/output/target grids and train vs val loss of the t16 net
+dd2427-eval: $(call run_done,dd2427/t16_bs16) $(call run_done,dd2427/t16_bs64) ## dd2427 eval: input/output/target grids (written by the t16 runs), train vs val loss and PSNR
 
 keras7-e1: $(call run_done,keras7/e1) ## keras7 e1: the 93,322-parameter CNN on MNIST, RMSprop, 5 epochs (BUDGET=short|full)
 keras7-e2: $(call task_done,sobel_keras7) ## keras7 e2: convolution by loops vs torch, Sobel edge magnitude

@@ -143,7 +143,7 @@ SPEC: dict[str, list[Section]] = {
             "eval",
             "Input / output / target grids; train vs val loss and PSNR.",
             "dd2427-eval",
-            runs=["dd2427/eval"],
+            runs=["dd2427/t16_bs16", "dd2427/t16_bs64"],
             reading=(
                 "See the grids: the net sharpens strokes; train and val PSNR stay close (no over-fitting)."
             ),
