@@ -163,3 +163,20 @@ def test_main_prints_user_errors_and_exits_2(tmp_path):
     )
     assert done.returncode == 2
     assert "task.image='nope.jpg'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_textblur_stats_counts_both_splits_and_finds_white_paper_at_zero(tmp_path):
+    r, out = run(
+        tmp_path,
+        "task=textblur_stats",
+        "task.examples=3",
+        "dataset=textblur",
+        "dataset.source.n_train=6",
+        "dataset.source.n_val=3",
+        "dataset.source.workers=1",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
+    assert "textblur_pairs.png" in pngs(out)
+    assert (r["n_train"], r["n_val"]) == (6, 3) and r["image_size"] == [1, 64, 64]
+    assert r["target_value_range"][0] == 0.0 and r["target_mean"] < 0.5
+    assert 0 < r["train_input_psnr_db"] < 60
