@@ -15,9 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-# Overrides that say where or how a job ran, not what it trained: never columns or labels.
-PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/")
-PLUMBING_KEYS = frozenset({"trainer.resume", "trainer.num_threads", "trainer.device"})
+from cnnlab.sweep.plumbing import is_plumbing
+
 SEED_KEY = "trainer.seed"
 
 
@@ -29,10 +28,6 @@ class Report:
     curves: pd.DataFrame
     varying: list[str]
     grouped: pd.DataFrame | None
-
-
-def is_plumbing(key: str) -> bool:
-    return key in PLUMBING_KEYS or key.startswith(PLUMBING_PREFIXES)
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:

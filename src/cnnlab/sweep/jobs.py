@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import write_summary
-from cnnlab.report import is_plumbing
+from cnnlab.sweep.plumbing import is_plumbing
 
 log = logging.getLogger("cnnlab.sweep")
 
