@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from cnnlab.sweep.plumbing import is_plumbing
+from cnnlab.overrides import parse_overrides
 
 SEED_KEY = "trainer.seed"
 
@@ -28,16 +28,6 @@ class Report:
     curves: pd.DataFrame
     varying: list[str]
     grouped: pd.DataFrame | None
-
-
-def parse_overrides(overrides: list[str]) -> dict[str, str]:
-    """`["optimizer.lr=0.01", "+x=1"]` -> `{"optimizer.lr": "0.01", "x": "1"}` (plumbing dropped)."""
-    parsed = {}
-    for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if not is_plumbing(key):
-            parsed[key] = value
-    return parsed
 
 
 def find_runs(dirs: list[Path]) -> list[Path]:

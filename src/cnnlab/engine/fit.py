@@ -23,6 +23,7 @@ from cnnlab.engine.regression import GridLogger
 from cnnlab.engine.run_files import MetricsCSV, TensorBoardLog, metric_columns, write_summary
 from cnnlab.engine.tasks import make_task
 from cnnlab.models import build_model, count_parameters
+from cnnlab.overrides import parse_overrides
 
 log = logging.getLogger(__name__)
 
@@ -192,19 +193,15 @@ def monitored_value(summary: dict[str, Any]) -> float:
 
 def hparams_of(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     """The settings that tell runs apart in TensorBoard's HParams tab."""
-    params: dict[str, Any] = {
+    return {
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
         "lr": cfg.optimizer.get("lr"),
         "batch_size": cfg.trainer.batch_size,
         "epochs": cfg.trainer.epochs,
         "seed": cfg.trainer.seed,
+        **parse_overrides(overrides),
     }
-    for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if not key.startswith("hydra"):
-            params[key] = value
-    return params
 
 
 def _better(best: dict | None, row: dict[str, Any], monitor: str, mode: str) -> dict | None:
