@@ -85,3 +85,16 @@ def test_missing_data_offline_names_the_path_and_both_fixes(make_cfg, tmp_path):
     message = str(error.value)
     assert str((tmp_path / "data").resolve()) in message
     assert "internet" in message and "dataset.source.root" in message
+
+
+def test_bucket_order_depends_on_the_seed_as_well_as_the_epoch():
+    from cnnlab.data.imageset import ImageSet
+    from cnnlab.data.tensor_loader import TensorLoader
+
+    buckets = [ImageSet(torch.zeros(40, 1, s, s, dtype=torch.uint8), torch.zeros(40)) for s in (8, 12, 16)]
+
+    def sizes(seed: int) -> list[int]:
+        return [x.shape[-1] for x, _ in TensorLoader(buckets, 4, shuffle=True, seed=seed)]
+
+    assert sizes(0) == sizes(0)
+    assert sizes(0) != sizes(1)

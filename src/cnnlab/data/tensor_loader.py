@@ -62,8 +62,11 @@ class TensorLoader:
         full = sum(-(-len(b) // self.batch_size) for b in self.buckets)
         return full if self.limit_batches is None else min(full, self.limit_batches)
 
+    def _seed_of_epoch(self) -> int:
+        return self.seed * 1_000_003 + self.epoch
+
     def _generator(self) -> torch.Generator:
-        return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.Generator(device=self.device).manual_seed(self._seed_of_epoch())
 
     def _plan(self, generator: torch.Generator) -> list[tuple[int, torch.Tensor]]:
         plan = []
@@ -75,7 +78,7 @@ class TensorLoader:
                 order = torch.arange(n, device=self.device)
             plan.extend((i, chunk) for chunk in order.split(self.batch_size))
         if self.shuffle and len(self.buckets) > 1:
-            mix = torch.randperm(len(plan), generator=torch.Generator().manual_seed(self.epoch))
+            mix = torch.randperm(len(plan), generator=torch.Generator().manual_seed(self._seed_of_epoch()))
             plan = [plan[j] for j in mix.tolist()]
         return plan[: len(self)]
 
