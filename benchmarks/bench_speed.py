@@ -42,7 +42,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from cnnlab.data.datamodule import build_data
-from cnnlab.engine.device import resolve_device
+from cnnlab.engine.device import resolve_amp, resolve_device
 from cnnlab.engine.loop import evaluate, train_epoch
 from cnnlab.engine.tasks import make_task
 from cnnlab.models import build_model
@@ -78,10 +78,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=1.0, help="target length of one measurement")
     parser.add_argument("--steps", type=int, default=None, help="steps per measurement (overrides --seconds)")
     parser.add_argument("--workers", default="0,2", help="classic DataLoader num_workers to compare")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job (0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for every variant (0: torch's default, all cores)",
+    )
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--ablation-batch", type=int, default=64)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (compile counted)")
+    parser.add_argument(
+        "--amp",
+        choices=["auto", "true", "false"],
+        default="auto",
+        help="bf16 autocast in every variant (a, b and c); auto: where the device has native bf16",
+    )
     parser.add_argument("--data-root", default=os.environ.get("CNNLAB_DATA_ROOT", "data"))
     parser.add_argument("--cifar-image-folder", default=None, help="CIFAR-10 image-folder tree or .tar.gz")
     parser.add_argument("--synthetic", action="store_true", help="generated data of the same shapes")
@@ -183,7 +194,9 @@ def loop_variant(
     return run, data, step_model, loss_fn, task
 
 
-def bound_variant(cfg: DictConfig, input_shape, device: torch.device, steps: int, channels_last: bool):
+def bound_variant(
+    cfg: DictConfig, input_shape, device: torch.device, steps: int, channels_last: bool, amp: bool = False
+):
     """The same model and optimiser stepping on one pre-made batch: the compute bound."""
     torch.manual_seed(cfg.trainer.seed)
     model, optimizer, loss_fn = _model_and_step(cfg, input_shape, device, channels_last)
@@ -194,7 +207,8 @@ def bound_variant(cfg: DictConfig, input_shape, device: torch.device, steps: int
 
     def run() -> int:
         for _ in range(steps):
-            loss = loss_fn(model(x), y)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -205,7 +219,7 @@ def bound_variant(cfg: DictConfig, input_shape, device: torch.device, steps: int
     return run
 
 
-def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images: int):
+def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images: int, amp: bool = False):
     """Evaluation throughput (no grad) at a given evaluation batch size."""
     cfg.trainer.eval_batch_size = eval_batch
     data = build_data(cfg, device)
@@ -215,7 +229,7 @@ def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images:
     loader.limit_batches = max(1, images // eval_batch)
 
     def run() -> int:
-        evaluate(model, loader, loss_fn, task, device=device)
+        evaluate(model, loader, loss_fn, task, device=device, amp=amp)
         return min(loader.num_samples, loader.limit_batches * eval_batch)
 
     return run
@@ -251,8 +265,18 @@ def measure(variants: list[Variant], repeats: int) -> None:
     torch.set_num_threads(default_threads)
 
 
-def summary(samples: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+def summary(samples: list[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": samples,
+    }
+
+
+def paired_ratio(num: dict[str, Any], den: dict[str, Any]) -> float:
+    """Median over rounds of num/den measured in the same round, so slow drifts in machine speed cancel."""
+    return statistics.median(n / d for n, d in zip(num["samples"], den["samples"], strict=True))
 
 
 def fmt_rate(s: dict[str, float] | None) -> str:
@@ -274,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     device = resolve_device(args.device)
+    amp = resolve_amp(args.amp if args.amp == "auto" else args.amp == "true", device)
     wanted = args.models.split(",")
     cases = [c for c in CASES if c in wanted or CASES[c][0] in wanted]
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -290,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             for bs in batch_sizes:
                 cfg = make_cfg(case, bs, data_root, cache_dir, folder)
                 steps = args.steps or calibrate(cfg, device, args.seconds)
-                a = loop_variant(cfg, device, steps)
+                a = loop_variant(cfg, device, steps, amp=amp)
                 input_shape = a[1].input_shape
                 variants = [Variant("tensor", a[0], threads)]
                 for w in workers:
@@ -303,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
                         "dataset.loader=torch",
                         f"dataset.num_workers={w}",
                     )
-                    variants.append(Variant(f"torch-w{w}", loop_variant(classic, device, steps)[0], threads))
+                    classic_run = loop_variant(classic, device, steps, amp=amp)[0]
+                    variants.append(Variant(f"torch-w{w}", classic_run, threads))
                 for cl in (True, False):
                     name = "bound-cl" if cl else "bound-nchw"
                     variants.append(
-                        Variant(name, bound_variant(cfg, input_shape, device, steps, cl), threads)
+                        Variant(name, bound_variant(cfg, input_shape, device, steps, cl, amp), threads)
                     )
                 print(
                     f"{case} batch {bs}: {steps} steps x {len(variants)} variants x {args.repeats}",
@@ -321,9 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                 del variants, a
 
             if args.ablations:
-                ablations.append(_ablate(args, case, data_root, cache_dir, folder, device, threads))
+                ablations.append(_ablate(args, case, data_root, cache_dir, folder, device, threads, amp))
 
-    report = render(args, results, ablations, workers, threads, device, data_note, load_before, started)
+    report = render(args, results, ablations, workers, threads, device, amp, data_note, load_before, started)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"speed-{started}"
@@ -335,27 +361,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ablate(args, case, data_root, cache_dir, folder, device, threads) -> dict[str, Any]:
+def _ablate(args, case, data_root, cache_dir, folder, device, threads, amp) -> dict[str, Any]:
     """One fast path off at a time, against the tensor path with every fast path on."""
     bs = args.ablation_batch
     steps = args.steps or calibrate(make_cfg(case, bs, data_root, cache_dir, folder), device, args.seconds)
 
-    def loop(*extra: str, amp: bool = False, n_threads: int = threads) -> Variant:
+    def loop(*extra: str, bf16: bool = amp, n_threads: int = threads) -> Variant:
         cfg = make_cfg(case, bs, data_root, cache_dir, folder, *extra)
-        return Variant("", loop_variant(cfg, device, steps, amp=amp)[0], n_threads)
+        return Variant("", loop_variant(cfg, device, steps, amp=bf16)[0], n_threads)
 
     variants = {
         "tensor (all on)": loop(),
         "channels_last=false": loop("trainer.channels_last=false"),
         "prepare_chunk=0": loop("trainer.prepare_chunk=0"),
+        "optimizer.fused=false": loop("optimizer.fused=false"),
     }
     other = 2 if threads == 1 else 1
     variants[f"{other} threads"] = loop(n_threads=other)
-    variants["bf16 autocast"] = loop(amp=True)
-    for eval_batch in (bs, 1024):
+    variants[f"bf16 autocast {'off' if amp else 'on'}"] = loop(bf16=not amp)
+    for eval_batch in sorted({bs, 256, 1024}):
         cfg = make_cfg(case, bs, data_root, cache_dir, folder)
         variants[f"eval batch {eval_batch}"] = Variant(
-            "", eval_variant(cfg, device, eval_batch, 2048), threads
+            "", eval_variant(cfg, device, eval_batch, 2048, amp), threads
         )
     for name, v in variants.items():
         v.name = name
@@ -389,25 +416,31 @@ def _bound(row: dict[str, Any]) -> dict[str, float]:
     return max(row["bound-cl"], row["bound-nchw"], key=lambda s: s["median"])
 
 
-def _row_line(row: dict[str, Any], workers: list[int]) -> str:
-    a = row["tensor"]["median"]
+def _ratios(row: dict[str, Any], workers: list[int]) -> tuple[str, str]:
+    """a/c and a/b as paired ratios, against the faster bound and the best classic variant."""
     best = _best_classic(row, workers)
-    ab = f"{a / best['median']:.2f}" if best else "-"
-    return f"  a/c {a / _bound(row)['median']:.2f}  a/b {ab}"
+    ab = f"{paired_ratio(row['tensor'], best):.2f}" if best else "-"
+    return f"{paired_ratio(row['tensor'], _bound(row)):.2f}", ab
 
 
-def render(args, results, ablations, workers, threads, device, data_note, load_before, started) -> str:
+def _row_line(row: dict[str, Any], workers: list[int]) -> str:
+    ac, ab = _ratios(row, workers)
+    return f"  a/c {ac}  a/b {ab}"
+
+
+def render(args, results, ablations, workers, threads, device, amp, data_note, load_before, started) -> str:
     """The markdown report: setup, main table, ablation table."""
     lines = [
         f"# cnnlab speed benchmark, {started}",
         "",
         f"- command: `python benchmarks/bench_speed.py {' '.join(sys.argv[1:])}`",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{threads} threads, device {device}",
+        f"{threads} threads, device {device}, {'bf16 autocast' if amp else 'fp32'} (--amp {args.amp})",
         f"- data: {data_note}",
         f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
         f"- {args.repeats} interleaved repeats; images/s as median (min-max); "
-        "a = tensor path, b = best classic DataLoader variant, c = bare compute bound (fastest format)",
+        "a = tensor path, b = best classic DataLoader variant, c = bare compute bound (fastest format); "
+        "a/c and a/b are medians of the ratios within each round",
         "",
         "| model | augmentation | batch | a: tensor | "
         + " | ".join(f"b: classic w{w}" for w in workers)
@@ -416,32 +449,30 @@ def render(args, results, ablations, workers, threads, device, data_note, load_b
     ]
     for row in results:
         model, _, aug = CASES[row["case"]]
-        a = row["tensor"]["median"]
-        best = _best_classic(row, workers)
+        ac, ab = _ratios(row, workers)
         bound = (
             f"{fmt_rate(_bound(row))} ({row['bound-cl']['median']:,.0f} / {row['bound-nchw']['median']:,.0f})"
         )
         classic = " | ".join(fmt_rate(row[f"torch-w{w}"]) for w in workers)
-        ab = f"{a / best['median']:.2f}" if best else "-"
         lines.append(
             f"| {model} | {aug} | {row['batch_size']} | {fmt_rate(row['tensor'])} | {classic} | {bound} | "
-            f"{a / _bound(row)['median']:.2f} | {ab} |"
+            f"{ac} | {ab} |"
         )
     if ablations:
         lines += [
             "",
-            "## Fast paths, one off at a time (tensor path, images/s; ratio = all-on / this)",
+            "## Fast paths, one off at a time (tensor path, images/s; ratio = all-on / this, by round)",
             "",
             "| model | augmentation | batch | variant | images/s | all-on / variant |",
             "|---|---|---:|---|---:|---:|",
         ]
         for row in ablations:
             model, _, aug = CASES[row["case"]]
-            base = row["tensor (all on)"]["median"]
+            base = row["tensor (all on)"]
             for name, s in row.items():
                 if not isinstance(s, dict) or "median" not in s:
                     continue
-                ratio = "-" if name.startswith("eval") else f"{base / s['median']:.2f}"
+                ratio = "-" if name.startswith("eval") else f"{paired_ratio(base, s):.2f}"
                 lines.append(f"| {model} | {aug} | {row['batch_size']} | {name} | {fmt_rate(s)} | {ratio} |")
             if "compile" in row:
                 c = row["compile"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from cnnlab.data.augment import Augmentation, random_affine, random_crop
+from cnnlab.data.augment import Augmentation, affine_grid, random_affine, random_crop
 from cnnlab.data.datamodule import build_data
 from cnnlab.errors import DataError
 from tests.conftest import fake_image_folder, fake_mnist
@@ -69,6 +70,13 @@ def test_affine_with_zero_range_is_the_identity_and_rotations_differ_per_image()
     same = x[:1].repeat(32, 1, 1, 1)
     out = random_affine(same, 30.0, 0.1, torch.Generator().manual_seed(0))
     assert len({round(v, 4) for v in out.sum((1, 2, 3)).tolist()}) > 20
+
+
+@pytest.mark.parametrize("size", [(28, 28), (24, 32), (7, 5)])
+def test_affine_grid_matches_torchs_affine_grid(size):
+    theta = torch.randn(6, 2, 3, generator=torch.Generator().manual_seed(0))
+    expected = F.affine_grid(theta, [6, 1, *size], align_corners=False)
+    torch.testing.assert_close(affine_grid(theta, *size), expected)
 
 
 def test_centre_crop_at_test_time_when_training_crops_smaller():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -71,21 +72,48 @@ def test_chunked_batches_keep_the_memory_format_and_augment_each_image_on_its_ow
     assert len(distinct) > 8
 
 
-def test_amp_on_cpu_warns_that_it_is_a_cuda_fast_path(make_cfg, tmp_path, caplog):
+@pytest.mark.parametrize("native", [True, False])
+def test_amp_auto_takes_bf16_only_where_the_device_has_it_natively(make_cfg, tmp_path, monkeypatch, native):
+    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: native)
+    monkeypatch.setattr("cnnlab.engine.device.native_bf16", lambda device: native)
+    cfg = make_cfg("trainer.amp=auto", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
+    run(cfg, run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["bf16_autocast"] is native
+
+
+def test_amp_forced_on_a_cpu_without_native_bf16_warns_and_still_trains(
+    make_cfg, tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: False)
     cfg = make_cfg("trainer.amp=true", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
     with caplog.at_level(logging.WARNING, logger="cnnlab.engine.fit"):
         run(cfg, run_dir=tmp_path / "run")
-    assert any("trainer.amp=true on cpu" in r.getMessage() for r in caplog.records)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["bf16_autocast"] is True and summary["status"] == "completed"
+    assert any("trainer.amp=auto" in r.getMessage() for r in caplog.records)
+
+
+def test_native_bf16_is_false_where_autocast_to_bf16_would_be_emulated(monkeypatch):
+    from cnnlab.engine.device import native_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert native_bf16(torch.device("cpu")) is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert native_bf16(torch.device("cpu")) is True
+    assert native_bf16(torch.device("meta")) is False
 
 
 def test_fast_mnist99_preset_builds_the_recipe_model(make_cfg):
     cfg = make_cfg("experiment=fast/mnist99")
     model = build_model(cfg.model, (1, 28, 28))
-    # conv 1->24 5x5, conv 24->32 3x3, fc 800->256, fc 256->10, with biases.
-    assert count_parameters(model) == (24 * 25 + 24) + (32 * 24 * 9 + 32) + (800 * 256 + 256) + (
-        256 * 10 + 10
+    # conv 1->16 5x5, conv 16->32 3x3, fc 800->128, fc 128->10, with biases.
+    assert count_parameters(model) == (16 * 25 + 16) + (32 * 16 * 9 + 32) + (800 * 128 + 128) + (
+        128 * 10 + 10
     )
     assert (cfg.trainer.epochs, cfg.trainer.batch_size, cfg.trainer.channels_last) == (1, 256, True)
+    assert cfg.loss.label_smoothing == 0.1 and cfg.optimizer.fused and cfg.trainer.amp == "auto"
     assert cfg.dataset.val_fraction == 0 and cfg.trainer.monitor == "test_acc"
 
 

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
         ("trainer.limit_batches=0", "trainer.limit_batches"),
         ("trainer.monitor=val_f1", "trainer.monitor"),
         ("optimizer=sgd optimizer.momentum=1.5", "optimizer.momentum"),
+        ("trainer.amp=bf16", "trainer.amp"),
+        ("trainer.amp=1", "trainer.amp"),
     ],
 )
 def test_out_of_range_values_name_the_key_and_what_is_allowed(make_cfg, override, key):

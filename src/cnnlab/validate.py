@@ -30,6 +30,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("trainer.limit_batches", _optional(_int_at_least(1)), "null or an integer >= 1"),
     ("trainer.num_threads", _optional(_int_at_least(1)), "null or an integer >= 1"),
     ("trainer.log_every_n_steps", _int_at_least(1), "an integer >= 1"),
+    ("trainer.amp", lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
     ("trainer.monitor_mode", lambda v: v in ("min", "max"), "min or max"),
     ("dataset.val_fraction", _number(lambda v: 0 <= v < 1), "a fraction in [0, 1)"),
     ("dataset.num_workers", _int_at_least(0), "an integer >= 0"),

