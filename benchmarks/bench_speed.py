@@ -66,6 +66,9 @@ class Variant:
     run: Any
     threads: int
     samples: list[float] = field(default_factory=list)
+    # Pause after each measurement, untimed: DataLoader workers finish the batches they prefetched
+    # for a loop that stopped early, which would otherwise slow the next variant's clock.
+    settle_s: float = 0.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -238,12 +241,12 @@ def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images:
 # ---------------------------------------------------------------------------------- measuring
 
 
-def calibrate(cfg: DictConfig, device: torch.device, seconds: float) -> int:
+def calibrate(cfg: DictConfig, device: torch.device, seconds: float, amp: bool) -> int:
     """Steps that make one measurement of the compute bound last about `seconds`."""
     shape = (cfg.dataset.channels, cfg.dataset.image_size, cfg.dataset.image_size)
     if cfg.augmentation.get("crop_size"):
         shape = (shape[0], cfg.augmentation.crop_size, cfg.augmentation.crop_size)
-    run = bound_variant(cfg, shape, device, 3, True)
+    run = bound_variant(cfg, shape, device, 3, True, amp)
     run()
     tick = time.perf_counter()
     run()
@@ -256,12 +259,14 @@ def measure(variants: list[Variant], repeats: int) -> None:
     for v in variants:
         torch.set_num_threads(v.threads)
         v.run()
+        time.sleep(v.settle_s)
     for _ in range(repeats):
         for v in variants:
             torch.set_num_threads(v.threads)
             tick = time.perf_counter()
             seen = v.run()
             v.samples.append(seen / (time.perf_counter() - tick))
+            time.sleep(v.settle_s)
     torch.set_num_threads(default_threads)
 
 
@@ -314,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             for bs in batch_sizes:
                 cfg = make_cfg(case, bs, data_root, cache_dir, folder)
-                steps = args.steps or calibrate(cfg, device, args.seconds)
+                steps = args.steps or calibrate(cfg, device, args.seconds, amp)
                 a = loop_variant(cfg, device, steps, amp=amp)
                 input_shape = a[1].input_shape
                 variants = [Variant("tensor", a[0], threads)]
@@ -329,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"dataset.num_workers={w}",
                     )
                     classic_run = loop_variant(classic, device, steps, amp=amp)[0]
-                    variants.append(Variant(f"torch-w{w}", classic_run, threads))
+                    variants.append(Variant(f"torch-w{w}", classic_run, threads, settle_s=1.0 if w else 0.0))
                 for cl in (True, False):
                     name = "bound-cl" if cl else "bound-nchw"
                     variants.append(
@@ -364,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
 def _ablate(args, case, data_root, cache_dir, folder, device, threads, amp) -> dict[str, Any]:
     """One fast path off at a time, against the tensor path with every fast path on."""
     bs = args.ablation_batch
-    steps = args.steps or calibrate(make_cfg(case, bs, data_root, cache_dir, folder), device, args.seconds)
+    steps = args.steps or calibrate(
+        make_cfg(case, bs, data_root, cache_dir, folder), device, args.seconds, amp
+    )
 
     def loop(*extra: str, bf16: bool = amp, n_threads: int = threads) -> Variant:
         cfg = make_cfg(case, bs, data_root, cache_dir, folder, *extra)

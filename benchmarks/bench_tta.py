@@ -1,6 +1,6 @@
 """Wall time from process start to 99.0% MNIST test accuracy, each run in its own process.
 
-    python benchmarks/bench_tta.py --data-root data --seeds 0,1,2 --keras-runs 1
+    python benchmarks/bench_tta.py --data-root data --seeds 0,1,2,3,4 --keras-runs 1
 
 Three contenders, seeds interleaved (standalone, fast, standalone, fast, ...):
   standalone  benchmarks/mnist99_standalone.py, the best known quick recipe, plain PyTorch
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-root", default=os.environ.get("CNNLAB_DATA_ROOT", "data"))
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument(
         "--keras-runs", type=int, default=1, help="keras7 runs (many minutes each on 2 cores)"
     )

@@ -2,7 +2,7 @@
 # and time to 99% on MNIST. Real data under DATA_ROOT when there, generated data otherwise.
 CIFAR_FOLDER ?=
 BENCH_ARGS ?=
-TTA_ARGS ?= --seeds 0,1,2 --keras-runs 1
+TTA_ARGS ?= --seeds 0,1,2,3,4 --keras-runs 1
 .PHONY: bench bench-tta
 
 bench: $(STAMP) ## images/s: tensor path vs classic DataLoader vs bare compute (~15 min; BENCH_ARGS=--synthetic)
