@@ -18,7 +18,8 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def _autocast(device: torch.device, amp: bool):
+def bf16_autocast(device: torch.device, amp: bool):
+    """bf16 autocast on `device` when `amp`, else a context that changes nothing."""
     if not amp:
         return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -44,7 +45,7 @@ def train_epoch(
     seen = 0
     with tqdm(total=len(loader), desc=desc, leave=False, disable=None, unit="batch") as bar:
         for step, (x, y) in enumerate(loader, 1):
-            with _autocast(device, amp):
+            with bf16_autocast(device, amp):
                 output = model(x)
                 loss = loss_fn(output, y)
             optimizer.zero_grad(set_to_none=True)
@@ -78,7 +79,7 @@ def evaluate(
     score_sum = torch.zeros((), device=device)
     seen = 0
     for x, y in loader:
-        with _autocast(device, amp):
+        with bf16_autocast(device, amp):
             output = model(x)
             loss = loss_fn(output, y)
         n = y.shape[0]
