@@ -284,6 +284,16 @@ def paired_ratio(num: dict[str, Any], den: dict[str, Any]) -> float:
     return statistics.median(n / d for n, d in zip(num["samples"], den["samples"], strict=True))
 
 
+def cost_outside_model_ms(tensor: dict[str, Any], classic: dict[str, Any]) -> float:
+    """Milliseconds per image the classic path spends beyond the tensor path's, median by round.
+
+    The tensor path runs at the compute bound, so this is the classic path's data cost that the
+    model step does not hide, and a/b = 1 + this / the model's ms per image.
+    """
+    pairs = zip(tensor["samples"], classic["samples"], strict=True)
+    return statistics.median(1000 * (1 / b - 1 / a) for a, b in pairs)
+
+
 def fmt_rate(s: dict[str, float] | None) -> str:
     if s is None:
         return "-"
@@ -423,16 +433,18 @@ def _bound(row: dict[str, Any]) -> dict[str, float]:
     return max(row["bound-cl"], row["bound-nchw"], key=lambda s: s["median"])
 
 
-def _ratios(row: dict[str, Any], workers: list[int]) -> tuple[str, str]:
-    """a/c and a/b as paired ratios, against the faster bound and the best classic variant."""
+def _ratios(row: dict[str, Any], workers: list[int]) -> tuple[str, str, str]:
+    """a/c and a/b as paired ratios, against the faster bound and the best classic variant, and
+    the best classic variant's cost per image outside the model."""
     best = _best_classic(row, workers)
     ab = f"{paired_ratio(row['tensor'], best):.2f}" if best else "-"
-    return f"{paired_ratio(row['tensor'], _bound(row)):.2f}", ab
+    outside = f"{cost_outside_model_ms(row['tensor'], best):.2f}" if best else "-"
+    return f"{paired_ratio(row['tensor'], _bound(row)):.2f}", ab, outside
 
 
 def _row_line(row: dict[str, Any], workers: list[int]) -> str:
-    ac, ab = _ratios(row, workers)
-    return f"  a/c {ac}  a/b {ab}"
+    ac, ab, outside = _ratios(row, workers)
+    return f"  a/c {ac}  a/b {ab}  b outside the model {outside} ms/img"
 
 
 def render(args, results, ablations, workers, threads, device, amp, data_note, load_before, started) -> str:
@@ -447,23 +459,24 @@ def render(args, results, ablations, workers, threads, device, amp, data_note, l
         f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}",
         f"- {args.repeats} interleaved repeats; images/s as median (min-max); "
         "a = tensor path, b = best classic DataLoader variant, c = bare compute bound (fastest format); "
-        "a/c and a/b are medians of the ratios within each round",
+        "a/c and a/b are medians of the ratios within each round; b - a: ms per image the best "
+        "classic variant spends outside the model (1/b - 1/a, by round), so a/b = 1 + (b - a) x a/1000",
         "",
         "| model | augmentation | batch | a: tensor | "
         + " | ".join(f"b: classic w{w}" for w in workers)
-        + " | c: bound (cl / nchw) | a/c | a/b |",
-        "|---|---|---:|---:|" + "---:|" * len(workers) + "---:|---:|---:|",
+        + " | c: bound (cl / nchw) | a/c | a/b | b - a, ms/img |",
+        "|---|---|---:|---:|" + "---:|" * len(workers) + "---:|---:|---:|---:|",
     ]
     for row in results:
         model, _, aug = CASES[row["case"]]
-        ac, ab = _ratios(row, workers)
+        ac, ab, outside = _ratios(row, workers)
         bound = (
             f"{fmt_rate(_bound(row))} ({row['bound-cl']['median']:,.0f} / {row['bound-nchw']['median']:,.0f})"
         )
         classic = " | ".join(fmt_rate(row[f"torch-w{w}"]) for w in workers)
         lines.append(
             f"| {model} | {aug} | {row['batch_size']} | {fmt_rate(row['tensor'])} | {classic} | {bound} | "
-            f"{ac} | {ab} |"
+            f"{ac} | {ab} | {outside} |"
         )
     if ablations:
         lines += [

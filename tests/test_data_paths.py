@@ -52,8 +52,9 @@ def test_flip_and_crop_draw_independently_for_each_image():
     assert len(distinct) > 10
 
 
-def test_random_crop_matches_slicing_the_padded_image():
-    x = torch.randn(5, 3, 10, 10)
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_random_crop_matches_slicing_the_padded_image(memory_format):
+    x = torch.randn(5, 3, 10, 10).contiguous(memory_format=memory_format)
     generator = torch.Generator().manual_seed(1)
     out = random_crop(x, 8, 2, generator)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))

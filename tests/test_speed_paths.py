@@ -134,5 +134,8 @@ def test_speed_benchmark_runs_offline_on_generated_data(tmp_path):
     subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
     (report,) = tmp_path.glob("speed-*.md")
     row = next(line for line in report.read_text().splitlines() if line.startswith("| lenet | none | 16 |"))
-    # model, augmentation, batch, a, b (workers 0), c, a/c, a/b
-    assert row.count("|") == 9
+    # model, augmentation, batch, a, b (workers 0), c, a/c, a/b, b - a
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == 9
+    a, b = (float(c.split()[0].replace(",", "")) for c in cells[3:5])
+    assert float(cells[-1]) == pytest.approx(1000 * (1 / b - 1 / a), abs=0.01)

@@ -112,17 +112,18 @@ class Augmentation:
 
 
 def random_crop(x: torch.Tensor, size: int, padding: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Crop every image at its own random offset by one gather, after zero padding."""
+    """Crop every image at its own random offset by one gather, after zero padding.
+
+    The gather copies whole windows of an unfold view, a row of `size` contiguous values at a
+    time, rather than one pixel per index.
+    """
     if padding:
         x = F.pad(x, (padding,) * 4)
     n, _, height, width = x.shape
     top = torch.randint(0, height - size + 1, (n,), device=x.device, generator=generator)
     left = torch.randint(0, width - size + 1, (n,), device=x.device, generator=generator)
-    steps = torch.arange(size, device=x.device)
-    rows = (top[:, None] + steps)[:, :, None]
-    cols = (left[:, None] + steps)[:, None, :]
-    batch = torch.arange(n, device=x.device)[:, None, None]
-    return x.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    windows = x.unfold(2, size, 1).unfold(3, size, 1)  # N x C x rows x cols x size x size
+    return windows[torch.arange(n, device=x.device), :, top, left]
 
 
 def random_affine(
