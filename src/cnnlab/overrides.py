@@ -12,16 +12,13 @@ def is_plumbing(key: str) -> bool:
     return key in PLUMBING_KEYS or key.startswith(PLUMBING_PREFIXES)
 
 
-def override_key(override: str) -> str:
-    """`+optimizer.lr=0.01` -> `optimizer.lr`."""
-    return override.lstrip("+~").partition("=")[0]
+def split_override(override: str) -> tuple[str, str]:
+    """`+optimizer.lr=0.01` -> (`optimizer.lr`, `0.01`)."""
+    key, _, value = override.lstrip("+~").partition("=")
+    return key, value
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:
     """`["optimizer.lr=0.01", "+x=1"]` -> `{"optimizer.lr": "0.01", "x": "1"}` (plumbing dropped)."""
-    parsed = {}
-    for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if not is_plumbing(key):
-            parsed[key] = value
-    return parsed
+    pairs = map(split_override, overrides)
+    return {key: value for key, value in pairs if not is_plumbing(key)}

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import write_summary
-from cnnlab.overrides import is_plumbing, override_key
+from cnnlab.overrides import is_plumbing, split_override
 
 log = logging.getLogger("cnnlab.sweep")
 
@@ -82,7 +82,7 @@ def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: d
         return _comparable(stored) == _comparable(cfg)
 
     def keep(items: list[str]) -> list[str]:
-        return sorted(o for o in items if not is_plumbing(override_key(o)))
+        return sorted(o for o in items if not is_plumbing(split_override(o)[0]))
 
     return keep(summary.get("overrides") or []) == keep(overrides)
 
