@@ -18,6 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from cnnlab.engine.checkpoint import load_checkpoint
+from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,16 @@ def test_ctrl_c_leaves_a_loadable_checkpoint_and_status_interrupted(tmp_path):
     assert state["epoch"] >= 2 and state["epoch"] == summary["epochs_completed"]
     assert set(state) >= {"model", "optimizer", "scheduler", "rng", "epoch"}
     assert "trainer.resume=true" in output
+
+
+def test_a_ctrl_c_inside_the_end_of_epoch_writes_arrives_after_them():
+    finished = []
+    with pytest.raises(KeyboardInterrupt), sigint_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the signal is handled by now; the block must still run on
+        finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_diverging_run_stops_with_status_diverged(make_cfg, tmp_path):

@@ -18,6 +18,7 @@ from cnnlab.build import build
 from cnnlab.data.datamodule import build_data
 from cnnlab.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from cnnlab.engine.device import native_bf16, resolve_amp, resolve_device
+from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, evaluate, step_lr, train_epoch
 from cnnlab.engine.regression import GridLogger
 from cnnlab.engine.run_files import MetricsCSV, TensorBoardLog, metric_columns, write_summary
@@ -158,13 +159,14 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                     result = evaluate(step_model, loader, loss_fn, task, device=device, amp=amp)
                     row |= {f"{split}_{k}": v for k, v in result.items()}
             row |= {"epoch_s": epoch_s, "images_per_s": seen / epoch_s}
-            metrics.append(row)
-            tb.epoch(row)
-            if grids is not None:
-                grids.log(model, epoch + 1)
-            best = _better(best, row, trainer.monitor, trainer.monitor_mode)
-            log.info(_epoch_line(row, trainer.epochs))
-            checkpoint(epoch + 1)
+            with sigint_deferred():  # a Ctrl-C waits until the row and its checkpoint are both written
+                metrics.append(row)
+                tb.epoch(row)
+                if grids is not None:
+                    grids.log(model, epoch + 1)
+                best = _better(best, row, trainer.monitor, trainer.monitor_mode)
+                log.info(_epoch_line(row, trainer.epochs))
+                checkpoint(epoch + 1)
     except Diverged as error:
         message = (
             f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate "
