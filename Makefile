@@ -1,4 +1,4 @@
-# cnnlab: `make help` lists every target. Training targets take BUDGET=short|full and DATA_ROOT=.
+# cnnlab: `make help` lists every target. Training targets take BUDGET=full|smoke and DATA_ROOT=.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +11,7 @@ else
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 endif
 DATA_ROOT ?= data
-BUDGET ?= short
+BUDGET ?= full
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help

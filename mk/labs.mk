@@ -1,27 +1,31 @@
 # The five labs of ../shared/LABS.md: `make <lab>-<question>` reproduces one question,
 # `make <lab>` a whole lab, `make labs` all five, `make report` rebuilds experiments/*/README.md.
 #
-# BUDGET=short (default) or full selects conf/budget/<budget>.yaml, appended after the preset:
-# full is the lab's own schedule, short cuts epochs and batches per epoch (and, for the
+# BUDGET=full (default) or smoke selects conf/budget/<budget>.yaml, appended after the preset:
+# full is the lab's own schedule; smoke, a pipeline check and never an answer, cuts epochs and
+# batches per epoch (and, for the
 # variable-resolution MNIST runs, the images per split) so a lab takes minutes on a CPU.
 # DATA_ROOT=<dir> reads the offline copies (MNIST/raw/*.gz, FashionMNIST/raw/*.gz,
 # cifar10-jpeg.tar.gz) from a folder that may be read-only: `lab-data` unpacks the IDX files
 # into the writable LAB_DATA once, and CIFAR-10 unpacks from the tarball into LAB_DATA too.
 # Without DATA_ROOT, torchvision downloads into LAB_DATA as usual.
-# A question's results stay in outputs/labs/<budget>/<lab>/<question> (training) or
-# outputs/labs/tasks/<task> (the rest); a target whose results exist is not run again:
-# `make labs-clean` (or deleting that folder) makes it rerun. ARGS="key=value ..." adds
+# A question's results stay in $(LAB_OUT)/<budget>/<lab>/<question> (training) or
+# $(LAB_OUT)/tasks/<task> (the rest); a target whose results exist is not run again:
+# `make labs-clean` (or deleting that folder) makes it rerun. A run stopped part-way (Ctrl-C,
+# a crash, a reboot) resumes from its last epoch's checkpoint when the target is made again,
+# and a sweep skips the jobs that finished. ARGS="key=value ..." adds
 # overrides to every training run, e.g. make rdfia-q13 ARGS="trainer.batch_size=64".
 
 LAB_DATA ?= data
-LAB_RUNS = outputs/labs/$(BUDGET)
-LAB_TASKS := outputs/labs/tasks
+LAB_OUT ?= outputs/labs
+LAB_RUNS = $(LAB_OUT)/$(BUDGET)
+LAB_TASKS = $(LAB_OUT)/tasks
 TRAIN := $(PY) -m cnnlab.train
 LABTASK := $(PY) -m cnnlab.lab
 JOBLIB := hydra/launcher=joblib hydra.launcher.n_jobs=2 trainer.num_threads=1
 CIFAR_TGZ = $(wildcard $(DATA_ROOT)/cifar10-jpeg.tar.gz)
 CIFAR = $(if $(CIFAR_TGZ),dataset.image_folder=$(abspath $(CIFAR_TGZ)))
-VARRES = $(if $(filter short,$(BUDGET)),++dataset.max_train=6000 ++dataset.max_test=1000)
+VARRES = $(if $(filter smoke,$(BUDGET)),++dataset.max_train=6000 ++dataset.max_test=1000)
 FULL_ONLY = $(if $(filter full,$(BUDGET)),$(1))
 LAB_IDS := dd2427 keras7 mainf6 vu3a rdfia
 # A literal comma inside $(call ...) arguments (Hydra sweep lists).
@@ -46,15 +50,13 @@ lab-data: ## unpack MNIST/Fashion-MNIST IDX files from DATA_ROOT (may be read-on
 # One training run: $(1) = folder under outputs/labs/<budget>/, $(2) = preset and overrides.
 define lab_run
 $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data
-	rm -rf $$(@D)
-	$$(TRAIN) $(2) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.run.dir=$$(@D) $$(ARGS)
+	$$(TRAIN) $(2) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.run.dir=$$(@D) trainer.resume=true $$(ARGS)
 	touch $$@
 endef
 
 # One sweep (multirun): $(1) = folder, $(2) = preset and sweep overrides.
 define lab_sweep
 $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data
-	rm -rf $$(@D)
 	$$(TRAIN) -m $(2) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.sweep.dir=$$(@D) $$(ARGS)
 	touch $$@
 endef
@@ -79,12 +81,15 @@ $(eval $(call lab_run,mainf6/b5,experiment=mainf6/b5 $$(CIFAR)))
 $(eval $(call lab_run,vu3a/q2_7,experiment=vu3a/q2_7))
 $(eval $(call lab_run,vu3a/q2_8,experiment=vu3a/q2_8))
 $(eval $(call lab_run,vu3a/q3_12,experiment=vu3a/q3_12 $$(VARRES)))
+$(eval $(call lab_run,vu3a/q3_13,experiment=vu3a/q3_13 $$(VARRES)))
 $(eval $(call lab_run,vu3a/q3_14,experiment=vu3a/q3_14 $$(VARRES)))
 $(eval $(call lab_run,vu3a/q3_15,experiment=vu3a/q3_15 $$(VARRES)))
 $(eval $(call lab_run,rdfia/q13,experiment=rdfia/q13))
 $(eval $(call lab_run,rdfia/q15,experiment=rdfia/q15 $$(CIFAR)))
 $(eval $(call lab_run,rdfia/q19,experiment=rdfia/q19 $$(CIFAR)))
 $(eval $(call lab_run,rdfia/q22,experiment=rdfia/q22 $$(CIFAR)))
+$(eval $(call lab_run,rdfia/q23_floor,experiment=rdfia/q23_floor $$(CIFAR)))
+$(eval $(call lab_run,rdfia/q25_pad_crop,experiment=rdfia/q25_pad_crop $$(CIFAR)))
 $(eval $(call lab_run,rdfia/q26,experiment=rdfia/q26 $$(CIFAR)))
 $(eval $(call lab_run,rdfia/q29,experiment=rdfia/q29 $$(CIFAR)))
 $(eval $(call lab_run,rdfia/q34,experiment=rdfia/q34 $$(CIFAR)))
@@ -99,7 +104,6 @@ $(eval $(call lab_sweep,rdfia/q28,experiment=rdfia/q26 scheduler=cosine$(,)onecy
 Q317_LRS := 0.0005,0.001,0.0015,0.002,0.0025,0.003,0.0035,0.004,0.0045,0.005
 $(eval $(call lab_sweep,vu3a/q3_17/lr,experiment=vu3a/q3_17_gp$(,)vu3a/q3_17_resize optimizer.lr=$$(Q317_LRS) $$(VARRES) $$(JOBLIB)))
 $(LAB_RUNS)/vu3a/q3_17/bs/done: $(LAB_RUNS)/vu3a/q3_17/lr/done | $(STAMP)
-	rm -rf $(@D)
 	for net in gp resize; do \
 	  lr=$$($(PY) -m cnnlab.experiments best $(LAB_RUNS)/vu3a/q3_17/lr --name vu3a-q3.17-$$net --key optimizer.lr) && \
 	  $(TRAIN) -m experiment=vu3a/q3_17_$$net optimizer.lr=$$lr trainer.batch_size=4,16,32,64 \
@@ -171,22 +175,22 @@ dd2427-q19: $(call task_done,conv_arith_dd2427) $(call task_done,summary_deblur)
 dd2427-q20: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger receptive field (5x5 first layer), pad 0
 dd2427-q21: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger receptive field (5x5 first layer), pad 0
 dd2427-q22: $(call task_done,conv_arith_dd2427) ## dd2427 q20-q22: a larger receptive field (5x5 first layer), pad 0
-dd2427-t16: $(call run_done,dd2427/t16_bs16) $(call run_done,dd2427/t16_bs64) ## dd2427 t16: train the deblur net with batch 16 and 64 (BUDGET=short|full)
+dd2427-t16: $(call run_done,dd2427/t16_bs16) $(call run_done,dd2427/t16_bs64) ## dd2427 t16: train the deblur net with batch 16 and 64 (BUDGET=full|smoke)
 dd2427-eval: $(call run_done,dd2427/t16_bs16) $(call run_done,dd2427/t16_bs64) ## dd2427 eval: input/output/target grids (written by the t16 runs), train vs val loss and PSNR
 
-keras7-e1: $(call run_done,keras7/e1) ## keras7 e1: the 93,322-parameter CNN on MNIST, RMSprop, 5 epochs (BUDGET=short|full)
+keras7-e1: $(call run_done,keras7/e1) ## keras7 e1: the 93,322-parameter CNN on MNIST, RMSprop, 5 epochs (BUDGET=full|smoke)
 keras7-e2: $(call task_done,sobel_keras7) ## keras7 e2: convolution by loops vs torch, Sobel edge magnitude
 keras7-e3: $(call task_done,grad_keras7) ## keras7 e3: dL/dK, dL/dX by the lab's formulas; gradient ascent image
 
 mainf6-ta: $(call task_done,grad_mainf6) ## mainf6 ta: closed-form gradients of conv, max pool, strided conv vs autograd
 mainf6-tb: $(call task_done,conv_arith_mainf6) ## mainf6 tb: receptive field and VALID output size formulas vs real layers
-mainf6-a1: $(call run_done,mainf6/a1) ## mainf6 a1: MLP with batch norm on CIFAR-10, Adam 5e-4, 25 epochs (BUDGET=short|full)
-mainf6-a2: $(call run_done,mainf6/a2) ## mainf6 a2: VGG-block CNN on CIFAR-10, same schedule (BUDGET=short|full)
+mainf6-a1: $(call run_done,mainf6/a1) ## mainf6 a1: MLP with batch norm on CIFAR-10, Adam 5e-4, 25 epochs (BUDGET=full|smoke)
+mainf6-a2: $(call run_done,mainf6/a2) ## mainf6 a2: VGG-block CNN on CIFAR-10, same schedule (BUDGET=full|smoke)
 mainf6-a3: $(call run_done,mainf6/a1) $(call run_done,mainf6/a2) ## mainf6 a3: losses and accuracies of a1 and a2 in one figure
 	$(PY) -m cnnlab.experiments --lab mainf6
 mainf6-b1: $(call task_done,augment_preview_cifar10) ## mainf6 b1/b2: the chosen augmentations (crop, flip) as a grid of draws
 mainf6-b2: $(call task_done,augment_preview_cifar10) ## mainf6 b1/b2: the chosen augmentations (crop, flip) as a grid of draws
-mainf6-b3: $(call run_done,mainf6/b3) ## mainf6 b3: the CNN retrained with augmentation (BUDGET=short|full)
+mainf6-b3: $(call run_done,mainf6/b3) ## mainf6 b3: the CNN retrained with augmentation (BUDGET=full|smoke)
 mainf6-b4: $(call run_done,mainf6/a1) $(call run_done,mainf6/a2) $(call run_done,mainf6/b3) ## mainf6 b4: augmented run plotted with a1 and a2
 	$(PY) -m cnnlab.experiments --lab mainf6
 mainf6-b5: $(call run_done,mainf6/a1) $(call run_done,mainf6/a2) $(call run_done,mainf6/b3) $(call run_done,mainf6/b5) ## mainf6 b5: regularisation on top, plotted with everything
@@ -199,15 +203,15 @@ vu3a-q1.3: $(call task_done,conv_unfold_vu3a) ## vu3a q1.1-q1.3: convolution by 
 vu3a-q1.4: $(call task_done,conv_unfold_vu3a) ## vu3a q1.4-q1.6: unfold convolution autograd Function, gradcheck
 vu3a-q1.5: $(call task_done,conv_unfold_vu3a) ## vu3a q1.4-q1.6: unfold convolution autograd Function, gradcheck
 vu3a-q1.6: $(call task_done,conv_unfold_vu3a) ## vu3a q1.4-q1.6: unfold convolution autograd Function, gradcheck
-vu3a-q2.7: $(call run_done,vu3a/q2_7) ## vu3a q2.7: baseline CNN on MNIST 50k/10k, lr 0.001, batch 16, 5 epochs (BUDGET=short|full)
-vu3a-q2.8: $(call run_done,vu3a/q2_8) ## vu3a q2.8/q2.9: the same with rotation and affine augmentation (BUDGET=short|full)
-vu3a-q2.9: $(call run_done,vu3a/q2_8) ## vu3a q2.8/q2.9: the same with rotation and affine augmentation (BUDGET=short|full)
+vu3a-q2.7: $(call run_done,vu3a/q2_7) ## vu3a q2.7: baseline CNN on MNIST 50k/10k, lr 0.001, batch 16, 5 epochs (BUDGET=full|smoke)
+vu3a-q2.8: $(call run_done,vu3a/q2_8) ## vu3a q2.8/q2.9: the same with rotation and affine augmentation (BUDGET=full|smoke)
+vu3a-q2.9: $(call run_done,vu3a/q2_8) ## vu3a q2.8/q2.9: the same with rotation and affine augmentation (BUDGET=full|smoke)
 vu3a-q3.10: $(call task_done,conv_arith_vu3a) ## vu3a q3.10/q3.11: strided conv output sizes, global pooling shapes
 vu3a-q3.11: $(call task_done,conv_arith_vu3a) ## vu3a q3.10/q3.11: strided conv output sizes, global pooling shapes
-vu3a-q3.12: $(call run_done,vu3a/q3_12) ## vu3a q3.12/q3.13: variable-resolution MNIST resized to the smallest size (BUDGET=short|full)
-vu3a-q3.13: $(call run_done,vu3a/q3_12) ## vu3a q3.12/q3.13: variable-resolution MNIST resized to the smallest size (BUDGET=short|full)
-vu3a-q3.14: $(call run_done,vu3a/q3_14) ## vu3a q3.14: global max pool net on variable-resolution batches (BUDGET=short|full)
-vu3a-q3.15: $(call run_done,vu3a/q3_15) ## vu3a q3.15: the same net with global average pooling (BUDGET=short|full)
+vu3a-q3.12: $(call run_done,vu3a/q3_12) ## vu3a q3.12/q3.13: variable-resolution MNIST resized to the smallest size (BUDGET=full|smoke)
+vu3a-q3.13: $(call run_done,vu3a/q3_13) ## vu3a q3.13: variable-resolution MNIST resized up to the largest size (BUDGET=full|smoke)
+vu3a-q3.14: $(call run_done,vu3a/q3_14) ## vu3a q3.14: global max pool net on variable-resolution batches (BUDGET=full|smoke)
+vu3a-q3.15: $(call run_done,vu3a/q3_15) ## vu3a q3.15: the same net with global average pooling (BUDGET=full|smoke)
 vu3a-q3.16: $(call run_done,vu3a/q3_14) $(call run_done,vu3a/q3_15) ## vu3a q3.16: max vs average pooling curves
 	$(PY) -m cnnlab.experiments --lab vu3a
 vu3a-q3.17: $(LAB_RUNS)/vu3a/q3_17/bs/done ## vu3a q3.17: lr and batch-size sweeps of both nets (joblib), the tuned pair
@@ -225,8 +229,8 @@ rdfia-q9: $(call task_done,conv_arith_rdfia) $(call task_done,summary_alexnet) #
 rdfia-q10: $(call task_done,conv_arith_rdfia) $(call task_done,summary_alexnet) ## rdfia q8-q12: the AlexNet-style net layer by layer
 rdfia-q11: $(call task_done,conv_arith_rdfia) $(call task_done,summary_alexnet) ## rdfia q8-q12: the AlexNet-style net layer by layer
 rdfia-q12: $(call task_done,conv_arith_rdfia) $(call task_done,summary_alexnet) ## rdfia q8-q12: the AlexNet-style net layer by layer
-rdfia-q13: $(call run_done,rdfia/q13) ## rdfia q13/q14: LeNet-5 on MNIST; train (running) vs test metrics (BUDGET=short|full)
-rdfia-q14: $(call run_done,rdfia/q13) ## rdfia q13/q14: LeNet-5 on MNIST; train (running) vs test metrics (BUDGET=short|full)
+rdfia-q13: $(call run_done,rdfia/q13) ## rdfia q13/q14: LeNet-5 on MNIST; train (running) vs test metrics (BUDGET=full|smoke)
+rdfia-q14: $(call run_done,rdfia/q13) ## rdfia q13/q14: LeNet-5 on MNIST; train (running) vs test metrics (BUDGET=full|smoke)
 rdfia-q15: $(call run_done,rdfia/q15) ## rdfia q15/q17/q18: the AlexNet-style net on CIFAR-10, first-epoch error, over-fitting
 rdfia-q17: $(call run_done,rdfia/q15) ## rdfia q15/q17/q18: the AlexNet-style net on CIFAR-10, first-epoch error, over-fitting
 rdfia-q18: $(call run_done,rdfia/q15) ## rdfia q15/q17/q18: the AlexNet-style net on CIFAR-10, first-epoch error, over-fitting
@@ -235,9 +239,9 @@ rdfia-q19: $(call run_done,rdfia/q19) ## rdfia q19-q21: + per-channel standardis
 rdfia-q20: $(call run_done,rdfia/q19) ## rdfia q19-q21: + per-channel standardisation from the train split
 rdfia-q21: $(call run_done,rdfia/q19) ## rdfia q19-q21: + per-channel standardisation from the train split
 rdfia-q22: $(call run_done,rdfia/q22) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
-rdfia-q23: $(call run_done,rdfia/q22) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
-rdfia-q24: $(call run_done,rdfia/q22) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
-rdfia-q25: $(call run_done,rdfia/q22) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
+rdfia-q23: $(call run_done,rdfia/q22) $(call run_done,rdfia/q23_floor) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
+rdfia-q24: $(call run_done,rdfia/q22) $(call run_done,rdfia/q23_floor) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
+rdfia-q25: $(call run_done,rdfia/q22) $(call run_done,rdfia/q25_pad_crop) ## rdfia q22-q25: + random crop 28 and flip, centre crop at test, ceil_mode pool3
 rdfia-q26: $(call run_done,rdfia/q26) ## rdfia q26/q27: + SGD momentum 0.9 and exponential lr decay 0.95
 rdfia-q27: $(call run_done,rdfia/q26) ## rdfia q26/q27: + SGD momentum 0.9 and exponential lr decay 0.95
 rdfia-q28: $(call run_done,rdfia/q28) ## rdfia q28: other lr schedules (cosine, one-cycle) on the q26 optimiser
@@ -263,7 +267,7 @@ vu3a: $(call LAB_TARGETS,vu3a) ## every vu3a question, then its README
 	$(PY) -m cnnlab.experiments --lab vu3a
 rdfia: $(call LAB_TARGETS,rdfia) ## every rdfia question, then its README
 	$(PY) -m cnnlab.experiments --lab rdfia
-labs: $(LAB_IDS) ## every question of the five labs, then every README (BUDGET=short|full)
+labs: $(LAB_IDS) ## every question of the five labs, then every README (BUDGET=full|smoke)
 
 report: | $(STAMP) ## rebuild experiments/<lab>/README.md of all five labs from outputs/labs/
 	$(PY) -m cnnlab.experiments

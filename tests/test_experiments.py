@@ -50,7 +50,7 @@ def fake_run(run_dir: Path, test_acc: list[float], overrides: list[str], status:
 
 def test_readme_holds_measured_numbers_the_reference_and_the_budget(tmp_path):
     root = tmp_path / "labs"
-    fake_run(root / "short" / "keras7" / "e1", [0.9, 0.95], ["experiment=keras7/e1"])
+    fake_run(root / "smoke" / "keras7" / "e1", [0.9, 0.95], ["experiment=keras7/e1"])
     task = root / "tasks" / "sobel_keras7"
     task.mkdir(parents=True)
     (task / "results.json").write_text(json.dumps({"task": "sobel_keras7", "max_abs_difference": 1.5e-7}))
@@ -59,17 +59,17 @@ def test_readme_holds_measured_numbers_the_reference_and_the_budget(tmp_path):
     fig.savefig(task / "sobel.png")
     readme = build_lab("keras7", root, tmp_path / "experiments").read_text()
     e1 = readme.split("## e1", 1)[1].split("## e2", 1)[0]
-    assert "budget: short" in e1 and "95.00%" in e1 and "99.05%" in e1 and "93,322" in e1
-    assert (tmp_path / "experiments" / "keras7" / "e1" / "curves_short.png").stat().st_size > 0
+    assert "budget: smoke" in e1 and "95.00%" in e1 and "99.05%" in e1 and "93,322" in e1
+    assert (tmp_path / "experiments" / "keras7" / "e1" / "curves_smoke.png").stat().st_size > 0
     assert "1.5e-07" in readme and (tmp_path / "experiments/keras7/e2/sobel_keras7_sobel.png").exists()
     assert "Not measured yet: run `make keras7-e3`" in readme
 
 
 def test_full_budget_wins_and_running_runs_are_ignored(tmp_path):
     root = tmp_path / "labs"
-    fake_run(root / "short" / "keras7" / "e1", [0.9], ["experiment=keras7/e1"])
+    fake_run(root / "smoke" / "keras7" / "e1", [0.9], ["experiment=keras7/e1"])
     fake_run(root / "full" / "keras7" / "e1", [0.97, 0.99], ["experiment=keras7/e1"], status="running")
-    assert "budget: short" in build_lab("keras7", root, tmp_path / "out").read_text()
+    assert "budget: smoke" in build_lab("keras7", root, tmp_path / "out").read_text()
     (root / "full" / "keras7" / "e1" / "done").touch()
     assert "budget: full" in build_lab("keras7", root, tmp_path / "out").read_text()
 

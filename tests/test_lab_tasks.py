@@ -113,17 +113,20 @@ def test_activation_grid_from_config_and_from_run(tmp_path):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("lab", overrides=["model=lenet", "dataset=digits"])
     run_dir = tmp_path / "run"
-    (run_dir / ".hydra").mkdir(parents=True)
-    (run_dir / "checkpoints").mkdir()
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
+    (run_dir / "checkpoints").mkdir(parents=True)
     model = build_model(cfg.model, (1, 28, 28))
     torch.save(
-        {"model": model.state_dict(), "input_shape": (1, 28, 28), "epoch": 3},
+        {
+            "model": model.state_dict(),
+            "input_shape": (1, 28, 28),
+            "epoch": 3,
+            "config": OmegaConf.to_container(cfg, resolve=True),
+        },
         run_dir / "checkpoints" / "last.pt",
     )
     r, out = run(tmp_path / "trained", "task=activation_grid", f"task.run={run_dir}", "task.image=flower.jpg")
     assert r["run"] == str(run_dir) and len(r["layers"]) == 2
-    with pytest.raises(ConfigError, match="task.run"):
+    with pytest.raises(ConfigError, match="not a finished training run"):
         run(tmp_path / "bad", "task=activation_grid", f"task.run={tmp_path}")
 
 

@@ -87,12 +87,12 @@ def test_every_preset_composes_and_builds_its_model(preset):
 
 
 def test_short_budget_cuts_epochs_and_keeps_the_rest():
-    full, short = _compose("rdfia/q34"), _compose("rdfia/q34", "short")
-    assert short.trainer.epochs < full.trainer.epochs and short.trainer.limit_batches
-    assert short.budget == "short"
-    assert short.dataset.max_eval and "max_eval" not in full.dataset
+    full, smoke = _compose("rdfia/q34"), _compose("rdfia/q34", "smoke")
+    assert smoke.trainer.epochs < full.trainer.epochs and smoke.trainer.limit_batches
+    assert smoke.budget == "smoke"
+    assert smoke.dataset.max_eval and "max_eval" not in full.dataset
     for key in ("model", "optimizer", "scheduler", "augmentation"):
-        assert OmegaConf.to_container(short[key]) == OmegaConf.to_container(full[key])
+        assert OmegaConf.to_container(smoke[key]) == OmegaConf.to_container(full[key])
 
 
 def _flat(cfg) -> dict:

@@ -33,7 +33,7 @@ def test_thread_share_per_launcher():
     assert share({"_target_": "x.SlurmLauncher", "cpus_per_task": 4}, 64) == 4
 
 
-def test_same_config_compares_the_checkpoints_config(make_cfg, tmp_path):
+def test_same_config_compares_the_run_dirs_resolved_config(make_cfg, tmp_path):
     overrides = ["trainer.epochs=1", "trainer.limit_batches=1"]
     cfg = make_cfg(*overrides)
     run(cfg, run_dir=tmp_path / "run", overrides=overrides)

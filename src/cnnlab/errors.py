@@ -11,3 +11,7 @@ class ConfigError(CnnlabError):
 
 class DataError(CnnlabError):
     """A data set cannot be found or read."""
+
+
+class CheckpointError(CnnlabError):
+    """A checkpoint is unreadable, or holds objects that could run code when loaded."""

@@ -21,7 +21,7 @@ from cnnlab.report import find_runs, write_report
 
 LABS_ROOT = Path("outputs/labs")
 OUT_ROOT = Path("experiments")
-BUDGETS = ("full", "short")
+BUDGETS = ("full", "smoke")
 
 
 def find_dir(key: str, root: Path) -> tuple[Path | None, str | None]:

@@ -4,7 +4,9 @@ from the ones that say what it trained (kept free of pandas, so training does no
 from __future__ import annotations
 
 PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/")
-PLUMBING_KEYS = frozenset({"trainer.resume", "trainer.num_threads", "trainer.device"})
+PLUMBING_KEYS = frozenset(
+    {"trainer.resume", "trainer.resume_allow_changes", "trainer.num_threads", "trainer.device"}
+)
 
 
 def is_plumbing(key: str) -> bool:

@@ -1,7 +1,12 @@
-"""checkpoints/last.pt: everything needed to continue a run exactly where it stopped."""
+"""checkpoints/last.pt: everything needed to continue a run exactly where it stopped.
+
+It holds tensors and plain containers only (RNG states as tensors and lists, the config as
+dicts), so it loads with `weights_only=True`: a checkpoint someone hands you cannot run code.
+"""
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -10,14 +15,24 @@ import numpy as np
 import torch
 
 from cnnlab.data.cache import atomic_save
+from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.overrides import is_plumbing
 
 
 def rng_state() -> dict[str, Any]:
+    """Every generator a run draws from, as tensors and plain numbers."""
+    numpy = np.random.get_state(legacy=False)
+    version, internal, gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
+        "numpy": {
+            "key": torch.from_numpy(numpy["state"]["key"].astype(np.int64)),
+            "pos": int(numpy["state"]["pos"]),
+            "has_gauss": int(numpy["has_gauss"]),
+            "gauss": float(numpy["gauss"]),
+        },
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
     }
 
 
@@ -25,8 +40,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    numpy = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": numpy["key"].numpy().astype(np.uint32), "pos": numpy["pos"]},
+            "has_gauss": numpy["has_gauss"],
+            "gauss": numpy["gauss"],
+        }
+    )
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss"]))
 
 
 def save_checkpoint(path: Path, **state: Any) -> None:
@@ -35,5 +59,52 @@ def save_checkpoint(path: Path, **state: Any) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """A checkpoint written by cnnlab (it holds RNG states, so it is not weights-only)."""
-    return torch.load(path, map_location=device, weights_only=False)
+    """A checkpoint loaded with weights_only=True; anything else in it is refused, never run."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} holds Python objects other than tensors and plain containers, so cnnlab will not "
+            "load it: unpickling them could run code. cnnlab's own checkpoints never do; use a checkpoint "
+            f"written by `python -m cnnlab.train`, or retrain. ({str(error).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). "
+            "It may be truncated or from another program: delete it to train afresh, "
+            "or point to the run dir that wrote it."
+        ) from None
+
+
+EXTENDABLE = frozenset({"trainer.epochs"})
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict) and node:
+        return {k: v for key, value in node.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): node}
+
+
+def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path, allow: bool) -> list[str]:
+    """The training-relevant keys whose value differs between a checkpoint's config and this run's.
+
+    Resuming with a changed lr, model or batch size would continue a different experiment under the
+    old one's name, so it is an error unless `trainer.resume_allow_changes=true`. Plumbing keys
+    (paths, device, threads), trainer.epochs (extending a run is what resuming is for; a schedule
+    that depends on it differs in its own keys) and keys only one side has (a newer cnnlab's
+    additions) are not compared.
+    """
+    old, new = _flatten(saved), _flatten(current)
+    changed = [
+        k
+        for k in sorted(old.keys() & new.keys())
+        if not is_plumbing(k) and k not in EXTENDABLE and old[k] != new[k]
+    ]
+    if changed and not allow:
+        listing = "; ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in changed)
+        raise ConfigError(
+            f"trainer.resume=true, but this config differs from the one {path} was trained with: {listing}. "
+            "Resume with the run's own settings (its config.yaml), start a new run dir, or add "
+            "trainer.resume_allow_changes=true to continue with the new values."
+        )
+    return changed

@@ -16,12 +16,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
 from cnnlab.data.datamodule import build_data
-from cnnlab.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from cnnlab.engine.checkpoint import (
+    check_resume_config,
+    load_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
 from cnnlab.engine.device import native_bf16, resolve_amp, resolve_device
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, evaluate, step_lr, train_epoch
 from cnnlab.engine.regression import GridLogger
-from cnnlab.engine.run_files import MetricsCSV, TensorBoardLog, metric_columns, write_summary
+from cnnlab.engine.run_files import (
+    MetricsCSV,
+    TensorBoardLog,
+    metric_columns,
+    write_resolved_config,
+    write_summary,
+)
 from cnnlab.engine.tasks import make_task
 from cnnlab.models import build_model, count_parameters
 from cnnlab.overrides import parse_overrides
@@ -72,6 +83,14 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     first_epoch, prior_wall, best = 0, 0.0, None
     if trainer.resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, device)
+        changed = check_resume_config(
+            state.get("config") or {},
+            OmegaConf.to_container(cfg, resolve=True),
+            ckpt_path,
+            allow=trainer.get("resume_allow_changes", False),
+        )
+        if changed:
+            log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
@@ -82,6 +101,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     elif trainer.resume:
         log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
 
+    write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(task.metric), first_epoch)
     tb = TensorBoardLog(run_dir / "tb", purge_step=first_epoch + 1 if first_epoch else None)
     grids = GridLogger(data.fixed_batches, tb.writer, run_dir) if data.fixed_batches else None
@@ -129,6 +149,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         return summary
 
     if first_epoch == 0:
+        if trainer.get("eval_at_start"):
+            summary["initial"] = initial_metrics(step_model, data, loss_fn, task, device, amp)
+            log.info("before training: %s", summary["initial"])
         checkpoint(0)
     write_summary(run_dir / "summary.json", summary)
     epoch = first_epoch
@@ -186,6 +209,19 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         finish("failed", f"{type(error).__name__}: {error}")
         raise
     return finish("completed")
+
+
+def initial_metrics(model, data, loss_fn, task, device: torch.device, amp: bool) -> dict[str, float]:
+    """Loss and metric of the untrained net on every split, in eval mode (rdfia q17's "error at the
+    start of the first epoch"): the train split is read through its loader, so as it is trained on."""
+    data.train.set_epoch(0)
+    loaders = {"train": data.train, "val": data.val, "test": data.test}
+    return {
+        f"{split}_{key}": value
+        for split, loader in loaders.items()
+        if loader is not None
+        for key, value in evaluate(model, loader, loss_fn, task, device=device, amp=amp).items()
+    }
 
 
 def monitored_value(summary: dict[str, Any]) -> float:

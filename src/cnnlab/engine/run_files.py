@@ -10,12 +10,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from cnnlab.data.cache import atomic_write_text
 
 SPLITS = ("train", "val", "test")
+# The config a run trained with, resolved, as plain YAML in the run dir: what sweeps compare and what
+# experiments/ keeps (Hydra's .hydra/config.yaml is unresolved and is rewritten before a job starts).
+RESOLVED_CONFIG = "config.yaml"
+
+
+def write_resolved_config(run_dir: Path, cfg: DictConfig) -> None:
+    atomic_write_text(OmegaConf.to_yaml(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))), run_dir / RESOLVED_CONFIG)
 
 
 def metric_columns(metric: str) -> list[str]:

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
-from cnnlab.engine.run_files import write_summary
+from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
 from cnnlab.overrides import is_plumbing, split_override
 
 log = logging.getLogger("cnnlab.sweep")
@@ -56,16 +56,17 @@ def _comparable(config: DictConfig | dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_config(run_dir: Path) -> dict[str, Any] | None:
-    """The resolved config a run trained with, from its checkpoint (tensors memory-mapped, not read)."""
-    path = run_dir / "checkpoints" / "last.pt"
+    """The resolved config a run trained with, from the run's config.yaml (plain YAML: the skip check
+    never unpickles a checkpoint)."""
+    path = run_dir / RESOLVED_CONFIG
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except (RuntimeError, OSError, EOFError) as error:
+        stored = OmegaConf.to_container(OmegaConf.load(path))
+    except (OSError, ValueError, yaml.YAMLError) as error:
         log.warning("cannot read %s (%s): treating the run as new", path, error)
         return None
-    return state.get("config")
+    return stored if isinstance(stored, dict) else None
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
@@ -76,7 +77,7 @@ def _read_summary(run_dir: Path) -> dict[str, Any] | None:
 
 
 def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: dict[str, Any]) -> bool:
-    """Whether run_dir was trained with this config (by its checkpoint; by its overrides without one)."""
+    """Whether run_dir was trained with this config (by its config.yaml; by its overrides without one)."""
     stored = stored_config(run_dir)
     if stored is not None:
         return _comparable(stored) == _comparable(cfg)

@@ -1,0 +1,126 @@
+"""Files a user hands in never run code: a checkpoint with a pickle payload is refused by resume,
+by analysis and by a sweep rerun, and a run dir naming a foreign `_target_` builds nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from cnnlab.analysis.checkpoint import load_run
+from cnnlab.engine.checkpoint import load_checkpoint
+from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.train import run
+
+TINY = ["trainer.epochs=1", "trainer.limit_batches=2"]
+
+
+class Payload:
+    """Unpickling this calls os.makedirs(marker): the proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.makedirs, (self.marker,))
+
+
+def plant(checkpoint, marker) -> None:
+    """Rewrite a real checkpoint with the payload hidden inside an otherwise valid state."""
+    state = torch.load(checkpoint, weights_only=True)
+    state["extra"] = Payload(str(marker))
+    torch.save(state, checkpoint)
+
+
+@pytest.fixture
+def trained(make_cfg, tmp_path):
+    run(make_cfg(*TINY), run_dir=tmp_path / "run", overrides=TINY)
+    return tmp_path / "run"
+
+
+def test_cnnlabs_own_checkpoint_loads_weights_only(trained):
+    state = torch.load(trained / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 1 and isinstance(state["config"], dict)
+    assert set(state["rng"]) == {"torch", "cuda", "numpy", "python"}
+
+
+def test_rng_state_round_trips_through_the_checkpoint(trained):
+    import random
+
+    import numpy as np
+
+    from cnnlab.engine.checkpoint import set_rng_state
+
+    state = load_checkpoint(trained / "checkpoints" / "last.pt")
+    set_rng_state(state["rng"])
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    set_rng_state(state["rng"])
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
+
+
+def test_payload_in_checkpoint_is_refused_by_resume(make_cfg, trained, tmp_path):
+    marker = tmp_path / "pwned-resume"
+    plant(trained / "checkpoints" / "last.pt", marker)
+    cfg = make_cfg(*TINY, "trainer.epochs=2", "trainer.resume=true", "trainer.resume_allow_changes=true")
+    with pytest.raises(CheckpointError, match="could run code"):
+        run(cfg, run_dir=trained, overrides=[])
+    assert not marker.exists()
+
+
+def test_payload_in_checkpoint_is_refused_by_analysis(trained, tmp_path):
+    marker = tmp_path / "pwned-analysis"
+    plant(trained / "checkpoints" / "last.pt", marker)
+    with pytest.raises(CheckpointError, match="will not load it"):
+        load_run(trained)
+    assert not marker.exists()
+
+
+def test_foreign_target_in_a_run_dir_builds_nothing(trained, tmp_path):
+    marker = tmp_path / "pwned-target"
+    path = trained / "checkpoints" / "last.pt"
+    state = torch.load(path, weights_only=True)
+    state["config"]["model"] = {"_target_": "os.makedirs", "name": str(marker)}
+    torch.save(state, path)
+    with pytest.raises(ConfigError, match="'os.makedirs'.*neither a cnnlab nor a torch.nn class"):
+        load_run(trained)
+    assert not marker.exists()
+
+
+def test_sweep_rerun_never_unpickles_a_checkpoint(tmp_path):
+    """Every job of a rerun is checked for skipping; a planted checkpoint must not run while doing so."""
+    base = [
+        sys.executable,
+        "-m",
+        "cnnlab.train",
+        "-m",
+        *TINY,
+        "optimizer.lr=0.01",
+        f"paths.output_dir={tmp_path / 'outputs'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"paths.data_root={tmp_path / 'data'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+    first = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    (job,) = [p.parent for p in (tmp_path / "sweep").glob("*/summary.json")]
+    marker = tmp_path / "pwned-sweep"
+    plant(job / "checkpoints" / "last.pt", marker)
+    again = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "skipping" in (job / "train.log").read_text()
+    assert not marker.exists()
+
+
+def test_resume_with_a_changed_setting_lists_it(make_cfg, trained):
+    cfg = make_cfg(*TINY, "trainer.epochs=2", "optimizer.lr=0.5", "trainer.resume=true")
+    with pytest.raises(ConfigError, match=r"differs from the one .* optimizer.lr: 0.001 -> 0.5\. "):
+        run(cfg, run_dir=trained, overrides=[])
+    allowed = make_cfg(*TINY, "trainer.epochs=2", "optimizer.lr=0.5", "trainer.resume=true",
+                       "trainer.resume_allow_changes=true")
+    run(allowed, run_dir=trained, overrides=[])
+    assert OmegaConf.load(trained / "config.yaml").optimizer.lr == 0.5
