@@ -120,7 +120,12 @@ def test_resume_with_a_changed_setting_lists_it(make_cfg, trained):
     cfg = make_cfg(*TINY, "trainer.epochs=2", "optimizer.lr=0.5", "trainer.resume=true")
     with pytest.raises(ConfigError, match=r"differs from the one .* optimizer.lr: 0.001 -> 0.5\. "):
         run(cfg, run_dir=trained, overrides=[])
-    allowed = make_cfg(*TINY, "trainer.epochs=2", "optimizer.lr=0.5", "trainer.resume=true",
-                       "trainer.resume_allow_changes=true")
+    allowed = make_cfg(
+        *TINY,
+        "trainer.epochs=2",
+        "optimizer.lr=0.5",
+        "trainer.resume=true",
+        "trainer.resume_allow_changes=true",
+    )
     run(allowed, run_dir=trained, overrides=[])
     assert OmegaConf.load(trained / "config.yaml").optimizer.lr == 0.5

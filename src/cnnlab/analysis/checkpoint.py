@@ -12,7 +12,6 @@ from cnnlab.build import require_trusted_targets
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.errors import ConfigError
 
-
 # The config groups that analysis rebuilds from a run (optimisers and schedulers are never rebuilt).
 REBUILT_GROUPS = ("model", "dataset", "augmentation", "loss")
 

@@ -23,7 +23,8 @@ RESOLVED_CONFIG = "config.yaml"
 
 
 def write_resolved_config(run_dir: Path, cfg: DictConfig) -> None:
-    atomic_write_text(OmegaConf.to_yaml(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))), run_dir / RESOLVED_CONFIG)
+    resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    atomic_write_text(OmegaConf.to_yaml(resolved), run_dir / RESOLVED_CONFIG)
 
 
 def metric_columns(metric: str) -> list[str]:
