@@ -57,15 +57,25 @@ def test_ctrl_c_leaves_a_loadable_checkpoint_and_status_interrupted(tmp_path):
         f"paths.data_root={tmp_path / 'data'}",
         f"paths.cache_dir={tmp_path / 'cache'}",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A shell that started pytest in the background ignores SIGINT, and children inherit that.
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     metrics = run_dir / "metrics.csv"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-        metrics.exists() and len(metrics.read_text().splitlines()) > 2
-    ):
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=60)[0].decode()
+    try:
+        while time.monotonic() < deadline and not (
+            metrics.exists() and len(metrics.read_text().splitlines()) > 2
+        ):
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        process.kill()
     assert process.returncode == 130, output
     assert "Traceback" not in output
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -77,13 +87,18 @@ def test_ctrl_c_leaves_a_loadable_checkpoint_and_status_interrupted(tmp_path):
 
 
 def test_a_ctrl_c_inside_the_end_of_epoch_writes_arrives_after_them():
+    # As in a foreground Python process (pytest started in the background inherits SIGINT ignored).
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = []
-    with pytest.raises(KeyboardInterrupt), sigint_deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # the signal is handled by now; the block must still run on
-        finished.append(True)
-    assert finished == [True]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with pytest.raises(KeyboardInterrupt), sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal is handled by now; the block must still run on
+            finished.append(True)
+        assert finished == [True]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_a_diverging_run_stops_with_status_diverged(make_cfg, tmp_path):
