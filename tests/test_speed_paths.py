@@ -74,7 +74,7 @@ def test_chunked_batches_keep_the_memory_format_and_augment_each_image_on_its_ow
 
 @pytest.mark.parametrize("native", [True, False])
 def test_amp_auto_takes_bf16_only_where_the_device_has_it_natively(make_cfg, tmp_path, monkeypatch, native):
-    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: native)
+    monkeypatch.setattr("cnnlab.engine.run.native_bf16", lambda device: native)
     monkeypatch.setattr("cnnlab.engine.device.native_bf16", lambda device: native)
     cfg = make_cfg("trainer.amp=auto", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
     run(cfg, run_dir=tmp_path / "run")
@@ -85,9 +85,9 @@ def test_amp_auto_takes_bf16_only_where_the_device_has_it_natively(make_cfg, tmp
 def test_amp_forced_on_a_cpu_without_native_bf16_warns_and_still_trains(
     make_cfg, tmp_path, caplog, monkeypatch
 ):
-    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: False)
+    monkeypatch.setattr("cnnlab.engine.run.native_bf16", lambda device: False)
     cfg = make_cfg("trainer.amp=true", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
-    with caplog.at_level(logging.WARNING, logger="cnnlab.engine.fit"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.engine.run"):
         run(cfg, run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["bf16_autocast"] is True and summary["status"] == "completed"

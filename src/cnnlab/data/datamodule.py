@@ -34,6 +34,10 @@ class DataModule:
     std: list[float] | None = None
     fixed_batches: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
+    def loaders(self) -> dict[str, Any]:
+        """Every split's loader by name; val is None when no validation split is taken."""
+        return {"train": self.train, "val": self.val, "test": self.test}
+
 
 def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     """Load (or read from cache) the splits, split validation off train, and build loaders."""
@@ -116,9 +120,10 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             test_set = Subset(test_set, keep[:max_eval].sort().values.tolist())
         test_loader = classic_loader(test_set, False)
 
-    loaders = {"train": train_loader, "val": val_loader, "test": test_loader}
-    fixed = {k: first_images(v) for k, v in loaders.items() if v is not None} if regression else {}
-    return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std, fixed)
+    data = DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std)
+    if regression:
+        data.fixed_batches = {k: first_images(v) for k, v in data.loaders().items() if v is not None}
+    return data
 
 
 def _evaluate(augmentation: Augmentation):

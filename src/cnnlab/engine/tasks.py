@@ -30,9 +30,10 @@ class Regression:
 
 
 TASKS = {"classification": Classification, "regression": Regression}
+Task = Classification | Regression
 
 
-def make_task(name: str) -> Classification | Regression:
+def make_task(name: str) -> Task:
     if name not in TASKS:
         raise ConfigError(f"dataset.task={name!r} is not a task; use one of {sorted(TASKS)}.")
     return TASKS[name]()
