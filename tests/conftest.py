@@ -12,6 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
+
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 

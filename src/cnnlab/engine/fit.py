@@ -21,7 +21,6 @@ from cnnlab.engine.checkpoint import (
 from cnnlab.engine.device import resolve_device
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
-from cnnlab.engine.regression import GridLogger
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import (
     MetricsCSV,
@@ -57,11 +56,10 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
     tb = TensorBoardLog(run_dir / "tb", purge_step=first_epoch + 1 if first_epoch else None)
     data = run.data
-    grids = GridLogger(data.fixed_batches, tb.writer, run_dir) if data.fixed_batches else None
     summary: dict[str, Any] = {
         "name": cfg.name,
         "status": "running",
-        "task": data.task,
+        "task": run.task.name,
         "monitor": trainer.monitor,
         "n_params": run.n_params,
         "input_shape": list(data.input_shape),
@@ -121,8 +119,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             with sigint_deferred():  # a Ctrl-C waits until the row and its checkpoint are both written
                 metrics.append(row)
                 tb.epoch(row)
-                if grids is not None:
-                    grids.log(run.model, epoch + 1)
+                for logger in run.epoch_loggers:
+                    logger.log(run.model, epoch + 1, tb.writer, run_dir)
                 best = _better(best, row, trainer.monitor, trainer.monitor_mode)
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1)

@@ -18,7 +18,7 @@ from cnnlab.build import build
 from cnnlab.data.datamodule import DataModule, build_data
 from cnnlab.engine.device import native_bf16, resolve_amp
 from cnnlab.engine.loop import evaluate, train_epoch
-from cnnlab.engine.tasks import Task, make_task
+from cnnlab.engine.tasks import EpochLogger, Task
 from cnnlab.models import build_model, count_parameters
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ class Run:
     cfg: DictConfig
     device: torch.device
     amp: bool
-    task: Task
     data: DataModule
     model: nn.Module
     step_model: nn.Module
@@ -48,6 +47,12 @@ class Run:
     scheduler: Any | None
     loss_fn: nn.Module
     n_params: int
+    epoch_loggers: list[EpochLogger]
+
+    @property
+    def task(self) -> Task:
+        """What is learned (the data set's `task`): its metric, targets and per-epoch logs."""
+        return self.data.task
 
     @property
     def steps_scheduler_per_batch(self) -> bool:
@@ -112,8 +117,8 @@ def build_run(cfg: DictConfig, device: torch.device) -> Run:
             device,
         )
     seed_everything(trainer.seed, trainer.deterministic)
-    task = make_task(cfg.dataset.task)
     data = build_data(cfg, device)
+    epoch_loggers = data.task.epoch_loggers(data.loaders())
     model = build_model(cfg.model, data.input_shape).to(device)
     n_params = count_parameters(model)
     if trainer.channels_last:
@@ -125,4 +130,16 @@ def build_run(cfg: DictConfig, device: torch.device) -> Run:
         scheduler = build(cfg.scheduler.build, key="scheduler.build")(optimizer, **extra)
     loss_fn = build(cfg.loss, key="loss")
     step_model = torch.compile(model) if trainer.compile else model
-    return Run(cfg, device, amp, task, data, model, step_model, optimizer, scheduler, loss_fn, n_params)
+    return Run(
+        cfg=cfg,
+        device=device,
+        amp=amp,
+        data=data,
+        model=model,
+        step_model=step_model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=loss_fn,
+        n_params=n_params,
+        epoch_loggers=epoch_loggers,
+    )
