@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig
@@ -14,6 +13,7 @@ from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
+from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.engine.tasks import Task, make_task
 from cnnlab.errors import ConfigError
@@ -25,15 +25,15 @@ LOADERS = ("tensor", "torch")
 class DataModule:
     """The loaders of one run and what the model and the loop need to know about the data."""
 
-    train: Any
-    val: Any | None
-    test: Any
+    train: Loader
+    val: Loader | None
+    test: Loader
     input_shape: tuple[int, int, int]
     task: Task
     mean: list[float] | None = None
     std: list[float] | None = None
 
-    def loaders(self) -> dict[str, Any]:
+    def loaders(self) -> dict[str, Loader | None]:
         """Every split's loader by name; val is None when no validation split is taken."""
         return {"train": self.train, "val": self.val, "test": self.test}
 
@@ -43,7 +43,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     ds, trainer = cfg.dataset, cfg.trainer
     if ds.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
-    source = build(ds.source, key="dataset.source")
+    source: DataSource = build(ds.source, key="dataset.source")
     augmentation: Augmentation = build(cfg.augmentation, key="augmentation")
     cache_dir = Path(cfg.paths.cache_dir)
     full_train = cached_split(source, "train", cache_dir)

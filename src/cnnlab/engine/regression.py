@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnlab.data.protocols import Loader
+
 GRID_IMAGES = 8
 
 
@@ -36,7 +38,7 @@ def image_grid(
     return make_grid(rows, nrow=inputs.shape[0], padding=2, pad_value=0.5)
 
 
-def first_images(loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tensor]:
+def first_images(loader: Loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n (input, target) pairs of the loader's epoch 0, the same on every call."""
     loader.set_epoch(0)
     inputs, targets = next(iter(loader))
@@ -50,7 +52,7 @@ class GridLogger:
     overwrite images_<split>.png in the run dir.
     """
 
-    def __init__(self, loaders: dict[str, Any]) -> None:
+    def __init__(self, loaders: dict[str, Loader | None]) -> None:
         self.batches = {
             split: first_images(loader) for split, loader in loaders.items() if loader is not None
         }

@@ -14,6 +14,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from cnnlab.build import build
+from cnnlab.data.protocols import Loader
 from cnnlab.engine.regression import GridLogger, psnr
 from cnnlab.errors import ConfigError
 
@@ -42,7 +44,7 @@ class Task:
     def check_augmentation(self, augmentation: DictConfig, dataset: str) -> None:
         """Raise ConfigError when the augmentation config cannot be used with this task."""
 
-    def epoch_loggers(self, loaders: dict[str, Any]) -> list[EpochLogger]:
+    def epoch_loggers(self, loaders: dict[str, Loader | None]) -> list[EpochLogger]:
         """What to log after each epoch; built before the model, from the run's loaders."""
         return []
 
@@ -74,14 +76,14 @@ class ImageRegression(Task):
         return y.float().div_(255)
 
     def check_augmentation(self, augmentation: DictConfig, dataset: str) -> None:
-        moved = sorted(k for k, v in augmentation.items() if k != "_target_" and v)
+        moved = build(augmentation, key="augmentation").pixel_moving_settings()
         if moved:
             raise ConfigError(
                 f"augmentation={moved} would move the input's pixels but not the target's in the "
                 f"regression data set {dataset!r}; use augmentation=none."
             )
 
-    def epoch_loggers(self, loaders: dict[str, Any]) -> list[EpochLogger]:
+    def epoch_loggers(self, loaders: dict[str, Loader | None]) -> list[EpochLogger]:
         return [GridLogger(loaders)]
 
 
