@@ -117,6 +117,36 @@ def test_fast_mnist99_preset_builds_the_recipe_model(make_cfg):
     assert cfg.dataset.val_fraction == 0 and cfg.trainer.monitor == "test_acc"
 
 
+RUN_AND_LIST_IMPORTS = """
+import sys
+from pathlib import Path
+from hydra import compose, initialize_config_dir
+import cnnlab
+from cnnlab.train import run
+root = Path(sys.argv[1])
+with initialize_config_dir(config_dir=str(Path("conf").resolve()), version_base="1.3"):
+    overrides = [f"paths.data_root={root}", "trainer.epochs=1", "trainer.limit_batches=1"]
+    cfg = compose(config_name="train", overrides=overrides)
+run(cfg, run_dir=root / sys.argv[2])
+print(sorted(m for m in ("torchvision", "pandas") if m in sys.modules))
+"""
+
+
+def test_a_tensor_path_run_imports_neither_torchvision_nor_pandas(tmp_path):
+    """The first run decodes the digits with scikit-learn, which imports pandas; a cached run does not."""
+    imported = [
+        subprocess.run(
+            [sys.executable, "-c", RUN_AND_LIST_IMPORTS, str(tmp_path), name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[-1]
+        for name in ("first", "cached")
+    ]
+    assert imported == ["['pandas']", "[]"]
+
+
 @pytest.mark.slow
 def test_speed_benchmark_runs_offline_on_generated_data(tmp_path):
     cmd = [
