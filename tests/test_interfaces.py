@@ -4,7 +4,6 @@ a new kind of augmentation is one class that the config's keys reach without oth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +14,9 @@ from cnnlab.data.augment import Augmentation, Step
 from cnnlab.data.datamodule import build_data
 from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.errors import ConfigError
-from tests.conftest import fake_mnist
+from tests.conftest import fake_mnist, options
 
-DATASETS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "dataset").glob("*.yaml"))
+DATASETS = options("dataset")
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

@@ -3,8 +3,6 @@ targets a batch carries and the check that regression data is not augmented."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -12,8 +10,9 @@ from cnnlab.data.datamodule import build_data
 from cnnlab.engine.tasks import TASKS, Classification, ImageRegression
 from cnnlab.errors import ConfigError
 from cnnlab.validate import validate
+from tests.conftest import options
 
-DATASETS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "dataset").glob("*.yaml"))
+DATASETS = options("dataset")
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
