@@ -31,9 +31,9 @@ def _task_attribute(task: str, attribute: str) -> str:
 
 def job_dirname(override_dirname: str) -> str:
     """A sweep job's subdir (hydra.sweep.subdir) from its overrides."""
-    from cnnlab.sweep.jobs import job_dirname
+    from cnnlab.sweep import jobs
 
-    return job_dirname(override_dirname)
+    return jobs.job_dirname(override_dirname)
 
 
 def plumbing_keys() -> list[str]:

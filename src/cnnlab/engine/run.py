@@ -56,6 +56,7 @@ class Run:
 
     @property
     def steps_scheduler_per_batch(self) -> bool:
+        """`scheduler.interval: step` (e.g. one-cycle); otherwise the scheduler steps once per epoch."""
         return self.scheduler is not None and self.cfg.scheduler.interval == "step"
 
     def train_epoch(self, epoch: int, *, log_every: int, desc: str = "train") -> tuple[dict[str, float], int]:
