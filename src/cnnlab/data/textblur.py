@@ -3,8 +3,8 @@
 Each 64x64 grey patch is random text rendered with Pillow's scalable default font or one of the
 TrueType fonts matplotlib ships (never the machine's own fonts, so a seed gives the same images on
 every machine with the same Pillow and matplotlib), then blurred by its own Gaussian or motion
-kernel, with optional Gaussian noise. Intensities follow the lab: white paper is 0 and ink is 1, so zero
-padding reads as paper. Every image is seeded from (seed, split, index), which makes a set
+kernel, with optional Gaussian noise. Intensities follow the lab: white paper is 0 and ink is 1,
+so zero padding reads as paper. Every image is seeded from (seed, split, index), which makes a set
 the same bytes whether it is generated in one process or in many.
 """
 
@@ -36,11 +36,16 @@ PATCH = 64
 SPLITS = {"train": 0, "test": 1}
 # The Latin text fonts matplotlib ships in its fonts/ttf folder (its symbol and math fonts left out).
 BUNDLED_FONTS = (
-    *(f"DejaVu{family}{style}.ttf" for family in ("Sans", "SansMono", "Serif") for style in ("", "-Bold")),
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
     "DejaVuSans-Oblique.ttf",
     "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
     "DejaVuSansMono-Oblique.ttf",
     "DejaVuSansMono-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
     "DejaVuSerif-Italic.ttf",
     "DejaVuSerif-BoldItalic.ttf",
     "STIXGeneral.ttf",
@@ -238,7 +243,10 @@ class TextBlurSource:
             self.fonts = list(fonts)
         missing = [f for f in self.fonts if f is not None and not os.path.isfile(f)]
         if missing:
-            raise ConfigError(f"dataset.source.fonts names font files that do not exist: {missing}.")
+            raise ConfigError(
+                f"dataset.source.fonts names font files that do not exist: {missing}. Give existing "
+                "files, or fonts: default (Pillow's own font)."
+            )
         self.workers = workers
         self.radius = math.ceil(max(3 * self.sigma[1], self.motion_length[1] / 2 + 1))
         font_names = [os.path.basename(f) if f else "pil-default" for f in self.fonts]
