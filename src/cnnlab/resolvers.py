@@ -50,5 +50,6 @@ RESOLVERS = {
 
 
 def register() -> None:
+    """Make every resolver above known to OmegaConf as `cnnlab.<name>`."""
     for name, function in RESOLVERS.items():
         OmegaConf.register_new_resolver(f"cnnlab.{name}", function, replace=True)

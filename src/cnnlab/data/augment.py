@@ -34,6 +34,7 @@ class Step:
 
     @property
     def active(self) -> bool:
+        """Whether its settings switch it on (an inactive step is skipped on both paths)."""
         raise NotImplementedError
 
     def output_size(self, size: int) -> int:
