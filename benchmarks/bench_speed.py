@@ -38,14 +38,11 @@ from typing import Any
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from cnnlab.data.datamodule import build_data
 from cnnlab.engine.device import resolve_amp, resolve_device
-from cnnlab.engine.loop import bf16_autocast, evaluate, train_epoch
-from cnnlab.engine.tasks import make_task
-from cnnlab.models import build_model
+from cnnlab.engine.loop import train_step
+from cnnlab.engine.run import build_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(ROOT / "conf")
@@ -144,112 +141,85 @@ def resolve_data(args: argparse.Namespace, scratch: Path) -> tuple[str, str | No
     return str(scratch / "data"), folder, f"synthetic: {n_train} random train images per set"
 
 
-def make_cfg(case: str, batch_size: int, data_root: str, cache_dir: str, folder: str | None, *extra: str):
-    """The run config cnnlab.train would compose for this case."""
-    model, dataset, augmentation = CASES[case]
-    overrides = [
-        f"dataset={dataset}",
-        f"model={model}",
-        f"augmentation={augmentation}",
-        f"trainer.batch_size={batch_size}",
-        "trainer.channels_last=true",
-        f"paths.data_root={data_root}",
-        f"paths.cache_dir={cache_dir}",
-        "paths.output_dir=outputs",
-    ]
-    if dataset == "cifar10" and folder:
-        overrides.append(f"dataset.image_folder={folder}")
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides + list(extra))
+@dataclass
+class Setup:
+    """Where the data is and the precision every variant runs at (`--amp`, as trainer.amp takes it)."""
+
+    data_root: str
+    cache_dir: str
+    cifar_folder: str | None
+    amp: str
+
+    def cfg(self, case: str, batch_size: int, *extra: str) -> DictConfig:
+        """The run config cnnlab.train would compose for this case."""
+        model, dataset, augmentation = CASES[case]
+        overrides = [
+            f"dataset={dataset}",
+            f"model={model}",
+            f"augmentation={augmentation}",
+            f"trainer.batch_size={batch_size}",
+            "trainer.channels_last=true",
+            f"trainer.amp={self.amp}",
+            f"paths.data_root={self.data_root}",
+            f"paths.cache_dir={self.cache_dir}",
+            "paths.output_dir=outputs",
+        ]
+        if dataset == "cifar10" and self.cifar_folder:
+            overrides.append(f"dataset.image_folder={self.cifar_folder}")
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return compose(config_name="train", overrides=overrides + list(extra))
 
 
 # ------------------------------------------------------------------------------------ variants
 
 
-def _model_and_step(cfg: DictConfig, input_shape, device: torch.device, channels_last: bool):
-    model = build_model(cfg.model, input_shape).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = instantiate(cfg.optimizer)(model.parameters())
-    return model, optimizer, instantiate(cfg.loss)
-
-
-def loop_variant(
-    cfg: DictConfig, device: torch.device, steps: int, amp: bool = False, compiled: bool = False
-):
-    """A callable that trains `steps` batches with cnnlab's own loop; returns images seen."""
-    torch.manual_seed(cfg.trainer.seed)
-    data = build_data(cfg, device)
-    model, optimizer, loss_fn = _model_and_step(cfg, data.input_shape, device, cfg.trainer.channels_last)
-    step_model = torch.compile(model) if compiled else model
-    task = make_task(cfg.dataset.task)
-    loader = data.train
-    loader.limit_batches = steps
+def loop_variant(cfg: DictConfig, device: torch.device):
+    """A callable that trains trainer.limit_batches batches with cnnlab's own loop; returns images seen."""
+    run = build_run(cfg, device)
     rounds = iter(range(1, 1_000_000))
-
-    def run() -> int:
-        loader.set_epoch(next(rounds))
-        _, seen = train_epoch(
-            step_model, loader, loss_fn, optimizer, task, device=device, amp=amp, log_every=10**9
-        )
-        return seen
-
-    return run, data, step_model, loss_fn, task
+    return lambda: run.train_epoch(next(rounds), log_every=10**9)[1]
 
 
-def bound_variant(
-    cfg: DictConfig, input_shape, device: torch.device, steps: int, channels_last: bool, amp: bool = False
-):
-    """The same model and optimiser stepping on one pre-made batch: the compute bound."""
-    torch.manual_seed(cfg.trainer.seed)
-    model, optimizer, loss_fn = _model_and_step(cfg, input_shape, device, channels_last)
+def bound_variant(cfg: DictConfig, device: torch.device, steps: int):
+    """The run's model and optimiser stepping on one pre-made batch that never changes: the compute bound."""
+    run = build_run(cfg, device)
     n = cfg.trainer.batch_size
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    x = torch.randn(n, *input_shape, device=device).contiguous(memory_format=fmt)
+    fmt = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+    x = torch.randn(n, *run.data.input_shape, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, cfg.dataset.num_classes, (n,), device=device)
 
-    def run() -> int:
+    def step() -> int:
         for _ in range(steps):
-            with bf16_autocast(device, amp):
-                loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            train_step(run.step_model, run.loss_fn, run.optimizer, x, y, device=device, amp=run.amp)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return steps * n
 
-    return run
+    return step
 
 
-def eval_variant(cfg: DictConfig, device: torch.device, eval_batch: int, images: int, amp: bool = False):
-    """Evaluation throughput (no grad) at a given evaluation batch size."""
-    cfg.trainer.eval_batch_size = eval_batch
-    data = build_data(cfg, device)
-    model, _, loss_fn = _model_and_step(cfg, data.input_shape, device, cfg.trainer.channels_last)
-    task = make_task(cfg.dataset.task)
-    loader = data.val if data.val is not None else data.test
-    loader.limit_batches = max(1, images // eval_batch)
+def eval_variant(cfg: DictConfig, device: torch.device):
+    """Evaluation throughput (no grad) of trainer.limit_batches batches of trainer.eval_batch_size."""
+    run = build_run(cfg, device)
+    split = "val" if run.data.val is not None else "test"
+    loader = run.data.loaders()[split]
 
-    def run() -> int:
-        evaluate(model, loader, loss_fn, task, device=device, amp=amp)
-        return min(loader.num_samples, loader.limit_batches * eval_batch)
+    def evaluate() -> int:
+        run.evaluate((split,))
+        return min(loader.num_samples, len(loader) * cfg.trainer.eval_batch_size)
 
-    return run
+    return evaluate
 
 
 # ---------------------------------------------------------------------------------- measuring
 
 
-def calibrate(cfg: DictConfig, device: torch.device, seconds: float, amp: bool) -> int:
+def calibrate(cfg: DictConfig, device: torch.device, seconds: float) -> int:
     """Steps that make one measurement of the compute bound last about `seconds`."""
-    shape = (cfg.dataset.channels, cfg.dataset.image_size, cfg.dataset.image_size)
-    if cfg.augmentation.get("crop_size"):
-        shape = (shape[0], cfg.augmentation.crop_size, cfg.augmentation.crop_size)
-    run = bound_variant(cfg, shape, device, 3, True, amp)
-    run()
+    step = bound_variant(cfg, device, 3)
+    step()
     tick = time.perf_counter()
-    run()
+    step()
     return max(4, round(seconds * 3 / (time.perf_counter() - tick)))
 
 
@@ -326,30 +296,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as scratch:
         data_root, folder, data_note = resolve_data(args, Path(scratch))
         cache_dir = str(Path(data_root) / "cache") if not args.synthetic else str(Path(scratch) / "cache")
+        setup = Setup(data_root, cache_dir, folder, args.amp)
         for case in cases:
             for bs in batch_sizes:
-                cfg = make_cfg(case, bs, data_root, cache_dir, folder)
-                steps = args.steps or calibrate(cfg, device, args.seconds, amp)
-                a = loop_variant(cfg, device, steps, amp=amp)
-                input_shape = a[1].input_shape
-                variants = [Variant("tensor", a[0], threads)]
+                steps = args.steps or calibrate(setup.cfg(case, bs), device, args.seconds)
+                limit = f"trainer.limit_batches={steps}"
+                variants = [Variant("tensor", loop_variant(setup.cfg(case, bs, limit), device), threads)]
                 for w in workers:
-                    classic = make_cfg(
-                        case,
-                        bs,
-                        data_root,
-                        cache_dir,
-                        folder,
-                        "dataset.loader=torch",
-                        f"dataset.num_workers={w}",
-                    )
-                    classic_run = loop_variant(classic, device, steps, amp=amp)[0]
-                    variants.append(Variant(f"torch-w{w}", classic_run, threads, settle_s=1.0 if w else 0.0))
-                for cl in (True, False):
-                    name = "bound-cl" if cl else "bound-nchw"
+                    classic = setup.cfg(case, bs, limit, "dataset.loader=torch", f"dataset.num_workers={w}")
                     variants.append(
-                        Variant(name, bound_variant(cfg, input_shape, device, steps, cl, amp), threads)
+                        Variant(
+                            f"torch-w{w}", loop_variant(classic, device), threads, settle_s=1.0 if w else 0.0
+                        )
                     )
+                for cl in (True, False):
+                    bound = bound_variant(
+                        setup.cfg(case, bs, f"trainer.channels_last={str(cl).lower()}"), device, steps
+                    )
+                    variants.append(Variant("bound-cl" if cl else "bound-nchw", bound, threads))
                 print(
                     f"{case} batch {bs}: {steps} steps x {len(variants)} variants x {args.repeats}",
                     flush=True,
@@ -359,10 +323,10 @@ def main(argv: list[str] | None = None) -> int:
                 row |= {v.name: summary(v.samples) for v in variants}
                 results.append(row)
                 print(_row_line(row, workers), flush=True)
-                del variants, a
+                del variants
 
             if args.ablations:
-                ablations.append(_ablate(args, case, data_root, cache_dir, folder, device, threads, amp))
+                ablations.append(_ablate(args, setup, case, device, threads, amp))
 
     report = render(args, results, ablations, workers, threads, device, amp, data_note, load_before, started)
     out = Path(args.out)
@@ -376,16 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ablate(args, case, data_root, cache_dir, folder, device, threads, amp) -> dict[str, Any]:
+def _ablate(args, setup: Setup, case: str, device: torch.device, threads: int, amp: bool) -> dict[str, Any]:
     """One fast path off at a time, against the tensor path with every fast path on."""
     bs = args.ablation_batch
-    steps = args.steps or calibrate(
-        make_cfg(case, bs, data_root, cache_dir, folder), device, args.seconds, amp
-    )
+    steps = args.steps or calibrate(setup.cfg(case, bs), device, args.seconds)
+    limit = f"trainer.limit_batches={steps}"
 
-    def loop(*extra: str, bf16: bool = amp, n_threads: int = threads) -> Variant:
-        cfg = make_cfg(case, bs, data_root, cache_dir, folder, *extra)
-        return Variant("", loop_variant(cfg, device, steps, amp=bf16)[0], n_threads)
+    def loop(*extra: str, n_threads: int = threads) -> Variant:
+        return Variant("", loop_variant(setup.cfg(case, bs, limit, *extra), device), n_threads)
 
     variants = {
         "tensor (all on)": loop(),
@@ -395,12 +357,15 @@ def _ablate(args, case, data_root, cache_dir, folder, device, threads, amp) -> d
     }
     other = 2 if threads == 1 else 1
     variants[f"{other} threads"] = loop(n_threads=other)
-    variants[f"bf16 autocast {'off' if amp else 'on'}"] = loop(bf16=not amp)
+    variants[f"bf16 autocast {'off' if amp else 'on'}"] = loop(f"trainer.amp={str(not amp).lower()}")
     for eval_batch in sorted({bs, 256, 1024}):
-        cfg = make_cfg(case, bs, data_root, cache_dir, folder)
-        variants[f"eval batch {eval_batch}"] = Variant(
-            "", eval_variant(cfg, device, eval_batch, 2048, amp), threads
+        cfg = setup.cfg(
+            case,
+            bs,
+            f"trainer.eval_batch_size={eval_batch}",
+            f"trainer.limit_batches={max(1, 2048 // eval_batch)}",
         )
+        variants[f"eval batch {eval_batch}"] = Variant("", eval_variant(cfg, device), threads)
     for name, v in variants.items():
         v.name = name
     print(f"{case} ablations at batch {bs}", flush=True)
@@ -408,18 +373,18 @@ def _ablate(args, case, data_root, cache_dir, folder, device, threads, amp) -> d
     row = {"case": case, "batch_size": bs, "steps": steps}
     row |= {name: summary(v.samples) for name, v in variants.items()}
     if args.compile:
-        row["compile"] = _time_compile(case, bs, steps, data_root, cache_dir, folder, device)
+        row["compile"] = _time_compile(setup.cfg(case, bs, limit), device)
     return row
 
 
-def _time_compile(case, bs, steps, data_root, cache_dir, folder, device) -> dict[str, float]:
-    """Wall time of the first `steps` steps with and without torch.compile, compile counted."""
+def _time_compile(cfg: DictConfig, device: torch.device) -> dict[str, float]:
+    """Wall time of the first trainer.limit_batches steps with and without torch.compile, compile
+    counted, at the benchmark's precision."""
     timings = {}
     for compiled in (False, True):
-        cfg = make_cfg(case, bs, data_root, cache_dir, folder)
+        cfg.trainer.compile = compiled
         tick = time.perf_counter()
-        run = loop_variant(cfg, device, steps, compiled=compiled)[0]
-        run()
+        loop_variant(cfg, device)()
         timings["compile_s" if compiled else "eager_s"] = time.perf_counter() - tick
     return timings
 

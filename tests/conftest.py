@@ -12,21 +12,37 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
+
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, i.e. the YAML files in conf/<group>/: what tests run over."""
+    return sorted(path.stem for path in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+def composed(*overrides: str) -> DictConfig:
+    """conf/train.yaml composed with overrides, to read keys from (no paths redirected, nothing built)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
 
 
 @pytest.fixture
 def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose conf/train.yaml with overrides, writing data, cache and runs under tmp_path."""
+    """Compose conf/train.yaml with overrides, writing data, cache and runs under tmp_path
+    (`hydra=True` keeps the hydra node, with the job's override_dirname)."""
 
-    def _make(*overrides: str, config_name: str = "train") -> DictConfig:
+    def _make(*overrides: str, config_name: str = "train", hydra: bool = False) -> DictConfig:
         base = [
             f"paths.data_root={tmp_path / 'data'}",
             f"paths.cache_dir={tmp_path / 'cache'}",
             f"paths.output_dir={tmp_path / 'outputs'}",
         ]
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            return compose(config_name=config_name, overrides=base + list(overrides))
+            return compose(
+                config_name=config_name, overrides=base + list(overrides), return_hydra_config=hydra
+            )
 
     return _make
 

@@ -145,6 +145,27 @@ def test_augment_preview_and_sobel(tmp_path):
     assert "sobel_keras7.png" in pngs(out) and r["max_abs_difference"] < 1e-5
 
 
+def test_a_variable_resolution_data_set_asks_for_an_input_size(tmp_path):
+    varres = ["task=summary", "dataset=mnist_varres", "model=global_pool"]
+    with pytest.raises(ConfigError, match=r"dataset.image_size=<pixels>"):
+        run(tmp_path / "a", *varres)
+    r, _ = run(tmp_path / "b", *varres, "task.input_size=32")
+    assert r["input_shape"] == [1, 32, 32] and r["params"] == 29_029
+
+
+def test_the_keras_labs_sobel_is_its_r_matrix_and_the_transpose_of_dd2427s_up_to_sign():
+    from cnnlab.labtasks.kernels import KERAS7_SOBEL_X, SOBEL_X
+
+    # keras7: sobel_x = matrix(c(-1, 0, 1, -2, 0, 2, -1, 0, 1), nrow = 3); R fills by column.
+    r_matrix = torch.tensor([-1.0, 0, 1, -2, 0, 2, -1, 0, 1]).reshape(3, 3).T
+    assert torch.equal(KERAS7_SOBEL_X, r_matrix)
+    assert torch.equal(KERAS7_SOBEL_X, -SOBEL_X.T) and not torch.signbit(KERAS7_SOBEL_X[1]).any()
+    # dd2427's d/dx: a ramp rising to the right gives the same response everywhere, of sign -.
+    ramp = torch.arange(5.0).expand(5, 5)
+    response = torch.nn.functional.conv2d(ramp[None, None], SOBEL_X[None, None])
+    assert torch.equal(response, torch.full((1, 1, 3, 3), -8.0))
+
+
 def test_bad_value_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="task.scale"):
         run(tmp_path, "task=filter_bank", "task.scale=9")

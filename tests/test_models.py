@@ -7,8 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab.models import build_model, count_parameters
+from tests.conftest import composed, options
 
-MODELS = ["lenet", "simple_cnn", "mlp_bn", "vgg_blocks", "alexnet_style", "global_pool"]
+# Every model in conf/model/ that maps images to class scores (its config takes num_classes).
+MODELS = [model for model in options("model") if "num_classes" in composed(f"model={model}").model]
 
 
 def test_simple_cnn_has_the_keras_lab_parameter_count(make_cfg):

@@ -74,7 +74,7 @@ def test_chunked_batches_keep_the_memory_format_and_augment_each_image_on_its_ow
 
 @pytest.mark.parametrize("native", [True, False])
 def test_amp_auto_takes_bf16_only_where_the_device_has_it_natively(make_cfg, tmp_path, monkeypatch, native):
-    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: native)
+    monkeypatch.setattr("cnnlab.engine.run.native_bf16", lambda device: native)
     monkeypatch.setattr("cnnlab.engine.device.native_bf16", lambda device: native)
     cfg = make_cfg("trainer.amp=auto", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
     run(cfg, run_dir=tmp_path / "run")
@@ -85,9 +85,9 @@ def test_amp_auto_takes_bf16_only_where_the_device_has_it_natively(make_cfg, tmp
 def test_amp_forced_on_a_cpu_without_native_bf16_warns_and_still_trains(
     make_cfg, tmp_path, caplog, monkeypatch
 ):
-    monkeypatch.setattr("cnnlab.engine.fit.native_bf16", lambda device: False)
+    monkeypatch.setattr("cnnlab.engine.run.native_bf16", lambda device: False)
     cfg = make_cfg("trainer.amp=true", "trainer.epochs=1", "trainer.limit_batches=1", "trainer.device=cpu")
-    with caplog.at_level(logging.WARNING, logger="cnnlab.engine.fit"):
+    with caplog.at_level(logging.WARNING, logger="cnnlab.engine.run"):
         run(cfg, run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["bf16_autocast"] is True and summary["status"] == "completed"
@@ -115,6 +115,36 @@ def test_fast_mnist99_preset_builds_the_recipe_model(make_cfg):
     assert (cfg.trainer.epochs, cfg.trainer.batch_size, cfg.trainer.channels_last) == (1, 256, True)
     assert cfg.loss.label_smoothing == 0.1 and cfg.optimizer.fused and cfg.trainer.amp == "auto"
     assert cfg.dataset.val_fraction == 0 and cfg.trainer.monitor == "test_acc"
+
+
+RUN_AND_LIST_IMPORTS = """
+import sys
+from pathlib import Path
+from hydra import compose, initialize_config_dir
+import cnnlab
+from cnnlab.train import run
+root = Path(sys.argv[1])
+with initialize_config_dir(config_dir=str(Path("conf").resolve()), version_base="1.3"):
+    overrides = [f"paths.data_root={root}", "trainer.epochs=1", "trainer.limit_batches=1"]
+    cfg = compose(config_name="train", overrides=overrides)
+run(cfg, run_dir=root / sys.argv[2])
+print(sorted(m for m in ("torchvision", "pandas") if m in sys.modules))
+"""
+
+
+def test_a_tensor_path_run_imports_neither_torchvision_nor_pandas(tmp_path):
+    """The first run decodes the digits with scikit-learn, which imports pandas; a cached run does not."""
+    imported = [
+        subprocess.run(
+            [sys.executable, "-c", RUN_AND_LIST_IMPORTS, str(tmp_path), name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[-1]
+        for name in ("first", "cached")
+    ]
+    assert imported == ["['pandas']", "[]"]
 
 
 @pytest.mark.slow

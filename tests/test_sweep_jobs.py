@@ -8,6 +8,7 @@ import time
 
 from omegaconf import OmegaConf
 
+from cnnlab.overrides import PLUMBING_KEYS
 from cnnlab.sweep.jobs import MAX_DIRNAME, job_dirname, launcher_threads, record_failure, same_config
 from cnnlab.train import run
 
@@ -19,6 +20,15 @@ def test_job_dirname_is_one_safe_component():
     long = ",".join(f"key{i}=value{i}" for i in range(40))
     assert len(job_dirname(long)) <= MAX_DIRNAME
     assert job_dirname(long) == job_dirname(long) != job_dirname(long + "x")
+
+
+def test_job_dirs_never_hold_a_path(make_cfg, tmp_path):
+    """Every plumbing key that can hold a path, set to one, stays out of a sweep job's dir name."""
+    path_keys = [key for key in sorted(PLUMBING_KEYS) if key.startswith(("paths.", "dataset."))]
+    assert {"dataset.image_folder", "paths.data_root"} <= set(path_keys)
+    paths = [f"++{key}={tmp_path}/{key}" for key in path_keys]
+    cfg = make_cfg("dataset=cifar10", "optimizer.lr=0.01", *paths, "trainer.device=cpu", hydra=True)
+    assert cfg.hydra.sweep.subdir == "dataset=cifar10,optimizer.lr=0.01"
 
 
 def test_thread_share_per_launcher():
@@ -41,6 +51,17 @@ def test_same_config_compares_the_run_dirs_resolved_config(make_cfg, tmp_path):
     assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.num_threads=1"), overrides, summary)
     assert same_config(tmp_path / "run", make_cfg(*overrides, "trainer.resume=true"), overrides, summary)
     assert not same_config(tmp_path / "run", make_cfg(*overrides, "optimizer.lr=0.5"), overrides, summary)
+
+
+def test_a_changed_device_is_the_same_config_with_or_without_a_stored_config(make_cfg, tmp_path):
+    overrides = ["trainer.epochs=1", "trainer.limit_batches=1"]
+    run(make_cfg(*overrides), run_dir=tmp_path / "run", overrides=overrides)
+    summary = {"overrides": overrides}
+    on_cpu = [*overrides, "trainer.device=cpu"]
+    assert same_config(tmp_path / "run", make_cfg(*on_cpu), on_cpu, summary)
+    (tmp_path / "run" / "config.yaml").unlink()
+    assert same_config(tmp_path / "run", make_cfg(*on_cpu), on_cpu, summary)
+    assert not same_config(tmp_path / "run", make_cfg(*overrides), [*overrides, "optimizer.lr=0.5"], summary)
 
 
 def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):

@@ -9,24 +9,35 @@ import pandas as pd
 import pytest
 
 from cnnlab.train import run
-from tests.conftest import fake_image_folder, fake_mnist
+from tests.conftest import composed, fake_image_folder, fake_mnist, options
 
-MODELS = ["lenet", "simple_cnn", "mlp_bn", "vgg_blocks", "alexnet_style", "global_pool"]
+# Every model in conf/model/ that maps images to class scores (its config takes num_classes).
+MODELS = [model for model in options("model") if "num_classes" in composed(f"model={model}").model]
+# Every classification data set in conf/dataset/ whose images have one size (variable-resolution
+# data trains only fully convolutional nets: tests/test_varres.py).
+DATASETS = [
+    name
+    for name in options("dataset")
+    if (ds := composed(f"dataset={name}").dataset).task == "classification" and ds.image_size is not None
+]
 
 
 def _dataset_overrides(name: str, tmp_path) -> list[str]:
-    data = tmp_path / "data"
-    if name == "mnist":
-        fake_mnist(data)
-    elif name == "fashion_mnist":
-        fake_mnist(data, folder="FashionMNIST", gz=True)
-    elif name == "cifar10":
+    """The data set, with small data of its source's on-disk format written under tmp_path."""
+    source = composed(f"dataset={name}").dataset.source
+    kind = source._target_.rsplit(".", 1)[-1]
+    if kind == "DigitsSource":  # ships with scikit-learn
+        return [f"dataset={name}"]
+    if kind == "TorchvisionSource" and source.dataset in ("MNIST", "FashionMNIST"):
+        fake_mnist(tmp_path / "data", folder=source.dataset, gz=source.dataset == "FashionMNIST")
+        return [f"dataset={name}"]
+    if kind == "TorchvisionSource" and source.dataset == "CIFAR10":
         fake_image_folder(tmp_path / "cifar")
-        return ["dataset=cifar10", f"dataset.image_folder={tmp_path / 'cifar'}"]
-    return [f"dataset={name}"]
+        return [f"dataset={name}", f"dataset.image_folder={tmp_path / 'cifar'}"]
+    pytest.fail(f"dataset={name}: write test data for its source ({source._target_}) here")
 
 
-@pytest.mark.parametrize("dataset", ["digits", "mnist", "fashion_mnist", "cifar10"])
+@pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_trains_on_every_dataset(make_cfg, tmp_path, model, dataset):
     overrides = _dataset_overrides(dataset, tmp_path)

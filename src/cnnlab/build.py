@@ -1,4 +1,5 @@
-"""hydra.utils.instantiate with the user's mistake surfaced instead of Hydra's wrapped traceback."""
+"""hydra.utils.instantiate (and call: a `_target_` may be a function) with the user's mistake surfaced
+instead of Hydra's wrapped traceback."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def build(cfg: Any, *args: Any, key: str = "", **kwargs: Any) -> Any:
         target = cfg.get("_target_", "?") if hasattr(cfg, "get") else "?"
         raise ConfigError(
             f"{key or 'a config'} could not be built (_target_: {target}): {cause or error}. "
-            f"Check its keys against the class's arguments (print the config with --cfg job)."
+            f"Check its keys against {target}'s arguments (print the config with --cfg job)."
         ) from error
 
 

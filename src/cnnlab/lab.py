@@ -9,10 +9,9 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
-from hydra.utils import call
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.build import build
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.labtasks.context import TaskContext
 
@@ -29,12 +28,7 @@ def run_task(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
     torch.manual_seed(cfg.seed)
     with TaskContext(cfg, out_dir) as ctx:
-        try:
-            results = call(spec, ctx=ctx, _convert_="all") or {}
-        except InstantiationException as error:
-            if isinstance(error.__cause__, CnnlabError):
-                raise error.__cause__ from None
-            raise
+        results = build(spec, key=f"task={name}", ctx=ctx, _convert_="all") or {}
         payload = {"task": name, **results}
         (out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable))
     return payload

@@ -7,6 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.engine.tasks import make_task
 from cnnlab.errors import ConfigError
 
 
@@ -60,9 +61,4 @@ def validate(cfg: DictConfig) -> None:
             f"trainer.monitor={monitor!r} needs a validation split but dataset.val_fraction=0; "
             f"set dataset.val_fraction (e.g. 0.1) or monitor a test_ metric."
         )
-    moved = sorted(k for k, v in cfg.augmentation.items() if k != "_target_" and v)
-    if cfg.dataset.task == "regression" and moved:
-        raise ConfigError(
-            f"augmentation={moved} would move the input's pixels but not the target's in the "
-            f"regression data set {cfg.dataset.name!r}; use augmentation=none."
-        )
+    make_task(cfg.dataset.task).check_augmentation(cfg.augmentation, cfg.dataset.name)

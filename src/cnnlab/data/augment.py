@@ -1,13 +1,16 @@
 """Augmentation of whole batches on the device, with an independent random draw per image.
 
-The same parameters also build the equivalent torchvision.transforms.v2 pipeline for the
-classic DataLoader path, so both paths augment alike.
+Each kind of augmentation is one class below (a frozen dataclass whose fields are its config
+keys): it augments a training batch on the tensor path, says what test images get, and builds
+the equivalent torchvision.transforms.v2 step for the classic DataLoader path, so both paths
+augment alike. To add one, write its class and list it in AUGMENTATIONS, in the order it applies.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -18,46 +21,62 @@ if TYPE_CHECKING:
     from torchvision.transforms import v2
 
 
-class Augmentation:
-    """Random crop (with padding, or to a smaller size), horizontal flip, rotation and shift.
+def _require(key: str, value: Any, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"augmentation.{key}={value!r} is out of range; it must be {allowed}.")
 
-    Applied in that order to float images in [0, 1], before normalisation.
-    """
 
-    def __init__(
-        self,
-        hflip: float = 0.0,
-        crop_size: int | None = None,
-        crop_padding: int = 0,
-        degrees: float = 0.0,
-        translate: float = 0.0,
-    ) -> None:
-        checks = {
-            "hflip": (hflip, 0 <= hflip <= 1, "a probability in [0, 1]"),
-            "crop_padding": (crop_padding, crop_padding >= 0, "an integer >= 0"),
-            "degrees": (degrees, 0 <= degrees <= 180, "an angle in [0, 180]"),
-            "translate": (translate, 0 <= translate < 1, "a fraction of the size in [0, 1)"),
-            "crop_size": (crop_size, crop_size is None or crop_size > 0, "null or a size > 0"),
-        }
-        for key, (value, ok, allowed) in checks.items():
-            if not ok:
-                raise ConfigError(f"augmentation.{key}={value!r} is out of range; it must be {allowed}.")
-        self.hflip = hflip
-        self.crop_size = crop_size
-        self.crop_padding = crop_padding
-        self.degrees = degrees
-        self.translate = translate
+class Step:
+    """One kind of augmentation; the defaults are those of a step that changes nothing."""
+
+    # Whether it moves pixels (so that an image target would no longer match the input).
+    moves_pixels: ClassVar[bool] = True
 
     @property
-    def crops(self) -> bool:
-        return self.crop_size is not None or self.crop_padding > 0
-
-    @property
-    def warps(self) -> bool:
-        return self.degrees > 0 or self.translate > 0
+    def active(self) -> bool:
+        """Whether its settings switch it on (an inactive step is skipped on both paths)."""
+        raise NotImplementedError
 
     def output_size(self, size: int) -> int:
-        """The side of the images the model sees, train and test alike."""
+        """The side of the images after this step, train and test alike."""
+        return size
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """A training batch (N x C x H x W floats in [0, 1]), each image with its own draw."""
+        raise NotImplementedError
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """What test images get."""
+        return x
+
+    def train_transform(self, size: int) -> v2.Transform:
+        """The classic path's per-image equivalent of `apply`."""
+        raise NotImplementedError
+
+    def eval_transform(self, size: int) -> v2.Transform | None:
+        """The classic path's per-image equivalent of `evaluate`; None when it is the identity."""
+        return None
+
+
+@dataclass(frozen=True)
+class RandomCrop(Step):
+    """Pad by crop_padding and crop back to the size, or (crop_size smaller) crop to crop_size for
+    training and take the centre crop at test time."""
+
+    crop_size: int | None = None
+    crop_padding: int = 0
+
+    def __post_init__(self) -> None:
+        _require("crop_padding", self.crop_padding, self.crop_padding >= 0, "an integer >= 0")
+        _require(
+            "crop_size", self.crop_size, self.crop_size is None or self.crop_size > 0, "null or a size > 0"
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.crop_size is not None or self.crop_padding > 0
+
+    def output_size(self, size: int) -> int:
         if self.crop_size is not None and self.crop_size > size + 2 * self.crop_padding:
             raise ConfigError(
                 f"augmentation.crop_size={self.crop_size} is larger than the padded image "
@@ -65,50 +84,140 @@ class Augmentation:
             )
         return self.crop_size or size
 
-    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Augment a training batch (N x C x H x W floats); each image gets its own draw."""
-        if self.crops:
-            x = random_crop(x, self.output_size(x.shape[-1]), self.crop_padding, generator)
-        if self.hflip > 0:
-            flip = torch.rand(x.shape[0], device=x.device, generator=generator) < self.hflip
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        if self.warps:
-            x = random_affine(x, self.degrees, self.translate, generator)
-        return x
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return random_crop(x, self.output_size(x.shape[-1]), self.crop_padding, generator)
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        """What test images get: a centre crop when training crops to a smaller size."""
         size = self.output_size(x.shape[-1])
         if size == x.shape[-1]:
             return x
         top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
         return x[..., top : top + size, left : left + size]
 
-    def train_transforms(self, size: int) -> list[v2.Transform]:
-        """The classic path's per-image equivalent of `apply`."""
+    def train_transform(self, size: int) -> v2.Transform:
         from torchvision.transforms import v2  # the tensor path never pays torchvision's import
 
-        steps: list[v2.Transform] = []
-        if self.crops:
-            steps.append(v2.RandomCrop(self.output_size(size), padding=self.crop_padding or None))
-        if self.hflip > 0:
-            steps.append(v2.RandomHorizontalFlip(self.hflip))
-        if self.warps:
-            steps.append(
-                v2.RandomAffine(
-                    self.degrees,
-                    translate=(self.translate, self.translate) if self.translate else None,
-                    interpolation=v2.InterpolationMode.BILINEAR,
-                )
-            )
-        return steps
+        return v2.RandomCrop(self.output_size(size), padding=self.crop_padding or None)
 
-    def eval_transforms(self, size: int) -> list[v2.Transform]:
-        """The classic path's per-image equivalent of `evaluate`."""
+    def eval_transform(self, size: int) -> v2.Transform | None:
         from torchvision.transforms import v2
 
         out = self.output_size(size)
-        return [v2.CenterCrop(out)] if out != size else []
+        return v2.CenterCrop(out) if out != size else None
+
+
+@dataclass(frozen=True)
+class HorizontalFlip(Step):
+    """Mirror each image left-right with probability hflip."""
+
+    hflip: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require("hflip", self.hflip, 0 <= self.hflip <= 1, "a probability in [0, 1]")
+
+    @property
+    def active(self) -> bool:
+        return self.hflip > 0
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        flip = torch.rand(x.shape[0], device=x.device, generator=generator) < self.hflip
+        return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+    def train_transform(self, size: int) -> v2.Transform:
+        from torchvision.transforms import v2
+
+        return v2.RandomHorizontalFlip(self.hflip)
+
+
+@dataclass(frozen=True)
+class RandomRotateShift(Step):
+    """Rotate by an angle in [-degrees, degrees] and shift by up to `translate` of the size, with
+    one batched affine warp."""
+
+    degrees: float = 0.0
+    translate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require("degrees", self.degrees, 0 <= self.degrees <= 180, "an angle in [0, 180]")
+        _require("translate", self.translate, 0 <= self.translate < 1, "a fraction of the size in [0, 1)")
+
+    @property
+    def active(self) -> bool:
+        return self.degrees > 0 or self.translate > 0
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return random_affine(x, self.degrees, self.translate, generator)
+
+    def train_transform(self, size: int) -> v2.Transform:
+        from torchvision.transforms import v2
+
+        return v2.RandomAffine(
+            self.degrees,
+            translate=(self.translate, self.translate) if self.translate else None,
+            interpolation=v2.InterpolationMode.BILINEAR,
+        )
+
+
+# Every kind of augmentation, in the order they apply (the order of the random draws, too).
+AUGMENTATIONS: tuple[type[Step], ...] = (RandomCrop, HorizontalFlip, RandomRotateShift)
+
+
+class Augmentation:
+    """The augmentation config (conf/augmentation/*.yaml): each key belongs to one kind in
+    AUGMENTATIONS; the kinds whose keys switch them on apply in that order to float images in
+    [0, 1], before normalisation."""
+
+    def __init__(self, **settings: Any) -> None:
+        owner = {f.name: kind for kind in AUGMENTATIONS for f in fields(kind)}
+        unknown = sorted(set(settings) - set(owner))
+        if unknown:
+            raise ConfigError(
+                f"augmentation.{unknown[0]} is not an augmentation setting; the settings are {sorted(owner)} "
+                "(a new kind of augmentation is a class in src/cnnlab/data/augment.py)."
+            )
+        steps = [kind(**{k: v for k, v in settings.items() if owner[k] is kind}) for kind in AUGMENTATIONS]
+        self.steps = [step for step in steps if step.active]
+
+    def pixel_moving_settings(self) -> list[str]:
+        """The keys that are set (not null or zero) of the steps that move pixels."""
+        return sorted(
+            f.name for step in self.steps if step.moves_pixels for f in fields(step) if getattr(step, f.name)
+        )
+
+    def output_size(self, size: int) -> int:
+        """The side of the images the model sees, train and test alike."""
+        for step in self.steps:
+            size = step.output_size(size)
+        return size
+
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augment a training batch (N x C x H x W floats); each image gets its own draw."""
+        for step in self.steps:
+            x = step.apply(x, generator)
+        return x
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """What test images get: a centre crop when training crops to a smaller size."""
+        for step in self.steps:
+            x = step.evaluate(x)
+        return x
+
+    def train_transforms(self, size: int) -> list[v2.Transform]:
+        """The classic path's per-image equivalent of `apply`."""
+        transforms = []
+        for step in self.steps:
+            transforms.append(step.train_transform(size))
+            size = step.output_size(size)
+        return transforms
+
+    def eval_transforms(self, size: int) -> list[v2.Transform]:
+        """The classic path's per-image equivalent of `evaluate`."""
+        transforms = []
+        for step in self.steps:
+            if (transform := step.eval_transform(size)) is not None:
+                transforms.append(transform)
+            size = step.output_size(size)
+        return transforms
 
 
 def random_crop(x: torch.Tensor, size: int, padding: int, generator: torch.Generator | None) -> torch.Tensor:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
+from cnnlab.data.protocols import DataSource
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -28,7 +29,7 @@ def atomic_write_text(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def cached_split(source: Any, split: str, cache_dir: str | Path) -> Buckets:
+def cached_split(source: DataSource, split: str, cache_dir: str | Path) -> Buckets:
     """`source.load(split)` as size buckets, read from the cache when a previous run stored it."""
     path = Path(cache_dir) / f"{source.cache_key}-{split}.pt"
     if path.exists():

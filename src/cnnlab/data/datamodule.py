@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig
@@ -14,8 +13,9 @@ from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
+from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.data.tensor_loader import TensorLoader
-from cnnlab.engine.regression import first_images
+from cnnlab.engine.tasks import Task, make_task
 from cnnlab.errors import ConfigError
 
 LOADERS = ("tensor", "torch")
@@ -25,14 +25,17 @@ LOADERS = ("tensor", "torch")
 class DataModule:
     """The loaders of one run and what the model and the loop need to know about the data."""
 
-    train: Any
-    val: Any | None
-    test: Any
+    train: Loader
+    val: Loader | None
+    test: Loader
     input_shape: tuple[int, int, int]
-    task: str
+    task: Task
     mean: list[float] | None = None
     std: list[float] | None = None
-    fixed_batches: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def loaders(self) -> dict[str, Loader | None]:
+        """Every split's loader by name; val is None when no validation split is taken."""
+        return {"train": self.train, "val": self.val, "test": self.test}
 
 
 def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
@@ -40,7 +43,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     ds, trainer = cfg.dataset, cfg.trainer
     if ds.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
-    source = build(ds.source, key="dataset.source")
+    source: DataSource = build(ds.source, key="dataset.source")
     augmentation: Augmentation = build(cfg.augmentation, key="augmentation")
     cache_dir = Path(cfg.paths.cache_dir)
     full_train = cached_split(source, "train", cache_dir)
@@ -54,7 +57,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     if ds.normalize:
         stats_path = cache_dir / f"{source.cache_key}-stats-v{ds.val_fraction}-s{ds.split_seed}.json"
         mean, std = cached_json(stats_path, lambda: channel_stats(train))
-    regression = ds.task == "regression"
+    task = make_task(ds.task)
     channels, size = train[0].x.shape[1], train[0].x.shape[-1]
     input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
     memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
@@ -71,7 +74,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 transform=augmentation.apply if training else _evaluate(augmentation),
                 mean=mean,
                 std=std,
-                image_targets=regression,
+                targets=task.batch_targets,
                 chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
             )
@@ -116,9 +119,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             test_set = Subset(test_set, keep[:max_eval].sort().values.tolist())
         test_loader = classic_loader(test_set, False)
 
-    loaders = {"train": train_loader, "val": val_loader, "test": test_loader}
-    fixed = {k: first_images(v) for k, v in loaders.items() if v is not None} if regression else {}
-    return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std, fixed)
+    return DataModule(train_loader, val_loader, test_loader, input_shape, task, mean, std)
 
 
 def _evaluate(augmentation: Augmentation):

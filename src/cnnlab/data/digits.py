@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from cnnlab.data.imageset import ImageSet
-from cnnlab.data.tensor_dataset import TensorImageDataset
 
 
 class DigitsSource:
@@ -33,5 +32,8 @@ class DigitsSource:
         return ImageSet(x[index.sort().values], y[index.sort().values])
 
     def torch_dataset(self, split: str, transform) -> Dataset:
+        """The classic path's Dataset (PIL images through `transform`, as torchvision's own)."""
+        from cnnlab.data.tensor_dataset import TensorImageDataset  # imports torchvision
+
         data = self.load(split)
         return TensorImageDataset(data.x, data.y, transform)

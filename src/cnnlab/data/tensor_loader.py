@@ -9,6 +9,7 @@ import torch
 from cnnlab.data.imageset import Buckets
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+TargetTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
 class TensorLoader:
@@ -30,7 +31,7 @@ class TensorLoader:
         transform: BatchTransform | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
-        image_targets: bool = False,
+        targets: TargetTransform | None = None,
         seed: int = 0,
         limit_batches: int | None = None,
         memory_format: torch.memory_format = torch.contiguous_format,
@@ -40,7 +41,7 @@ class TensorLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.transform = transform
-        self.image_targets = image_targets
+        self.targets = targets
         self.seed = seed
         self.limit_batches = limit_batches
         self.memory_format = memory_format
@@ -107,6 +108,6 @@ class TensorLoader:
         if self.mean is not None:
             x = (x - self.mean) / self.std
         y = bucket.y[index]
-        if self.image_targets:
-            y = y.float().div_(255)
+        if self.targets is not None:
+            y = self.targets(y)
         return x.contiguous(memory_format=self.memory_format), y

@@ -1,22 +1,24 @@
 """Generated text-deblurring pairs: the stand-in for the dd2427 lab's unpublished 3,452 patches.
 
-Each 64x64 grey patch is random text rendered with Pillow's scalable default font or a
-TrueType font found on the system, then blurred by its own Gaussian or motion kernel, with
-optional Gaussian noise. Intensities follow the lab: white paper is 0 and ink is 1, so zero
-padding reads as paper. Every image is seeded from (seed, split, index), which makes a set
+Each 64x64 grey patch is random text rendered with Pillow's scalable default font or one of the
+TrueType fonts matplotlib ships (never the machine's own fonts, so a seed gives the same images on
+every machine with the same Pillow and matplotlib), then blurred by its own Gaussian or motion
+kernel, with optional Gaussian noise. Intensities follow the lab: white paper is 0 and ink is 1,
+so zero padding reads as paper. Every image is seeded from (seed, split, index), which makes a set
 the same bytes whether it is generated in one process or in many.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 
 import numpy as np
 import torch
@@ -26,23 +28,36 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from cnnlab.data.imageset import ImageSet
+from cnnlab.errors import ConfigError
 
 # Bump when the rendering or blurring changes, so cached sets built by older code are not reused.
 GENERATOR_VERSION = 1
 PATCH = 64
 SPLITS = {"train": 0, "test": 1}
-# Fonts whose letters are symbols, or that hold only a few glyphs.
-EXCLUDED_FONTS = (
-    "cmex",
-    "cmsy",
-    "stixsiz",
-    "stixnonuni",
-    "lastresort",
-    "display",
-    "symbol",
-    "math",
+# The Latin text fonts matplotlib ships in its fonts/ttf folder (its symbol and math fonts left out).
+BUNDLED_FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansMono-Oblique.ttf",
+    "DejaVuSansMono-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "STIXGeneralBolIta.ttf",
+    "cmr10.ttf",
+    "cmb10.ttf",
+    "cmss10.ttf",
+    "cmti10.ttf",
+    "cmtt10.ttf",
 )
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts")
 # English letter frequencies (per cent), so pseudo-words have a text-like mix of shapes.
 LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
 LETTER_FREQ = np.array(
@@ -56,21 +71,12 @@ MIN_STD = 0.1
 CHUNK = 64
 
 
-@lru_cache(maxsize=1)
-def find_fonts() -> tuple[str, ...]:
-    """System and matplotlib TrueType fonts that render Latin text, one per file name, sorted."""
+def bundled_fonts() -> list[str]:
+    """Paths of BUNDLED_FONTS in this matplotlib's installation."""
     import matplotlib
 
-    dirs = [os.path.expanduser(d) for d in FONT_DIRS]
-    dirs.append(os.path.join(matplotlib.get_data_path(), "fonts", "ttf"))
-    paths: dict[str, str] = {}
-    for directory in dirs:
-        for pattern in ("*.ttf", "*.otf", "*.TTF", "*.OTF"):
-            for path in sorted(glob.glob(os.path.join(directory, "**", pattern), recursive=True)):
-                name = os.path.basename(path)
-                if not any(bad in name.lower() for bad in EXCLUDED_FONTS):
-                    paths.setdefault(name, path)
-    return tuple(paths[name] for name in sorted(paths))
+    folder = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
+    return [os.path.join(folder, name) for name in BUNDLED_FONTS]
 
 
 @lru_cache(maxsize=512)
@@ -114,31 +120,46 @@ def render_text(
     return np.asarray(image)
 
 
-def _render_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class RenderSpec:
+    """Everything that shapes a split's sharp images, blur parameters and noise, for the workers."""
+
+    seed: int
+    canvas: int
+    fonts: tuple[str | None, ...]
+    font_size: tuple[int, int]
+    kinds: tuple[int, ...]
+    sigma: tuple[float, float]
+    motion_length: tuple[float, float]
+    noise_std: tuple[float, float]
+
+
+def _render_chunk(
+    spec: RenderSpec, split_id: int, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Renders images [start, stop) of one split: sharp canvases, blur parameters and noise.
 
     Parameters per image: kind (0 Gaussian, 1 motion), sigma, motion length, angle; the noise
     is already scaled by the image's noise std.
     """
-    spec, split_id, start, stop = args
-    seed, canvas, fonts, font_size, kinds, sigma, length, noise = spec
+    canvas = spec.canvas
     images = np.empty((stop - start, canvas, canvas), dtype=np.uint8)
     params = np.empty((stop - start, 4), dtype=np.float64)
     noises = np.empty((stop - start, PATCH, PATCH), dtype=np.float32)
     crop = slice((canvas - PATCH) // 2, (canvas - PATCH) // 2 + PATCH)
     for row, index in enumerate(range(start, stop)):
-        rng = np.random.default_rng([seed, split_id, index, GENERATOR_VERSION])
-        image = render_text(rng, canvas, fonts, font_size)
+        rng = np.random.default_rng([spec.seed, split_id, index, GENERATOR_VERSION])
+        image = render_text(rng, canvas, spec.fonts, spec.font_size)
         while image[crop, crop].std() < MIN_STD * 255:
-            image = render_text(rng, canvas, fonts, font_size)
+            image = render_text(rng, canvas, spec.fonts, spec.font_size)
         images[row] = image
         params[row] = (
-            kinds[rng.integers(len(kinds))],
-            rng.uniform(*sigma),
-            rng.uniform(*length),
+            spec.kinds[rng.integers(len(spec.kinds))],
+            rng.uniform(*spec.sigma),
+            rng.uniform(*spec.motion_length),
             rng.uniform(0, math.pi),
         )
-        noises[row] = rng.standard_normal((PATCH, PATCH), dtype=np.float32) * rng.uniform(*noise)
+        noises[row] = rng.standard_normal((PATCH, PATCH), dtype=np.float32) * rng.uniform(*spec.noise_std)
     return images, params, noises
 
 
@@ -178,8 +199,8 @@ class TextBlurSource:
 
     `sigma` and `motion_length` (pixels) set the blur strength, `noise_std` the Gaussian noise
     added after blurring (on the 0..1 scale); each is a fixed value or a [low, high] range
-    drawn per image. `fonts` is "auto" (Pillow's default plus the system's TrueType fonts),
-    "default" (Pillow's only, the same on every machine) or a list of font files.
+    drawn per image. `fonts` is "bundled" (Pillow's default plus the fonts matplotlib ships),
+    "default" (Pillow's only) or a list of font files.
     """
 
     def __init__(
@@ -192,13 +213,16 @@ class TextBlurSource:
         motion_length: float | Sequence[float] = (2.0, 5.0),
         noise_std: float | Sequence[float] = (0.0, 0.02),
         font_size: Sequence[int] = (10, 20),
-        fonts: str | Sequence[str] = "auto",
+        fonts: str | Sequence[str] = "bundled",
         workers: int | None = None,
     ) -> None:
         kinds = {"gaussian": 0, "motion": 1}
         unknown = set(blur_kinds) - set(kinds)
         if unknown or not blur_kinds:
-            raise ValueError(f"blur_kinds must be a non-empty subset of {sorted(kinds)}")
+            raise ConfigError(
+                f"dataset.source.blur_kinds={list(blur_kinds)} is not allowed: it must be a non-empty "
+                f"list drawn from {sorted(kinds)}."
+            )
         self.sizes = {"train": n_train, "test": n_val}
         self.seed = seed
         self.kinds = tuple(sorted(kinds[k] for k in set(blur_kinds)))
@@ -206,12 +230,23 @@ class TextBlurSource:
         self.motion_length = _as_range(motion_length)
         self.noise_std = _as_range(noise_std)
         self.font_size = (int(font_size[0]), int(font_size[1]))
-        if fonts == "auto":
-            self.fonts: list[str | None] = [None, *find_fonts()]
+        if fonts == "bundled":
+            self.fonts: list[str | None] = [None, *bundled_fonts()]
         elif fonts == "default":
             self.fonts = [None]
+        elif isinstance(fonts, str):
+            raise ConfigError(
+                f"dataset.source.fonts={fonts!r} is not allowed: use bundled, default or a list of "
+                "font files."
+            )
         else:
             self.fonts = list(fonts)
+        missing = [f for f in self.fonts if f is not None and not os.path.isfile(f)]
+        if missing:
+            raise ConfigError(
+                f"dataset.source.fonts names font files that do not exist: {missing}. Give existing "
+                "files, or fonts: default (Pillow's own font)."
+            )
         self.workers = workers
         self.radius = math.ceil(max(3 * self.sigma[1], self.motion_length[1] / 2 + 1))
         font_names = [os.path.basename(f) if f else "pil-default" for f in self.fonts]
@@ -232,26 +267,32 @@ class TextBlurSource:
     def load(self, split: str) -> ImageSet:
         """Generates one split: "train", or "test" (the lab's validation set)."""
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {sorted(SPLITS)}, not {split!r}")
+            raise ConfigError(
+                f"textblur has the splits {sorted(SPLITS)} (test is the lab's validation set), not {split!r}."
+            )
         n = self.sizes[split]
-        spec = (
+        spec = RenderSpec(
             self.seed,
             PATCH + 2 * self.radius,
-            self.fonts,
+            tuple(self.fonts),
             self.font_size,
             self.kinds,
             self.sigma,
             self.motion_length,
             self.noise_std,
         )
-        jobs = [(spec, SPLITS[split], start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
-        workers = min(self.workers or os.cpu_count() or 1, len(jobs))
+        starts = range(0, n, CHUNK)
+        stops = [min(start + CHUNK, n) for start in starts]
+        workers = min(self.workers or os.cpu_count() or 1, len(starts))
         results = []
         with (
             ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool,
             tqdm(total=n, desc=f"textblur {split}", unit="img", disable=n < 1000) as bar,
         ):
-            for result in (pool.map if pool else map)(_render_chunk, jobs):
+            chunks = (pool.map if pool else map)(
+                _render_chunk, repeat(spec), repeat(SPLITS[split]), starts, stops
+            )
+            for result in chunks:
                 results.append(result)
                 bar.update(len(result[0]))
         if not results:

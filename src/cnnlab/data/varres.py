@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 
 from cnnlab.data.imageset import Buckets, ImageSet
 from cnnlab.data.torchvision_source import TorchvisionSource
@@ -88,3 +89,15 @@ class VariableResolutionSource:
             else:
                 x[index] = resize_uint8(rescaled, self.resize_to)
         return buckets if self.resize_to is None else ImageSet(x, base.y.clone())
+
+    def torch_dataset(self, split: str, transform) -> Dataset:
+        """The classic path's Dataset, which needs every image at one size: with `resize_to` only."""
+        data = self.load(split)
+        if not isinstance(data, ImageSet):
+            raise ConfigError(
+                "dataset.loader=torch cannot batch variable-resolution data; set dataset.resize_to "
+                "or use dataset.loader=tensor, which batches by size bucket."
+            )
+        from cnnlab.data.tensor_dataset import TensorImageDataset  # imports torchvision
+
+        return TensorImageDataset(data.x, data.y, transform)

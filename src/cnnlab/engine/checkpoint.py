@@ -16,7 +16,7 @@ import torch
 
 from cnnlab.data.cache import atomic_save
 from cnnlab.errors import CheckpointError, ConfigError
-from cnnlab.overrides import is_plumbing
+from cnnlab.overrides import changed_settings
 
 
 def rng_state() -> dict[str, Any]:
@@ -79,12 +79,6 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 EXTENDABLE = frozenset({"trainer.epochs"})
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict) and node:
-        return {k: v for key, value in node.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): node}
-
-
 def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path, allow: bool) -> list[str]:
     """The training-relevant keys whose value differs between a checkpoint's config and this run's.
 
@@ -94,17 +88,12 @@ def check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Pa
     that depends on it differs in its own keys) and keys only one side has (a newer cnnlab's
     additions) are not compared.
     """
-    old, new = _flatten(saved), _flatten(current)
-    changed = [
-        k
-        for k in sorted(old.keys() & new.keys())
-        if not is_plumbing(k) and k not in EXTENDABLE and old[k] != new[k]
-    ]
+    changed = changed_settings(saved, current, ignore=EXTENDABLE)
     if changed and not allow:
-        listing = "; ".join(f"{k}: {old[k]!r} -> {new[k]!r}" for k in changed)
+        listing = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
         raise ConfigError(
             f"trainer.resume=true, but this config differs from the one {path} was trained with: {listing}. "
             "Resume with the run's own settings (its config.yaml), start a new run dir, or add "
             "trainer.resume_allow_changes=true to continue with the new values."
         )
-    return changed
+    return list(changed)

@@ -25,6 +25,26 @@ def bf16_autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+def train_step(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    device: torch.device,
+    amp: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on one batch; returns the output and the loss, still on the device."""
+    with bf16_autocast(device, amp):
+        output = model(x)
+        loss = loss_fn(output, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return output, loss
+
+
 def train_epoch(
     model: nn.Module,
     loader,
@@ -45,12 +65,7 @@ def train_epoch(
     seen = 0
     with tqdm(total=len(loader), desc=desc, leave=False, disable=None, unit="batch") as bar:
         for step, (x, y) in enumerate(loader, 1):
-            with bf16_autocast(device, amp):
-                output = model(x)
-                loss = loss_fn(output, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            output, loss = train_step(model, loss_fn, optimizer, x, y, device=device, amp=amp)
             if step_scheduler is not None:
                 step_scheduler.step()
             n = y.shape[0]
@@ -90,5 +105,6 @@ def evaluate(
     return {"loss": loss_total / seen, task.metric: score_total / seen}
 
 
-def step_lr(optimizer: torch.optim.Optimizer) -> float:
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate the next step will use (of the first parameter group)."""
     return optimizer.param_groups[0]["lr"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
+
+from cnnlab.data.protocols import Loader
 
 GRID_IMAGES = 8
 
@@ -35,7 +38,7 @@ def image_grid(
     return make_grid(rows, nrow=inputs.shape[0], padding=2, pad_value=0.5)
 
 
-def first_images(loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tensor]:
+def first_images(loader: Loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n (input, target) pairs of the loader's epoch 0, the same on every call."""
     loader.set_epoch(0)
     inputs, targets = next(iter(loader))
@@ -45,14 +48,17 @@ def first_images(loader, n: int = GRID_IMAGES) -> tuple[torch.Tensor, torch.Tens
 class GridLogger:
     """Input / output / target grids of fixed images, to watch the output sharpen epoch by epoch.
 
-    Each epoch's grids go to TensorBoard and overwrite images_<split>.png in the run dir.
+    The images are the first of each split's epoch 0; each epoch's grids go to TensorBoard and
+    overwrite images_<split>.png in the run dir.
     """
 
-    def __init__(self, batches: dict[str, tuple[torch.Tensor, torch.Tensor]], writer, run_dir: Path):
-        self.batches, self.writer, self.run_dir = batches, writer, run_dir
+    def __init__(self, loaders: dict[str, Loader | None]) -> None:
+        self.batches = {
+            split: first_images(loader) for split, loader in loaders.items() if loader is not None
+        }
 
     @torch.no_grad()
-    def log(self, model: nn.Module, step: int) -> None:
+    def log(self, model: nn.Module, step: int, writer: Any, run_dir: Path) -> None:
         """Run the model on each split's fixed inputs in eval mode and write the grids."""
         from torchvision.utils import save_image
 
@@ -60,7 +66,7 @@ class GridLogger:
         model.eval()
         for split, (inputs, targets) in self.batches.items():
             grid = image_grid(inputs, model(inputs), targets)
-            self.writer.add_image(f"{split}/input_output_target", grid, step)
-            save_image(grid, self.run_dir / f"images_{split}.png")
-        self.writer.flush()
+            writer.add_image(f"{split}/input_output_target", grid, step)
+            save_image(grid, run_dir / f"images_{split}.png")
+        writer.flush()
         model.train(was_training)

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import load_photo, show
+from cnnlab.labtasks.kernels import SOBEL_X
 
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 HORIZONTAL_EDGE = torch.tensor([[1.0, 0.0, -1.0]] * 3)
-SOBEL_X = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
 
 
 def filter_bank_weights(channels: int, sobel: bool) -> tuple[torch.Tensor, list[str]]:

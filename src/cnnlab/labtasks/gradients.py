@@ -17,8 +17,9 @@ from cnnlab.blocks.numcheck import DerivativeCheck, check_projected
 from cnnlab.blocks.unfold import conv2d_unfold, unfold_patches
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import load_photo, show
+from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
 
-SOBEL_X = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]], dtype=torch.float64)
+SOBEL_X = KERAS7_SOBEL_X.to(torch.float64)
 
 
 def _check_figure(ctx: TaskContext, name: str, checks: dict[str, DerivativeCheck]) -> None:

@@ -18,27 +18,31 @@ from cnnlab.blocks.loop_conv import conv2d_single_loops
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import fit_to, load_photo, show
+from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
 
-SOBEL_X = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
 
-
-def _input_shape(cfg: DictConfig) -> tuple[int, int, int]:
+def _input_shape(cfg: DictConfig, input_size: int | None = None) -> tuple[int, int, int]:
+    """C x H x W of the model's input: the data set's image size, or `input_size` when given."""
     for key in ("model", "dataset"):
         if key not in cfg:
             raise ConfigError(
                 f"this task needs a `{key}` config but none is composed; add {key}=<name> "
                 f"(one of the files in conf/{key}/)."
             )
-    size = int(cfg.dataset.image_size)
-    return int(cfg.dataset.channels), size, size
+    size = input_size or cfg.dataset.image_size
+    if size is None:
+        raise ConfigError(
+            f"dataset={cfg.dataset.name} has images of several sizes (image_size: null), so this task "
+            "needs one: add dataset.image_size=<pixels> (task=summary also takes task.input_size=<pixels>)."
+        )
+    return int(cfg.dataset.channels), int(size), int(size)
 
 
 def summary(ctx: TaskContext, input_size: int | None) -> dict:
     """Per layer: output shape, params, mult-adds, receptive field and jump of any model config."""
     from cnnlab.models import build_model
 
-    channels, size, _ = _input_shape(ctx.cfg)
-    shape = (channels, input_size or size, input_size or size)
+    shape = _input_shape(ctx.cfg, input_size)
     model = build_model(ctx.cfg.model, shape)
     rows = layer_table(model, shape)
     print(format_table(rows))
@@ -177,10 +181,11 @@ def sobel_keras7(ctx: TaskContext, image: str, scale: float) -> dict:
     """e2: edge magnitude sqrt(Gx^2 + Gy^2)/max with the loop convolution and the library's."""
     gray = load_photo(image, scale, gray=True)[0]
     start = time.perf_counter()
-    ours = [conv2d_single_loops(gray, k) for k in (SOBEL_X, SOBEL_X.T)]
+    kernels = (KERAS7_SOBEL_X, KERAS7_SOBEL_X.T)
+    ours = [conv2d_single_loops(gray, k) for k in kernels]
     ours_s = time.perf_counter() - start
     start = time.perf_counter()
-    theirs = [F.conv2d(gray[None, None], k[None, None])[0, 0] for k in (SOBEL_X, SOBEL_X.T)]
+    theirs = [F.conv2d(gray[None, None], k[None, None])[0, 0] for k in kernels]
     theirs_s = time.perf_counter() - start
     edges = []
     for gx, gy in (ours, theirs):

@@ -23,12 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
-from cnnlab.overrides import is_plumbing, split_override
+from cnnlab.overrides import changed_settings, is_plumbing, split_override
 
 log = logging.getLogger("cnnlab.sweep")
 
-# Config keys that do not change what a job computes, so a stored run with other values still counts.
-IGNORED_KEYS = ("trainer.resume", "trainer.num_threads", "paths")
 MAX_DIRNAME = 200
 # Outcomes a rerun would only repeat: skipped. A diverged run is a result (NaN), not an error.
 FINISHED = ("completed", "diverged")
@@ -41,18 +39,6 @@ def job_dirname(override_dirname: str) -> str:
         digest = hashlib.sha1(name.encode()).hexdigest()[:10]
         name = f"{name[: MAX_DIRNAME - 11]}-{digest}"
     return name
-
-
-def _comparable(config: DictConfig | dict[str, Any]) -> dict[str, Any]:
-    conf = OmegaConf.create(config) if isinstance(config, dict) else config.copy()
-    plain = OmegaConf.to_container(conf, resolve=True)
-    assert isinstance(plain, dict)
-    for key in IGNORED_KEYS:
-        parent, _, leaf = key.rpartition(".")
-        node = plain.get(parent, {}) if parent else plain
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return plain
 
 
 def stored_config(run_dir: Path) -> dict[str, Any] | None:
@@ -77,10 +63,11 @@ def _read_summary(run_dir: Path) -> dict[str, Any] | None:
 
 
 def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: dict[str, Any]) -> bool:
-    """Whether run_dir was trained with this config (by its config.yaml; by its overrides without one)."""
+    """Whether run_dir was trained with this config (by its config.yaml; by its overrides without one).
+    Either way plumbing (paths, device, threads, resuming) does not count."""
     stored = stored_config(run_dir)
     if stored is not None:
-        return _comparable(stored) == _comparable(cfg)
+        return not changed_settings(stored, OmegaConf.to_container(cfg, resolve=True))
 
     def keep(items: list[str]) -> list[str]:
         return sorted(o for o in items if not is_plumbing(split_override(o)[0]))

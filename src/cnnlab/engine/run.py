@@ -1,0 +1,146 @@
+"""What one training run steps with (data, model, optimiser, scheduler, loss, task, precision),
+built from config in one place, so that fit, the speed benchmark and evaluation train and score
+the same objects instead of each assembling its own."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from cnnlab.build import build
+from cnnlab.data.datamodule import DataModule, build_data
+from cnnlab.engine.device import native_bf16, resolve_amp
+from cnnlab.engine.loop import evaluate, train_epoch
+from cnnlab.engine.tasks import EpochLogger, Task
+from cnnlab.models import build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+@dataclass
+class Run:
+    """The objects of one run; `model` holds the weights, `step_model` is what steps (compiled or not)."""
+
+    cfg: DictConfig
+    device: torch.device
+    amp: bool
+    data: DataModule
+    model: nn.Module
+    step_model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any | None
+    loss_fn: nn.Module
+    n_params: int
+    epoch_loggers: list[EpochLogger]
+
+    @property
+    def task(self) -> Task:
+        """What is learned (the data set's `task`): its metric, targets and per-epoch logs."""
+        return self.data.task
+
+    @property
+    def steps_scheduler_per_batch(self) -> bool:
+        """`scheduler.interval: step` (e.g. one-cycle); otherwise the scheduler steps once per epoch."""
+        return self.scheduler is not None and self.cfg.scheduler.interval == "step"
+
+    def train_epoch(self, epoch: int, *, log_every: int, desc: str = "train") -> tuple[dict[str, float], int]:
+        """Epoch `epoch` (0-based) in train mode: mean loss and metric, and the images seen.
+        The scheduler steps after every batch or after the epoch, as `scheduler.interval` says."""
+        self.data.train.set_epoch(epoch)
+        result = train_epoch(
+            self.step_model,
+            self.data.train,
+            self.loss_fn,
+            self.optimizer,
+            self.task,
+            device=self.device,
+            step_scheduler=self.scheduler if self.steps_scheduler_per_batch else None,
+            amp=self.amp,
+            log_every=log_every,
+            desc=desc,
+        )
+        if self.scheduler is not None and not self.steps_scheduler_per_batch:
+            self.scheduler.step()
+        return result
+
+    def evaluate(self, splits: tuple[str, ...] = ("val", "test")) -> dict[str, float]:
+        """`<split>_loss` and `<split>_<metric>` in eval mode, for each of `splits` the data has."""
+        loaders = self.data.loaders()
+        return {
+            f"{split}_{key}": value
+            for split in splits
+            if loaders[split] is not None
+            for key, value in evaluate(
+                self.step_model, loaders[split], self.loss_fn, self.task, device=self.device, amp=self.amp
+            ).items()
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The trained state a checkpoint keeps: model, optimiser and scheduler."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+
+def build_run(cfg: DictConfig, device: torch.device) -> Run:
+    """Seed, then build data, model, optimiser, scheduler and loss from config (in that order, so
+    the same seed gives the same initial weights whoever builds the run)."""
+    trainer = cfg.trainer
+    amp = resolve_amp(trainer.amp, device)
+    if amp and not native_bf16(device):
+        log.warning(
+            "trainer.amp=true on %s, which has no native bf16 (no AVX512-BF16/AMX on a CPU): bf16 "
+            "autocast runs several times slower here; use trainer.amp=auto to take it only where it pays.",
+            device,
+        )
+    seed_everything(trainer.seed, trainer.deterministic)
+    data = build_data(cfg, device)
+    epoch_loggers = data.task.epoch_loggers(data.loaders())
+    model = build_model(cfg.model, data.input_shape).to(device)
+    n_params = count_parameters(model)
+    if trainer.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build(cfg.optimizer, key="optimizer")(model.parameters())
+    scheduler = None
+    if cfg.scheduler.build is not None:
+        extra = {"steps_per_epoch": len(data.train)} if cfg.scheduler.interval == "step" else {}
+        scheduler = build(cfg.scheduler.build, key="scheduler.build")(optimizer, **extra)
+    loss_fn = build(cfg.loss, key="loss")
+    step_model = torch.compile(model) if trainer.compile else model
+    return Run(
+        cfg=cfg,
+        device=device,
+        amp=amp,
+        data=data,
+        model=model,
+        step_model=step_model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_fn=loss_fn,
+        n_params=n_params,
+        epoch_loggers=epoch_loggers,
+    )
