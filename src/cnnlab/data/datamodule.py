@@ -12,9 +12,10 @@ from torch.utils.data import Subset
 
 from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
-from cnnlab.data.cache import cached_json, cached_split
+from cnnlab.data.cache import cached_json, cached_split, cached_tensors
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
 from cnnlab.data.tensor_loader import TensorLoader
+from cnnlab.data.whitening import WHITENINGS, zca_whitening
 from cnnlab.engine.regression import first_images
 from cnnlab.errors import ConfigError
 
@@ -40,6 +41,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     ds, trainer = cfg.dataset, cfg.trainer
     if ds.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
+    whitening = _whitening_method(ds)
     source = build(ds.source, key="dataset.source")
     augmentation: Augmentation = build(cfg.augmentation, key="augmentation")
     cache_dir = Path(cfg.paths.cache_dir)
@@ -54,6 +56,11 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     if ds.normalize:
         stats_path = cache_dir / f"{source.cache_key}-stats-v{ds.val_fraction}-s{ds.split_seed}.json"
         mean, std = cached_json(stats_path, lambda: channel_stats(train))
+    zca = None
+    if whitening == "zca":
+        eps = float(ds.whitening_eps)
+        zca_path = cache_dir / f"{source.cache_key}-zca-v{ds.val_fraction}-s{ds.split_seed}-e{eps}.pt"
+        zca = cached_tensors(zca_path, lambda: zca_whitening(train, eps))
     regression = ds.task == "regression"
     channels, size = train[0].x.shape[1], train[0].x.shape[-1]
     input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
@@ -62,6 +69,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
 
     if ds.loader == "tensor":
         on_device = [[b.to(device) for b in split] for split in (train, val, test)]
+        zca_on_device = None if zca is None else (zca["mean"].to(device), zca["matrix"].to(device))
 
         def tensor_loader(buckets: Buckets, training: bool) -> TensorLoader:
             return TensorLoader(
@@ -71,6 +79,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 transform=augmentation.apply if training else _evaluate(augmentation),
                 mean=mean,
                 std=std,
+                whitening=zca_on_device,
                 image_targets=regression,
                 chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
@@ -87,8 +96,8 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 f"dataset.loader=torch cannot batch variable-resolution data ({ds.name}); "
                 f"use dataset.loader=tensor, which batches by size bucket."
             )
-        train_tf = image_pipeline(augmentation.train_transforms(size), mean, std)
-        eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std)
+        train_tf = image_pipeline(augmentation.train_transforms(size), mean, std, zca)
+        eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std, zca)
         train_idx, val_idx = split_indices(len(full_train[0]), ds.val_fraction, ds.split_seed)
         if max_eval and max_eval < len(val_idx):
             pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(ds.split_seed))
@@ -119,6 +128,19 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     loaders = {"train": train_loader, "val": val_loader, "test": test_loader}
     fixed = {k: first_images(v) for k, v in loaders.items() if v is not None} if regression else {}
     return DataModule(train_loader, val_loader, test_loader, input_shape, ds.task, mean, std, fixed)
+
+
+def _whitening_method(ds: DictConfig) -> str | None:
+    """dataset.whitening, checked before any data is read (runs older than the option have none)."""
+    whitening = ds.get("whitening")
+    if whitening not in WHITENINGS:
+        raise ConfigError(f"dataset.whitening={whitening!r} is not a whitening; use one of {WHITENINGS}.")
+    if whitening and ds.normalize:
+        raise ConfigError(
+            f"dataset.whitening={whitening} already centres every pixel and rescales every direction; "
+            "per-channel standardisation on top would undo that. Set dataset.normalize=false with it."
+        )
+    return whitening
 
 
 def _evaluate(augmentation: Augmentation):

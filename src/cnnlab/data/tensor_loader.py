@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from cnnlab.data.imageset import Buckets
+from cnnlab.data.whitening import whiten
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -30,6 +31,7 @@ class TensorLoader:
         transform: BatchTransform | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
+        whitening: tuple[torch.Tensor, torch.Tensor] | None = None,
         image_targets: bool = False,
         seed: int = 0,
         limit_batches: int | None = None,
@@ -40,6 +42,7 @@ class TensorLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.transform = transform
+        self.whitening = whitening
         self.image_targets = image_targets
         self.seed = seed
         self.limit_batches = limit_batches
@@ -100,8 +103,10 @@ class TensorLoader:
     def _prepare(
         self, bucket, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gather, scale to [0, 1], augment and normalise the images of one pass."""
+        """Gather, scale to [0, 1], whiten, augment and normalise the images of one pass."""
         x = bucket.x[index].float().div_(255)
+        if self.whitening is not None:
+            x = whiten(x, *self.whitening)
         if self.transform is not None:
             x = self.transform(x, generator)
         if self.mean is not None:
