@@ -86,6 +86,43 @@ def test_arithmetic_tasks(tmp_path):
     assert r["q4_q6"]["q6_output_shape_fc_as_conv_384"] == [1000, 6, 6]
     assert r["q4_q6"]["q6_real_output_spatial_size"] == [6, 6]
     assert r["q7_receptive_fields"]["conv1_2"] == 5 and r["q10_shapes_match_real_layers"]
+    _check_rdfia_q2_q12(r)
+
+
+def _params(*layers: torch.nn.Module) -> list[int]:
+    return [sum(p.numel() for p in layer.parameters()) for layer in layers]
+
+
+def _check_rdfia_q2_q12(r: dict) -> None:
+    """rdfia q2, q3, q8-q12 against torch layers built here, apart from the task's code."""
+    from torch import nn
+
+    assert r["q2_conv_weights"] == _params(nn.Conv2d(3, 32, 5, bias=False))[0]
+    assert r["q2_dense_weights_same_output"] == 3 * 16 * 16 * 32 * 16 * 16
+    assert r["q2_conv_shift_equivariance_max_abs_error"] == 0
+    assert r["q2_dense_shift_equivariance_relative_error"] > 0.5
+    shift = r["q3_relative_feature_change_under_1px_shift"]
+    assert shift["max_pool_8x8"] < shift["max_pool_2x2"] < shift["no_pool"]
+    assert r["q3_values_kept_by_a_2x2_pool"] == 0.25
+    assert r["q3_fc4_weights_without_pools"] == _params(nn.Linear(64 * 32 * 32, 1000))[0]
+    assert (r["q8_conv_same_size"]["stride"], r["q8_conv_same_size"]["padding"]) == (1, 2)
+    assert (r["q9_pool_halving"]["stride"], r["q9_pool_halving"]["padding"]) == (2, 0)
+    layers = [nn.Conv2d(3, 32, 5, 1, 2), nn.Conv2d(32, 64, 5, 1, 2), nn.Conv2d(64, 64, 5, 1, 2)]
+    dense = [nn.Linear(64 * 4 * 4, 1000), nn.Linear(1000, 10)]
+    x, shapes = torch.zeros(1, 3, 32, 32), []
+    for conv in layers:
+        x = conv(x)
+        shapes.append(list(x.shape[1:]))
+        x = nn.MaxPool2d(2, 2, 0)(x)
+        shapes.append(list(x.shape[1:]))
+    shapes += [[1000, 1, 1], [10, 1, 1]]
+    rows = r["q10_layers"]
+    assert [row["output_shape"] for row in rows] == shapes
+    assert [row["weights"] for row in rows if row["weights"]] == _params(*layers, *dense)
+    assert r["q11_total_weights"] == sum(_params(*layers, *dense))
+    assert r["q11_weights_per_example"] == pytest.approx(sum(_params(*layers, *dense)) / 50000)
+    assert r["q10_fc4_share_of_weights"] == pytest.approx(_params(dense[0])[0] / r["q11_total_weights"])
+    assert r["q12_bow_svm_weights"]["total"] == 1000 * 128 + 10 * 1001
 
 
 def test_summary_of_model_configs(tmp_path):
