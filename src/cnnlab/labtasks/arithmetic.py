@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +87,40 @@ def deblur_specs(first_kernel: int = 3, padding: bool = True) -> list[LayerSpec]
     ]
 
 
+def _deblur_net_questions(image_size: int, seed: int, inits: int = 20) -> dict:
+    """q17, q18, q20 on the real DeblurNet: what a last ReLU would cut, its layers, filter depths."""
+    from cnnlab.models.deblur import DeblurNet
+
+    image = torch.rand(1, 1, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+    below_zero = []
+    for init in range(inits):
+        torch.manual_seed(seed + init)
+        net = DeblurNet(in_channels=1, depth=3, width=32, kernel_size=3, padding=1)
+        with torch.no_grad():
+            below_zero.append(float((net(image) < 0).float().mean()))
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    try:
+        F.conv2d(torch.zeros(1, 32, 8, 8), torch.zeros(32, 16, 3, 3))
+        mismatch = "ran (unexpected)"
+    except RuntimeError as error:
+        mismatch = str(error).splitlines()[0]
+    return {
+        "q17_output_pixels_below_zero_at_init_mean": statistics.mean(below_zero),
+        "q17_output_pixels_below_zero_by_init": below_zero,
+        "q17_note": f"{inits} random inits on one random image: a ReLU after the last conv would "
+        "output 0 and pass no gradient at these pixels",
+        "q18_layers": len(net),
+        "q18_layer_types": [type(m).__name__ for m in net],
+        "q18_layers_with_weights": len(convs),
+        "q20_filter_shapes_out_in_h_w": [list(m.weight.shape) for m in convs],
+        "q20_filter_depth_equals_input_channels": all(
+            m.weight.shape[1] == c
+            for m, c in zip(convs, [1] + [m.out_channels for m in convs[:-1]], strict=True)
+        ),
+        "q20_depth_16_filters_on_32_channels": mismatch,
+    }
+
+
 def conv_arith_dd2427(ctx: TaskContext, image_size: int) -> dict:
     """q1, q16-q22: sizes, mul-adds and receptive field of the deblur net; pad 0 and a 5x5 first layer."""
     shape = (1, image_size, image_size)
@@ -94,6 +129,7 @@ def conv_arith_dd2427(ctx: TaskContext, image_size: int) -> dict:
     wide = _checked_walk(ctx, "deblur_first5x5", deblur_specs(5), shape)
     relu_ops = [image_size * image_size * 32] * 2
     return {
+        **_deblur_net_questions(image_size, int(ctx.cfg.seed)),
         "q1_valid_output": f"{image_size - 2}x{image_size - 2} for a 3x3 filter on {image_size}x{image_size}",
         "q16_pad0_output_shapes": [r["shape"] for r in pad0["layers"]],
         "q19_tensor_shapes": [r["shape"] for r in base["layers"]],
