@@ -10,7 +10,7 @@ from cnnlab.data.datamodule import build_data
 from cnnlab.data.imageset import ImageSet, split_train_val
 from cnnlab.data.whitening import whiten, zca_whitening
 from cnnlab.errors import ConfigError
-from tests.conftest import fake_mnist
+from tests.conftest import fake_image_folder, fake_mnist
 
 CPU = torch.device("cpu")
 
@@ -64,8 +64,15 @@ def test_bad_eps_and_variable_sizes_are_config_errors():
 
 
 def test_loaders_whiten_with_the_train_split_statistics_on_both_paths(make_cfg, tmp_path):
-    fake_mnist(tmp_path / "data")
-    common = ["dataset=mnist", "dataset.normalize=false", "dataset.whitening=zca", "trainer.batch_size=16"]
+    fake_image_folder(tmp_path / "cifar", n_per_class=6, size=8)
+    common = [
+        "dataset=cifar10",
+        f"dataset.image_folder={tmp_path / 'cifar'}",
+        "dataset.image_size=8",
+        "dataset.normalize=false",
+        "dataset.whitening=zca",
+        "trainer.batch_size=16",
+    ]
     cfg = make_cfg(*common, "trainer.eval_batch_size=16")
     tensor = build_data(cfg, CPU)
     classic = build_data(make_cfg(*common, "trainer.eval_batch_size=16", "dataset.loader=torch"), CPU)
@@ -92,3 +99,26 @@ def test_whitening_with_standardisation_or_unknown_name_is_refused(make_cfg, tmp
         build_data(make_cfg("dataset=mnist", "dataset.whitening=zca"), CPU)
     with pytest.raises(ConfigError, match="'pca' is not a whitening"):
         build_data(make_cfg("dataset=mnist", "dataset.normalize=false", "dataset.whitening=pca"), CPU)
+
+
+def test_whitening_comes_before_the_crop_on_both_paths(make_cfg, tmp_path):
+    """A 12x12 crop of a whitened 16x16 image: the centre-cropped test batches agree across paths."""
+    fake_image_folder(tmp_path / "cifar", n_per_class=2, size=16)
+    common = [
+        "dataset=cifar10",
+        f"dataset.image_folder={tmp_path / 'cifar'}",
+        "dataset.normalize=false",
+        "dataset.whitening=zca",
+        "augmentation=flip_crop",
+        "dataset.image_size=16",
+        "augmentation.crop_size=12",
+        "trainer.batch_size=8",
+        "trainer.eval_batch_size=8",
+    ]
+    tensor = build_data(make_cfg(*common), CPU)
+    classic = build_data(make_cfg(*common, "dataset.loader=torch"), CPU)
+    for data in (tensor, classic):
+        x, _ = next(iter(data.train))
+        assert x.shape[1:] == (3, 12, 12)
+    for (xa, _), (xb, _) in zip(tensor.test, classic.test, strict=True):
+        torch.testing.assert_close(xa, xb, rtol=1e-4, atol=1e-4)
