@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import statistics
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ from cnnlab.analysis.arithmetic import (
     walk_specs,
 )
 from cnnlab.labtasks.context import TaskContext
+from cnnlab.labtasks.images import load_photo
 
 
 def specs_to_module(
@@ -249,7 +251,12 @@ def alexnet_style_specs(ceil_mode: bool = False) -> list[LayerSpec]:
     ]
 
 
-def _settings_for(kernel: int, want, make_layer, sizes: list[int]) -> list[dict]:
+def _settings_for(
+    kernel: int,
+    want: Callable[[int], int],
+    make_layer: Callable[[int, int, int], nn.Module],
+    sizes: list[int],
+) -> list[dict]:
     """Every (stride, padding) with stride <= kernel, padding <= kernel // 2 whose output size is
     want(n) for each n of `sizes`, by the closed form and by the real layer alike."""
     found = []
@@ -309,9 +316,8 @@ def _convolution_vs_dense(example: dict, generator: torch.Generator) -> dict:
 
 
 def _pooling_effects(image: str, generator: torch.Generator, total: int) -> dict:
-    """q3: pooling shrinks the maps (and so fc4) and makes the features change less under a shift."""
-    from cnnlab.labtasks.images import load_photo
-
+    """q3: pooling shrinks the maps (and so fc4) and makes the features change less under a shift
+    (random 5x5 filters on a photo, the photo moved by one pixel)."""
     photo = load_photo(image)
     photo = F.interpolate(photo[None], size=(128, 128), mode="bilinear", antialias=True)
     filters = torch.randn(16, 3, 5, 5, generator=generator)
