@@ -106,7 +106,7 @@ def dropout_modes(ctx: TaskContext, run: str | None, passes: int, probabilities:
         "epoch": trained.epoch,
         "dropout_p_trained": trained_p,
         "test_images": len(labels),
-        "q30_q33_batch_shape": list(x.shape),
+        "q33_forward_batch_shape": list(x.shape),
         "q33_train_mode_two_forwards": train_forwards,
         "q33_eval_mode_two_forwards": eval_forwards,
         "q33_eval_mode_test_acc": eval_acc,
