@@ -63,19 +63,25 @@ def test_bad_eps_and_variable_sizes_are_config_errors():
         zca_whitening([images, other], eps=1e-2)
 
 
-def test_loaders_whiten_with_the_train_split_statistics_on_both_paths(make_cfg, tmp_path):
-    fake_image_folder(tmp_path / "cifar", n_per_class=6, size=8)
-    common = [
+def _whitened_cifar(tmp_path, n_per_class: int, size: int, batch: int) -> list[str]:
+    """Overrides for a tiny CIFAR-like image folder of size x size images, whitened by ZCA."""
+    fake_image_folder(tmp_path / "cifar", n_per_class=n_per_class, size=size)
+    return [
         "dataset=cifar10",
         f"dataset.image_folder={tmp_path / 'cifar'}",
-        "dataset.image_size=8",
+        f"dataset.image_size={size}",
         "dataset.normalize=false",
         "dataset.whitening=zca",
-        "trainer.batch_size=16",
+        f"trainer.batch_size={batch}",
+        f"trainer.eval_batch_size={batch}",
     ]
-    cfg = make_cfg(*common, "trainer.eval_batch_size=16")
+
+
+def test_loaders_whiten_with_the_train_split_statistics_on_both_paths(make_cfg, tmp_path):
+    common = _whitened_cifar(tmp_path, n_per_class=6, size=8, batch=16)
+    cfg = make_cfg(*common)
     tensor = build_data(cfg, CPU)
-    classic = build_data(make_cfg(*common, "trainer.eval_batch_size=16", "dataset.loader=torch"), CPU)
+    classic = build_data(make_cfg(*common, "dataset.loader=torch"), CPU)
     assert list((tmp_path / "cache").glob("*-zca-*.pt"))
 
     from hydra.utils import instantiate
@@ -103,17 +109,10 @@ def test_whitening_with_standardisation_or_unknown_name_is_refused(make_cfg, tmp
 
 def test_whitening_comes_before_the_crop_on_both_paths(make_cfg, tmp_path):
     """A 12x12 crop of a whitened 16x16 image: the centre-cropped test batches agree across paths."""
-    fake_image_folder(tmp_path / "cifar", n_per_class=2, size=16)
     common = [
-        "dataset=cifar10",
-        f"dataset.image_folder={tmp_path / 'cifar'}",
-        "dataset.normalize=false",
-        "dataset.whitening=zca",
+        *_whitened_cifar(tmp_path, n_per_class=2, size=16, batch=8),
         "augmentation=flip_crop",
-        "dataset.image_size=16",
         "augmentation.crop_size=12",
-        "trainer.batch_size=8",
-        "trainer.eval_batch_size=8",
     ]
     tensor = build_data(make_cfg(*common), CPU)
     classic = build_data(make_cfg(*common, "dataset.loader=torch"), CPU)
