@@ -36,6 +36,15 @@ def test_filter_bank(tmp_path):
     assert r["q1_valid_output_HxW"] == [h - 2, w - 2] and r["t1_padded_output_HxW"] == [h, w]
     assert r["q3_feature_channels_K"] == 3 and r["q4_filter_depth"] == 3
     assert r["t4_batch_output_NxKxHxW"] == [2, 5, h - 2, w - 2]
+    # q2 by hand: the Laplacian's centre weight -4 meets a dot alone, a bar with 2 neighbours on it.
+    assert r["q2_laplacian_max_abs_response_by_structure"] == {
+        "dot": 4.0,
+        "bar": 2.0,
+        "edge": 1.0,
+        "corner": 2.0,
+        "flat": 0.0,
+    }
+    assert r["q2_strongest_structure"] == "dot"
 
 
 def test_activation_functions_and_pooling(tmp_path):
@@ -43,6 +52,11 @@ def test_activation_functions_and_pooling(tmp_path):
     assert "activation_functions.png" in pngs(out)
     assert 0 < r["q10_active_fraction_relu_bias"] < r["q10_active_fraction_relu"] < 1
     assert r["activation_stats"]["sigmoid"]["min"] > 0
+    assert r["q7_two_linear_convs_vs_one_5x5_conv_max_abs_error"] < 1e-5
+    assert r["q7_with_relu_between_vs_one_5x5_conv_max_abs_error"] > 0.1
+    assert r["q8_preferred_structure"] == "dot"
+    assert r["q9_at_a_bright_dot_relu_laplacian"] == 0 and r["q9_at_a_bright_dot_relu_negated_laplacian"] == 4
+    assert r["q9_active_fraction_relu_negated_laplacian"] == r["q10_active_fraction_relu"]
     r, out = run(tmp_path / "p", "task=pooling", "task.scale=0.1", "task.sizes=[2,4]")
     assert pngs(out) == {"pooling_image.png", "pooling_filtered.png"}
     h, w = r["input_HxW"]
@@ -52,6 +66,16 @@ def test_activation_functions_and_pooling(tmp_path):
 def test_gradient_tasks(tmp_path):
     r, _ = run(tmp_path / "d", "task=grad_check_dd2427", "task.size=5", "task.batch=1", "task.filters=2")
     assert r["all_pass"] and r["q10b_derivative_shapes_equal_parameter_shapes"]
+    assert r["q11_p1_vs_autograd_derivative_of_projected_output_max_abs_error"] < 1e-10
+    assert r["q12_function_evaluations_per_check"] == 2 * 3 * 5 * 5
+    steps = r["q12_conv_relu_conv_max_abs_error_by_step"]
+    assert set(steps) == {"1e-01", "1e-03", "1e-05", "1e-07"} and steps["1e-05"] < 1e-6
+    assert (
+        r["q13_full_jacobian_numel"] == (3 * 5 * 5) * (2 * 3 * 3)
+        and r["q13_projected_derivative_numel"] == 75
+    )
+    assert r["q13_p_transpose_jacobian_vs_backward_max_abs_error"] < 1e-10
+    assert r["q14_conv_fed_dy_max_abs_error"] < 1e-6 < r["q14_conv_fed_p_max_abs_error"]
     r, _ = run(tmp_path / "l", "task=loss_layers", "task.size=4")
     assert r["checks"]["t13 L2 loss"]["max_abs_error"] < 1e-6
     assert r["checks"]["t14 L1 loss"]["max_abs_error"] < 1e-6
@@ -65,6 +89,9 @@ def test_gradient_tasks(tmp_path):
     assert all(v["max_abs_error_vs_autograd"] < 1e-12 for v in r.values() if isinstance(v, dict))
     r, _ = run(tmp_path / "v", "task=conv_unfold_vu3a", "task.batch=2", "task.size=8", "task.stride=2")
     assert r["q1_6_gradcheck_float64"]
+    assert r["q1_4_function_forward_max_abs_error_vs_library"] < 1e-4
+    assert set(r["q1_5_backward_max_abs_error_vs_library"]) == {"x", "w", "b"}
+    assert max(r["q1_5_backward_max_abs_error_vs_library"].values()) < 1e-3
     assert max(r["max_rel_error_vs_library"].values()) < 1e-5
     assert r["output_shape"] == [2, 8, 4, 4]
 
@@ -74,6 +101,16 @@ def test_arithmetic_tasks(tmp_path):
     assert r["q22_receptive_field"] == 7 and r["q22_receptive_field_5x5_first"] == 9
     assert r["q16_pad0_output_shapes"][-1] == [1, 58, 58] and r["shapes_match_real_layers"]
     assert r["q21_mul_adds_per_conv"] == [64 * 64 * 32 * 9, 64 * 64 * 32 * 32 * 9, 64 * 64 * 32 * 9]
+    assert r["q18_layers"] == 5 and r["q18_layers_with_weights"] == 3
+    assert r["q20_filter_shapes_out_in_h_w"] == [[32, 1, 3, 3], [32, 32, 3, 3], [1, 32, 3, 3]]
+    assert (
+        r["q20_filter_depth_equals_input_channels"]
+        and "16 channels" in r["q20_depth_16_filters_on_32_channels"]
+    )
+    below = r["q17_output_pixels_below_zero_by_init"]
+    assert len(below) == 20 and r["q17_output_pixels_below_zero_at_init_mean"] == pytest.approx(
+        sum(below) / 20
+    )
     r, _ = run(tmp_path / "m", "task=conv_arith_mainf6")
     assert r["all_match_real_layers"] and r["examples"][0]["receptive_field"] == 7
     r, _ = run(tmp_path / "v", "task=conv_arith_vu3a")
@@ -86,6 +123,43 @@ def test_arithmetic_tasks(tmp_path):
     assert r["q4_q6"]["q6_output_shape_fc_as_conv_384"] == [1000, 6, 6]
     assert r["q4_q6"]["q6_real_output_spatial_size"] == [6, 6]
     assert r["q7_receptive_fields"]["conv1_2"] == 5 and r["q10_shapes_match_real_layers"]
+    _check_rdfia_q2_q12(r)
+
+
+def _params(*layers: torch.nn.Module) -> list[int]:
+    return [sum(p.numel() for p in layer.parameters()) for layer in layers]
+
+
+def _check_rdfia_q2_q12(r: dict) -> None:
+    """rdfia q2, q3, q8-q12 against torch layers built here, apart from the task's code."""
+    from torch import nn
+
+    assert r["q2_conv_weights"] == _params(nn.Conv2d(3, 32, 5, bias=False))[0]
+    assert r["q2_dense_weights_same_output"] == 3 * 16 * 16 * 32 * 16 * 16
+    assert r["q2_conv_shift_equivariance_max_abs_error"] == 0
+    assert r["q2_dense_shift_equivariance_relative_error"] > 0.5
+    shift = r["q3_relative_feature_change_under_1px_shift"]
+    assert shift["max_pool_8x8"] < shift["max_pool_2x2"] < shift["no_pool"]
+    assert r["q3_values_kept_by_a_2x2_pool"] == 0.25
+    assert r["q3_fc4_weights_without_pools"] == _params(nn.Linear(64 * 32 * 32, 1000))[0]
+    assert (r["q8_conv_same_size"]["stride"], r["q8_conv_same_size"]["padding"]) == (1, 2)
+    assert (r["q9_pool_halving"]["stride"], r["q9_pool_halving"]["padding"]) == (2, 0)
+    layers = [nn.Conv2d(3, 32, 5, 1, 2), nn.Conv2d(32, 64, 5, 1, 2), nn.Conv2d(64, 64, 5, 1, 2)]
+    dense = [nn.Linear(64 * 4 * 4, 1000), nn.Linear(1000, 10)]
+    x, shapes = torch.zeros(1, 3, 32, 32), []
+    for conv in layers:
+        x = conv(x)
+        shapes.append(list(x.shape[1:]))
+        x = nn.MaxPool2d(2, 2, 0)(x)
+        shapes.append(list(x.shape[1:]))
+    shapes += [[1000, 1, 1], [10, 1, 1]]
+    rows = r["q10_layers"]
+    assert [row["output_shape"] for row in rows] == shapes
+    assert [row["weights"] for row in rows if row["weights"]] == _params(*layers, *dense)
+    assert r["q11_total_weights"] == sum(_params(*layers, *dense))
+    assert r["q11_weights_per_example"] == pytest.approx(sum(_params(*layers, *dense)) / 50000)
+    assert r["q10_fc4_share_of_weights"] == pytest.approx(_params(dense[0])[0] / r["q11_total_weights"])
+    assert r["q12_bow_svm_weights"]["total"] == 1000 * 128 + 10 * 1001
 
 
 def test_summary_of_model_configs(tmp_path):
@@ -204,3 +278,18 @@ def test_textblur_stats_counts_both_splits_and_finds_white_paper_at_zero(tmp_pat
     assert (r["n_train"], r["n_val"]) == (6, 3) and r["image_size"] == [1, 64, 64]
     assert r["target_value_range"][0] == 0.0 and r["target_mean"] < 0.5
     assert 0 < r["train_input_psnr_db"] < 60
+
+
+def test_collapsed_kernel_is_the_impulse_response_of_two_convolutions():
+    """dd2427 q7: correlating with a then b equals one correlation with the full convolution of a, b."""
+    from cnnlab.labtasks.filters import LAPLACIAN, SOBEL_X, collapsed_kernel
+
+    impulse = torch.zeros(1, 1, 9, 9)
+    impulse[..., 4, 4] = 1
+    twice = torch.nn.functional.conv2d(
+        torch.nn.functional.conv2d(impulse, LAPLACIAN.view(1, 1, 3, 3), padding=1),
+        SOBEL_X.view(1, 1, 3, 3),
+        padding=1,
+    )
+    # the response of a correlation to an impulse is its kernel flipped
+    torch.testing.assert_close(collapsed_kernel(LAPLACIAN, SOBEL_X), twice[0, 0, 2:7, 2:7].flip(-2, -1))

@@ -47,3 +47,12 @@ def cached_json(path: Path, compute) -> Any:
     value = compute()
     atomic_write_text(json.dumps(value), path)
     return value
+
+
+def cached_tensors(path: Path, compute) -> dict[str, torch.Tensor]:
+    """A dict of tensors computed once and stored at `path` (read back weights-only)."""
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    value = compute()
+    atomic_save(value, path)
+    return value

@@ -11,10 +11,11 @@ from torch.utils.data import Subset
 
 from cnnlab.build import build
 from cnnlab.data.augment import Augmentation
-from cnnlab.data.cache import cached_json, cached_split
+from cnnlab.data.cache import cached_json, cached_split, cached_tensors
 from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
 from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.data.tensor_loader import TensorLoader
+from cnnlab.data.whitening import WHITENINGS, zca_whitening
 from cnnlab.engine.tasks import Task, make_task
 from cnnlab.errors import ConfigError
 
@@ -43,6 +44,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     ds, trainer = cfg.dataset, cfg.trainer
     if ds.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={ds.loader!r} is not a loader; use one of {LOADERS}.")
+    whitening = _whitening_method(ds)
     source: DataSource = build(ds.source, key="dataset.source")
     augmentation: Augmentation = build(cfg.augmentation, key="augmentation")
     cache_dir = Path(cfg.paths.cache_dir)
@@ -57,6 +59,11 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     if ds.normalize:
         stats_path = cache_dir / f"{source.cache_key}-stats-v{ds.val_fraction}-s{ds.split_seed}.json"
         mean, std = cached_json(stats_path, lambda: channel_stats(train))
+    zca = None
+    if whitening == "zca":
+        eps = float(ds.whitening_eps)
+        zca_path = cache_dir / f"{source.cache_key}-zca-v{ds.val_fraction}-s{ds.split_seed}-e{eps}.pt"
+        zca = cached_tensors(zca_path, lambda: zca_whitening(train, eps))
     task = make_task(ds.task)
     channels, size = train[0].x.shape[1], train[0].x.shape[-1]
     input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
@@ -65,6 +72,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
 
     if ds.loader == "tensor":
         on_device = [[b.to(device) for b in split] for split in (train, val, test)]
+        zca_on_device = None if zca is None else (zca["mean"].to(device), zca["matrix"].to(device))
 
         def tensor_loader(buckets: Buckets, training: bool) -> TensorLoader:
             return TensorLoader(
@@ -75,6 +83,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 mean=mean,
                 std=std,
                 targets=task.batch_targets,
+                whitening=zca_on_device,
                 chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
             )
@@ -90,8 +99,8 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 f"dataset.loader=torch cannot batch variable-resolution data ({ds.name}); "
                 f"use dataset.loader=tensor, which batches by size bucket."
             )
-        train_tf = image_pipeline(augmentation.train_transforms(size), mean, std)
-        eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std)
+        train_tf = image_pipeline(augmentation.train_transforms(size), mean, std, zca)
+        eval_tf = image_pipeline(augmentation.eval_transforms(size), mean, std, zca)
         train_idx, val_idx = split_indices(len(full_train[0]), ds.val_fraction, ds.split_seed)
         if max_eval and max_eval < len(val_idx):
             pick = torch.randperm(len(val_idx), generator=torch.Generator().manual_seed(ds.split_seed))
@@ -120,6 +129,19 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         test_loader = classic_loader(test_set, False)
 
     return DataModule(train_loader, val_loader, test_loader, input_shape, task, mean, std)
+
+
+def _whitening_method(ds: DictConfig) -> str | None:
+    """dataset.whitening, checked before any data is read (runs older than the option have none)."""
+    whitening = ds.get("whitening")
+    if whitening not in WHITENINGS:
+        raise ConfigError(f"dataset.whitening={whitening!r} is not a whitening; use one of {WHITENINGS}.")
+    if whitening and ds.normalize:
+        raise ConfigError(
+            f"dataset.whitening={whitening} already centres every pixel and rescales every direction; "
+            "per-channel standardisation on top would undo that. Set dataset.normalize=false with it."
+        )
+    return whitening
 
 
 def _evaluate(augmentation: Augmentation):

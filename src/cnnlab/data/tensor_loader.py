@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from cnnlab.data.imageset import Buckets
+from cnnlab.data.whitening import whiten
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 TargetTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -32,6 +33,7 @@ class TensorLoader:
         mean: list[float] | None = None,
         std: list[float] | None = None,
         targets: TargetTransform | None = None,
+        whitening: tuple[torch.Tensor, torch.Tensor] | None = None,
         seed: int = 0,
         limit_batches: int | None = None,
         memory_format: torch.memory_format = torch.contiguous_format,
@@ -42,6 +44,7 @@ class TensorLoader:
         self.shuffle = shuffle
         self.transform = transform
         self.targets = targets
+        self.whitening = whitening
         self.seed = seed
         self.limit_batches = limit_batches
         self.memory_format = memory_format
@@ -101,8 +104,10 @@ class TensorLoader:
     def _prepare(
         self, bucket, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gather, scale to [0, 1], augment and normalise the images of one pass."""
+        """Gather, scale to [0, 1], whiten, augment and normalise the images of one pass."""
         x = bucket.x[index].float().div_(255)
+        if self.whitening is not None:
+            x = whiten(x, *self.whitening)
         if self.transform is not None:
             x = self.transform(x, generator)
         if self.mean is not None:

@@ -13,10 +13,16 @@ from torchvision.transforms import v2
 
 
 def image_pipeline(
-    augment: list[v2.Transform], mean: list[float] | None, std: list[float] | None
+    augment: list[v2.Transform],
+    mean: list[float] | None,
+    std: list[float] | None,
+    whitening: dict[str, torch.Tensor] | None = None,
 ) -> v2.Compose:
-    """PIL or tensor image -> float in [0, 1] -> augmentation -> normalisation."""
-    steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), *augment]
+    """PIL or tensor image -> float in [0, 1] -> whitening -> augmentation -> normalisation."""
+    steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    if whitening is not None:
+        steps.append(v2.LinearTransformation(whitening["matrix"], whitening["mean"]))
+    steps += augment
     if mean is not None:
         steps.append(v2.Normalize(mean, std))
     return v2.Compose(steps)

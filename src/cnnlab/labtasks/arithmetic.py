@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import math
+import statistics
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.analysis.arithmetic import (
@@ -18,6 +22,7 @@ from cnnlab.analysis.arithmetic import (
     walk_specs,
 )
 from cnnlab.labtasks.context import TaskContext
+from cnnlab.labtasks.images import load_photo
 
 
 def specs_to_module(
@@ -84,6 +89,40 @@ def deblur_specs(first_kernel: int = 3, padding: bool = True) -> list[LayerSpec]
     ]
 
 
+def _deblur_net_questions(image_size: int, seed: int, inits: int = 20) -> dict:
+    """q17, q18, q20 on the real DeblurNet: what a last ReLU would cut, its layers, filter depths."""
+    from cnnlab.models.deblur import DeblurNet
+
+    image = torch.rand(1, 1, image_size, image_size, generator=torch.Generator().manual_seed(seed))
+    below_zero = []
+    for init in range(inits):
+        torch.manual_seed(seed + init)
+        net = DeblurNet(in_channels=1, depth=3, width=32, kernel_size=3, padding=1)
+        with torch.no_grad():
+            below_zero.append(float((net(image) < 0).float().mean()))
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    try:
+        F.conv2d(torch.zeros(1, 32, 8, 8), torch.zeros(32, 16, 3, 3))
+        mismatch = "ran (unexpected)"
+    except RuntimeError as error:
+        mismatch = str(error).splitlines()[0]
+    return {
+        "q17_output_pixels_below_zero_at_init_mean": statistics.mean(below_zero),
+        "q17_output_pixels_below_zero_by_init": below_zero,
+        "q17_note": f"{inits} random inits on one random image: a ReLU after the last conv would "
+        "output 0 and pass no gradient at these pixels",
+        "q18_layers": len(net),
+        "q18_layer_types": [type(m).__name__ for m in net],
+        "q18_layers_with_weights": len(convs),
+        "q20_filter_shapes_out_in_h_w": [list(m.weight.shape) for m in convs],
+        "q20_filter_depth_equals_input_channels": all(
+            m.weight.shape[1] == c
+            for m, c in zip(convs, [1] + [m.out_channels for m in convs[:-1]], strict=True)
+        ),
+        "q20_depth_16_filters_on_32_channels": mismatch,
+    }
+
+
 def conv_arith_dd2427(ctx: TaskContext, image_size: int) -> dict:
     """q1, q16-q22: sizes, mul-adds and receptive field of the deblur net; pad 0 and a 5x5 first layer."""
     shape = (1, image_size, image_size)
@@ -92,6 +131,7 @@ def conv_arith_dd2427(ctx: TaskContext, image_size: int) -> dict:
     wide = _checked_walk(ctx, "deblur_first5x5", deblur_specs(5), shape)
     relu_ops = [image_size * image_size * 32] * 2
     return {
+        **_deblur_net_questions(image_size, int(ctx.cfg.seed)),
         "q1_valid_output": f"{image_size - 2}x{image_size - 2} for a 3x3 filter on {image_size}x{image_size}",
         "q16_pad0_output_shapes": [r["shape"] for r in pad0["layers"]],
         "q19_tensor_shapes": [r["shape"] for r in base["layers"]],
@@ -211,8 +251,114 @@ def alexnet_style_specs(ceil_mode: bool = False) -> list[LayerSpec]:
     ]
 
 
+def _settings_for(
+    kernel: int,
+    want: Callable[[int], int],
+    make_layer: Callable[[int, int, int], nn.Module],
+    sizes: list[int],
+) -> list[dict]:
+    """Every (stride, padding) with stride <= kernel, padding <= kernel // 2 whose output size is
+    want(n) for each n of `sizes`, by the closed form and by the real layer alike."""
+    found = []
+    for stride in range(1, kernel + 1):
+        for padding in range(kernel // 2 + 1):
+            closed = all(output_size(n, kernel, stride, padding) == want(n) for n in sizes)
+            layer = make_layer(kernel, stride, padding)
+            with torch.no_grad():
+                real = all(layer(torch.zeros(1, 1, n, n)).shape[-1] == want(n) for n in sizes)
+            if closed or real:
+                found.append(
+                    {
+                        "kernel": kernel,
+                        "stride": stride,
+                        "padding": padding,
+                        "real_layer_agrees": closed == real,
+                    }
+                )
+    return found
+
+
+def _conv_layer(kernel: int, stride: int, padding: int) -> nn.Conv2d:
+    return nn.Conv2d(1, 1, kernel, stride, padding)
+
+
+def _shift_change(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().mean() / a.abs().mean())
+
+
+def _convolution_vs_dense(example: dict, generator: torch.Generator) -> dict:
+    """q2: weight sharing, translation equivariance (which a dense layer lacks), and the local view."""
+    x, y, z = example["input"]
+    k, c = example["kernel"], example["filters"]
+    small = (z, x // 2, y // 2)
+    conv = nn.Conv2d(z, c, k, padding=k // 2, padding_mode="circular", bias=False)
+    dense = nn.Linear(math.prod(small), c * small[1] * small[2], bias=False)
+    image = torch.randn(1, *small, generator=generator)
+    shifted = image.roll(3, dims=-1)
+    with torch.no_grad():
+        conv_error = (conv(shifted) - conv(image).roll(3, dims=-1)).abs().max()
+        dense_out = dense(image.flatten(1)).view(1, c, *small[1:])
+        dense_shifted = dense(shifted.flatten(1)).view(1, c, *small[1:])
+    conv_weights_count = sum(p.numel() for p in conv.parameters())
+    dense_weights_count = sum(p.numel() for p in dense.parameters())
+    return {
+        "q2_input_for_layers": list(small),
+        "q2_conv_weights": conv_weights_count,
+        "q2_dense_weights_same_output": dense_weights_count,
+        "q2_dense_over_conv_weights": dense_weights_count / conv_weights_count,
+        "q2_conv_shift_equivariance_max_abs_error": float(conv_error),
+        "q2_dense_shift_equivariance_relative_error": _shift_change(
+            dense_out.roll(3, dims=-1), dense_shifted
+        ),
+        "q2_limit_one_conv_sees_pixels": [k, k],
+        "q2_limit_input_pixels": [x, y],
+    }
+
+
+def _pooling_effects(image: str, generator: torch.Generator, total: int) -> dict:
+    """q3: pooling shrinks the maps (and so fc4) and makes the features change less under a shift
+    (random 5x5 filters on a photo, the photo moved by one pixel)."""
+    photo = load_photo(image)
+    photo = F.interpolate(photo[None], size=(128, 128), mode="bilinear", antialias=True)
+    filters = torch.randn(16, 3, 5, 5, generator=generator)
+    with torch.no_grad():
+        features = [F.relu(F.conv2d(x, filters, padding=2)) for x in (photo, photo.roll(1, dims=-1))]
+    changes = {"no_pool": _shift_change(*features)}
+    for size in (2, 4, 8):
+        changes[f"max_pool_{size}x{size}"] = _shift_change(*(F.max_pool2d(f, size) for f in features))
+    kept = F.max_pool2d(features[0], 2).numel() / features[0].numel()
+    no_pool = walk_specs([s for s in alexnet_style_specs() if s.kind != "maxpool"], (3, 32, 32))
+    return {
+        "q3_image": image,
+        "q3_relative_feature_change_under_1px_shift": changes,
+        "q3_values_kept_by_a_2x2_pool": kept,
+        "q3_fc4_weights_with_pools": next(
+            r["weights"] for r in walk_specs(alexnet_style_specs(), (3, 32, 32)) if r["name"] == "fc4"
+        ),
+        "q3_fc4_weights_without_pools": next(r["weights"] for r in no_pool if r["name"] == "fc4"),
+        "q3_total_weights_without_pools": sum(r["weights"] for r in no_pool),
+        "q3_total_weights_with_pools": total,
+    }
+
+
+def _real_alexnet_style_weights() -> list[int]:
+    """Parameter counts of the trained model class's layers (conv and linear, in order)."""
+    from cnnlab.models.alexnet_style import AlexNetStyle
+
+    model = AlexNetStyle()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32))
+    return [sum(p.numel() for p in m.parameters()) for m in model if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
 def conv_arith_rdfia(
-    ctx: TaskContext, example: dict, large_input: int, width_divisor: int, train_examples: int
+    ctx: TaskContext,
+    example: dict,
+    large_input: int,
+    width_divisor: int,
+    train_examples: int,
+    image: str,
+    bow: dict,
 ) -> dict:
     """q1-q12: sizes, weights, fc as convolution on a larger input, receptive fields, AlexNet-style table."""
     x, y, z = example["input"]
@@ -265,24 +411,49 @@ def conv_arith_rdfia(
     alex = _checked_walk(ctx, "alexnet_style", alexnet_style_specs(), (3, 32, 32))
     alex_ceil = walk_specs(alexnet_style_specs(ceil_mode=True), (3, 28, 28))
     total = alex["weights_total"]
+    fc4 = next(r for r in alex["layers"] if r["name"] == "fc4")
+    real_weights = _real_alexnet_style_weights()
+    sizes = list(range(8, 65))
+    same_size = _settings_for(5, lambda n: n, _conv_layer, sizes)
+    halving = _settings_for(2, lambda n: n // 2, nn.MaxPool2d, sizes[::2])
+    words, dim, classes = bow["words"], bow["descriptor_dim"], bow["classes"]
+    bow_total = words * dim + classes * (words + 1)
+    generator = torch.Generator().manual_seed(int(ctx.cfg.seed))
     return {
         "q1": q1,
         "q4_q6": q4_q6,
         "q7_receptive_fields": q7,
-        "q8_conv_same_size": {"kernel": 5, "padding": 2, "stride": 1},
-        "q9_pool_halving": {"kernel": 2, "padding": 0, "stride": 2},
+        **_convolution_vs_dense(example, generator),
+        **_pooling_effects(image, generator, total),
+        "q8_conv_same_size": same_size[0],
+        "q8_all_settings": same_size,
+        "q9_pool_halving": halving[0],
+        "q9_all_settings": halving,
         "q10_layers": [
-            {"name": r["name"], "output_shape": r["shape"], "weights": r["weights"]} for r in alex["layers"]
+            {
+                "name": r["name"],
+                "output_shape": r["shape"],
+                "weights": r["weights"],
+                "share_of_weights": r["weights"] / total,
+            }
+            for r in alex["layers"]
         ],
         "q10_shapes_match_real_layers": alex["shapes_match_real_layers"],
+        "q10_weights_match_model_class": real_weights
+        == [r["weights"] for r in alex["layers"] if r["weights"]],
+        "q10_fc4_share_of_weights": fc4["weights"] / total,
         "q11_total_weights": total,
         "q11_real_total_weights": alex["real_weights_total"],
+        "q11_model_class_total_weights": sum(real_weights),
         "q11_train_examples": train_examples,
         "q11_weights_per_example": total / train_examples,
         "q12_bow_svm_weights": {
-            "assumption": "1000 visual words of 128-d SIFT (k-means) + 10 one-vs-rest linear SVMs",
-            "codebook": 1000 * 128,
-            "svm": 10 * (1000 + 1),
+            "assumption": f"{words} visual words of {dim}-d SIFT descriptors (k-means codebook) and "
+            f"{classes} one-vs-rest linear SVMs on the {words}-bin histogram",
+            "codebook": words * dim,
+            "svm": classes * (words + 1),
+            "total": bow_total,
         },
+        "q12_net_over_bow_svm_weights": total / bow_total,
         "q22_pool3_ceil_mode_on_28": list(alex_ceil[5]["shape"]),
     }

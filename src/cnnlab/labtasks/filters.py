@@ -14,6 +14,34 @@ LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 HORIZONTAL_EDGE = torch.tensor([[1.0, 0.0, -1.0]] * 3)
 
 
+def structure_probes(size: int = 9) -> dict[str, torch.Tensor]:
+    """Bright unit-contrast structures on a dark 1 x 1 x size x size field (dd2427 q2, q8)."""
+    c = size // 2
+    probes = {name: torch.zeros(1, 1, size, size) for name in ("dot", "bar", "edge", "corner", "flat")}
+    probes["dot"][..., c, c] = 1
+    probes["bar"][..., :, c] = 1
+    probes["edge"][..., :, c:] = 1
+    probes["corner"][..., c:, c:] = 1
+    probes["flat"] += 1
+    return probes
+
+
+def _probe_responses(kernel: torch.Tensor, activation=torch.abs) -> dict[str, float]:
+    """Largest activation(response) of a 3x3 filter over each probe (valid positions only)."""
+    return {
+        name: float(activation(F.conv2d(probe, kernel.view(1, 1, 3, 3))).max())
+        for name, probe in structure_probes().items()
+    }
+
+
+def collapsed_kernel(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """The one k1+k2-1 filter equal to correlating with `first` then `second` (full convolution)."""
+    k = second.shape[-1] - 1
+    return F.conv2d(
+        F.pad(first.view(1, 1, *first.shape), (k, k, k, k)), second.flip(-2, -1).view(1, 1, *second.shape)
+    )[0, 0]
+
+
 def filter_bank_weights(channels: int, sobel: bool) -> tuple[torch.Tensor, list[str]]:
     """The practical's bank as K x C x 3 x 3: each 2-D filter repeated over the C input channels."""
     filters = [LAPLACIAN, HORIZONTAL_EDGE, HORIZONTAL_EDGE.T]
@@ -66,8 +94,14 @@ def filter_bank(ctx: TaskContext, image: str, second_image: str, scale: float) -
         names5,
     )
     prewitt, sobel = y5[0, 1].abs(), y5[0, 3].abs()
+    laplacian_probes = _probe_responses(LAPLACIAN)
     print(f"batch output N x K x H x W = {' x '.join(map(str, y_batch.shape))}")
     return {
+        "q2_laplacian_max_abs_response_by_structure": laplacian_probes,
+        "q2_strongest_structure": max(laplacian_probes, key=laplacian_probes.get),
+        "q2_photo_99th_percentile_over_median_abs_response": float(
+            same.abs().flatten().quantile(0.99) / same.abs().flatten().median().clamp_min(1e-12)
+        ),
         "input_shape_CxHxW": [c, h, w],
         "q1_valid_output_HxW": list(valid.shape[2:]),
         "q1_formula": "H'' = H - H' + 1, W'' = W - W' + 1",
@@ -116,7 +150,25 @@ def activation_functions(ctx: TaskContext, image: str, scale: float, bias: float
     ctx.save_figure("activation_functions", fig)
     active = float((y > 0).float().mean())
     active_bias = float((y + bias > 0).float().mean())
+    preferred = _probe_responses(-LAPLACIAN, F.relu)
+    sobel = SOBEL_X.view(1, 1, 3, 3)
+    linear_pair = F.conv2d(F.conv2d(x, LAPLACIAN.view(1, 1, 3, 3)), sobel)
+    one_layer = F.conv2d(x, collapsed_kernel(LAPLACIAN, SOBEL_X).view(1, 1, 5, 5))
+    with_relu = F.conv2d(F.relu(F.conv2d(x, LAPLACIAN.view(1, 1, 3, 3))), sobel)
+    dot = structure_probes()["dot"]
+    c, laplacian = dot.shape[-1] // 2, LAPLACIAN.view(1, 1, 3, 3)
     return {
+        "q7_two_linear_convs_vs_one_5x5_conv_max_abs_error": float((linear_pair - one_layer).abs().max()),
+        "q7_with_relu_between_vs_one_5x5_conv_max_abs_error": float((with_relu - one_layer).abs().max()),
+        "q7_output_max_abs": float(linear_pair.abs().max()),
+        "q8_relu_negated_laplacian_max_response_by_structure": preferred,
+        "q8_preferred_structure": max(preferred, key=preferred.get),
+        "q9_at_a_bright_dot_relu_laplacian": float(F.relu(F.conv2d(dot, laplacian, padding=1))[..., c, c]),
+        "q9_at_a_bright_dot_relu_negated_laplacian": float(
+            F.relu(F.conv2d(dot, -laplacian, padding=1))[..., c, c]
+        ),
+        "q9_active_fraction_relu_laplacian": float((y < 0).float().mean()),
+        "q9_active_fraction_relu_negated_laplacian": active,
         "activation_stats": stats,
         "q10_active_fraction_relu": active,
         "q10_active_fraction_relu_bias": active_bias,
