@@ -195,8 +195,8 @@ def test_chance_level_runs_are_marked_and_smoke_runs_never_answer(tmp_path):
     fake_run(run, [0.1, 0.11])
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert (
-        "q15 stays at chance level: test_acc 11.00% after 2 epochs, against 10% for guessing among 10 classes"
-        in readme
+        "q15 stays at chance level: test accuracy 11.00% after 2 epochs, "
+        "against 10% for guessing among 10 classes" in readme
     )
 
 

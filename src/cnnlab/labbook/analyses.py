@@ -16,6 +16,13 @@ from cnnlab.report import varying_keys
 # A loss that ends this much above its minimum (relative) counts as rising again.
 RISE = 0.10
 NOT_RUN = "not yet run at full budget"
+SCORE_NAMES = {
+    "test_acc": "test accuracy",
+    "val_acc": "validation accuracy",
+    "val_psnr": "validation PSNR",
+    "test_psnr": "test PSNR",
+    "train_loss": "train loss",
+}
 
 
 @dataclass
@@ -67,13 +74,14 @@ def _curve_reading(label: str, run: Run) -> list[str]:
     final = _metric(score, series.iloc[-1])
     if run.at_chance(score):
         out = [
-            f"{label} stays at chance level: {score} {final} after {epochs} epochs, against "
+            f"{label} stays at chance level: {SCORE_NAMES[score]} {final} after {epochs} epochs, against "
             f"{run.chance:.0f}% for guessing among {run.num_classes} classes."
         ]
     else:
         best = series.idxmax() if not score.endswith("loss") else series.idxmin()
         out = [
-            f"{label}: {score} {final} after {epochs} epochs (highest {_metric(score, series[best])} "
+            f"{label}: {SCORE_NAMES[score]} {final} after {epochs} epochs "
+            f"(highest {_metric(score, series[best])} "
             f"at epoch {best})."
         ]
     loss = f"{run.eval_split}_loss"
@@ -112,7 +120,7 @@ def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
             parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} lower)")
         else:
             parts.append(f"{label} {_metric(score, value)}")
-    return f"Final {score}: " + " ".join(parts) + "."
+    return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
 
 
 def _present(art: LabArtefacts, folders: list[str], block: Block) -> list[tuple[str, Run]]:
@@ -139,7 +147,7 @@ def _row(label: str, run: Run) -> list[str]:
         label,
         str(len(metrics)),
         _metric(train, metrics[train].iloc[-1]) if train in metrics else "",
-        f"{score} {_metric(score, metrics[score].iloc[-1])}",
+        f"{SCORE_NAMES[score]} {_metric(score, metrics[score].iloc[-1])}",
         f"{_metric(score, metrics[score][best])} (epoch {best})",
         f"{metrics[loss][low]:.3g} (epoch {low})" if low is not None else "",
         f"{metrics[loss].iloc[-1]:.3g}" if low is not None else "",
@@ -241,8 +249,8 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             "status",
             "epochs",
             "final train loss",
-            f"final {score}",
-            f"best {score} (epoch)",
+            f"final {SCORE_NAMES[score]}",
+            "best (epoch)",
             "wall time",
         ],
         rows,
@@ -254,7 +262,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     (top_label, top), (low_label, low) = ranked[0], ranked[-1]
     block.reading.append(
         f"Of {len(jobs)} jobs, {top_label} ends highest "
-        f"({score} {_metric(score, top.metrics[score].iloc[-1])}) "
+        f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
         f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
     )
     at_chance = [label for label, j in labelled if j.at_chance(score)]
@@ -416,7 +424,7 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         heads.append(f"{net['label']} {rows[-1][-1]}")
         block.reading.append(
             f"{net['label']}: lr {step1.overrides.get('optimizer.lr')} is best at batch 16, then batch "
-            f"{step2.overrides.get('trainer.batch_size')} at that lr ({score} "
+            f"{step2.overrides.get('trainer.batch_size')} at that lr ({SCORE_NAMES[score]} "
             f"{_metric(score, step2.metrics[score].iloc[-1])} at the last epoch)."
         )
     if rows:
@@ -479,9 +487,8 @@ def equal(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if rows:
         head = spec.get("head", ["value", "a", "b"])
         block.lines += table([*head, "equal"], rows)
-        block.reading.append(
-            f"They differ: {', '.join(differ)}." if differ else f"All {len(rows)} pairs agree exactly."
-        )
+        agree = "The pair agrees exactly." if len(rows) == 1 else f"All {len(rows)} pairs agree exactly."
+        block.reading.append(f"They differ: {', '.join(differ)}." if differ else agree)
     return block
 
 
@@ -500,7 +507,8 @@ def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     )
     columns = spec["columns"]
     block.lines += table(
-        ["layer", *columns], [[name, *(fmt_value(row.get(c), c) for c in columns)] for name, row in items]
+        ["layer", *(c.replace("_", " ") for c in columns)],
+        [[name, *(fmt_value(row.get(c), c) for c in columns)] for name, row in items],
     )
     share = spec.get("share")
     if share:
@@ -548,7 +556,7 @@ ANALYSES: dict[str, Callable[[LabArtefacts, dict[str, Any], Figures], Block]] = 
 def reference_block(art: LabArtefacts, references: tuple) -> Block:
     """The lab's figures beside ours, and a sentence for each that says whether they agree."""
     block = Block()
-    rows = []
+    rows, matches = [], []
     for ref in references:
         folder, _, path = ref.ours.partition(":")
         try:
@@ -560,24 +568,21 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
         ours = float(raw) * (100 if ref.unit == "%" and "acc" in path else 1)
         diff = ours - ref.lab
         unit = "points" if ref.unit == "%" else ref.unit
-        rows.append(
-            [
-                ref.label,
-                f"{num(ref.lab)} {ref.unit}".strip(),
-                f"{num(ours)} {ref.unit}".strip(),
-                f"{diff:+.4g} {unit}".strip(),
-            ]
-        )
-        if abs(diff) <= ref.tolerance:
-            verdict = "matches" if diff == 0 else f"agrees within {num(ref.tolerance)} {unit}".strip()
+        shown = f"{num(ours)} {ref.unit}".strip()
+        rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), shown, f"{diff:+.4g} {unit}".strip()])
+        if diff == 0:
+            matches.append(ref.label)
+        elif abs(diff) <= ref.tolerance:
             block.reading.append(
-                f"{ref.label}: ours {num(ours)} {ref.unit} {verdict} with the lab's {num(ref.lab)}."
+                f"{ref.label}: ours {shown} is within {num(ref.tolerance)} {unit} "
+                f"of the lab's {num(ref.lab)}."
             )
         else:
             block.reading.append(
-                f"{ref.label}: ours {num(ours)} {ref.unit} differs from the lab's {num(ref.lab)} "
-                f"by {diff:+.4g} {unit}."
+                f"{ref.label}: ours {shown} differs from the lab's {num(ref.lab)} by {diff:+.4g} {unit}."
             )
+    if matches:
+        block.reading.insert(0, f"Ours equals the lab's figure for {'; '.join(matches)}.")
     block.lines += table(["figure", "the lab's", "ours", "ours - lab's"], rows)
     block.headline = "; ".join(f"{r[0]} {r[2]}" for r in rows)
     return block

@@ -283,8 +283,18 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return num(value)
-    if isinstance(value, list) and value and all(isinstance(v, int) for v in value) and len(value) <= 4:
-        return " x ".join(str(v) for v in value)
-    if isinstance(value, list | dict):
-        return json.dumps(value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {fmt_value(v, path)}" for k, v in value.items())
+    if isinstance(value, list):
+        if _is_shape(value) and any(word in last for word in SHAPE_WORDS):
+            return " x ".join(str(v) for v in value)
+        return "; ".join(fmt_value(v, last) for v in value)
     return str(value)
+
+
+# Keys whose lists of integers are tensor shapes, shown as A x B x C.
+SHAPE_WORDS = ("shape", "HxW", "WxH", "CxHxW", "NxKxHxW", "size", "input")
+
+
+def _is_shape(value: list) -> bool:
+    return bool(value) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
