@@ -222,3 +222,43 @@ def test_values_are_formatted_by_unit(full):
     art = LabArtefacts(lab, full / "experiments")
     assert art.fill("{e1:final.test_acc}") == "55.00%" and art.fill("{e1:initial.test_acc|error}") == "90.10%"
     assert art.fill("{e1:wall_s|s}") == "10 min" and art.fill("{e1:n_params}") == "1,234"
+
+
+TWO_RUNS = """
+title: x
+text: x.md
+recipes:
+  a: {run: mainf6/a1}
+  b: {run: mainf6/a2}
+sections:
+  - ids: [a3]
+    question: both
+    recipes: [a, b]
+    answers: {a3: "b {b:final.test_acc}, a {a:final.test_acc}, a's missing column {a:last.val_psnr}"}
+    analysis:
+      - {kind: runs, runs: [a, b], compare: true}
+      - {kind: expect, claim: "b beats a", higher: "b:final.test_acc", lower: "a:final.test_acc"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "verdict"), [(0.5, 0.6, "As the lab expects"), (0.6, 0.5, "Unlike what the lab expects")]
+)
+def test_what_the_lab_expects_is_checked_against_ours(tmp_path, a, b, verdict):
+    lab = _lab_with(tmp_path, TWO_RUNS)
+    fake_run(tmp_path / "experiments" / "x" / "a", [0.3, a])
+    fake_run(tmp_path / "experiments" / "x" / "b", [0.3, b])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    ours = f"b {100 * b:.2f}% against a {100 * a:.2f}%"
+    assert f"{verdict} (b beats a): {ours}." in readme
+    assert "not recorded in experiments/x/a: last.val_psnr" in readme
+    assert f"Final test accuracy: {'b' if b > a else 'a'} {100 * max(a, b):.2f}%" in readme
+
+
+@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
+def test_committed_readmes_have_a_row_per_labs_md_id():
+    ids = lab_question_ids(LABS_MD.read_text())
+    for lab in ("dd2427", "keras7", "mainf6", "vu3a", "rdfia"):
+        rows = _rows((ROOT / "experiments" / lab / "README.md").read_text())
+        assert sorted(rows) == sorted(i.split("-", 1)[1] for i in ids if i.startswith(lab + "-"))
+        assert not any("%" in a for a in rows.values() if "not yet run" in a)

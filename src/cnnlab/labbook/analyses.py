@@ -539,6 +539,24 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
     return block
 
 
+def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked."""
+    block = Block()
+    try:
+        high, low = (float(art.value(*spec[k].split(":", 1))) for k in ("higher", "lower"))
+    except Missing as missing:
+        block.missing.append(str(missing))
+        return block
+    path = spec["higher"].split(":", 1)[1]
+    names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
+    shown = f"{names[0]} {fmt_value(high, path)} against {names[1]} {fmt_value(low, path)}"
+    if high > low:
+        block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
+    else:
+        block.reading.append(f"Unlike what the lab expects ({spec['claim']}): {shown}.")
+    return block
+
+
 ANALYSES: dict[str, Callable[[LabArtefacts, dict[str, Any], Figures], Block]] = {
     "runs": runs,
     "sweep": sweep,
@@ -550,6 +568,7 @@ ANALYSES: dict[str, Callable[[LabArtefacts, dict[str, Any], Figures], Block]] = 
     "equal": equal,
     "layers": layers,
     "figures": figures_of,
+    "expect": expect,
 }
 
 

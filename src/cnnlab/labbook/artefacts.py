@@ -231,7 +231,10 @@ class LabArtefacts:
         value is absent."""
         text = template
         for folder, path, fmt in refs_in(template):
-            value = self.value(folder, path)
+            try:
+                value = self.value(folder, path)
+            except Missing:
+                raise Missing(folder, path) from None
             spelled = f"{{{folder}:{path}{'|' + fmt if fmt else ''}}}"
             text = text.replace(spelled, fmt_value(value, path, fmt), 1)
         return text

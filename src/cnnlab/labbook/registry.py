@@ -129,6 +129,17 @@ def refs_in(text: str) -> list[tuple[str, str, str | None]]:
     return [m.groups() for m in REF.finditer(text)]
 
 
+def analysis_folders(spec: dict[str, Any]) -> list[str]:
+    """The recipe folders an analysis reads: runs, run, sweep, <folder>:<path> refs, figure files."""
+    folders = list(spec.get("runs") or []) + [spec[k] for k in ("run", "sweep") if k in spec]
+    refs = [spec[k] for k in ("rows", "higher", "lower") if k in spec]
+    refs += list((spec.get("values") or {}).values()) + [r for p in spec.get("pairs") or [] for r in p[1:]]
+    folders += [r.partition(":")[0] for r in refs]
+    folders += [f.rpartition("/")[0] for f in spec.get("files") or []]
+    folders += [n[k] for n in spec.get("nets") or [] for k in ("lr_sweep", "bs_sweep")]
+    return folders
+
+
 def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str) -> Section:
     ids = _tuple(spec.get("ids"))
     if not ids or not spec.get("question"):
@@ -143,6 +154,7 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str) -> Se
     references = tuple(Reference(**r) for r in spec.get("reference") or [])
     referenced = [f for t in answers.values() for f, _, _ in refs_in(t)]
     referenced += [r.ours.partition(":")[0] for r in references]
+    referenced += [f for a in spec.get("analysis") or [] for f in analysis_folders(a)]
     for folder in [*section_recipes, *referenced]:
         if folder not in recipes:
             raise ConfigError(

@@ -32,9 +32,10 @@ def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
     try:
         return art.fill(template)
     except Missing as missing:
-        folder = str(missing)
-        trains = folder in lab.recipes and lab.recipes[folder].trains
-        return f"{NOT_RUN if trains else 'not yet run'}: {_command(lab, ident)}"
+        folder, path = missing.args
+        if art.has(folder):
+            return f"not recorded in experiments/{lab.name}/{folder}: {path}"
+        return f"{NOT_RUN if lab.recipes[folder].trains else 'not yet run'}: {_command(lab, ident)}"
 
 
 def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
