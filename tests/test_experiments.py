@@ -128,6 +128,9 @@ def test_committed_readmes_are_what_report_writes(tmp_path):
         assert (tmp_path / "experiments" / lab.name / "README.md").read_bytes() == (
             ROOT / "experiments" / lab.name / "README.md"
         ).read_bytes()
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.glob("experiments/*/figures/*.png"))
+    assert written == sorted(p.relative_to(ROOT) for p in ROOT.glob("experiments/*/figures/*.png"))
+    assert all((tmp_path / p).read_bytes() == (ROOT / p).read_bytes() for p in written)
     assert (tmp_path / "README.md").read_bytes() == (ROOT / "README.md").read_bytes()
 
 
@@ -142,9 +145,14 @@ def test_scoreboards_have_every_training_question(full):
                 row = next(
                     line for line in board.splitlines() if line.startswith(f"| {', '.join(section.ids)} |")
                 )
-                assert "not yet" not in row and re.search(r"\d+ (s|min)", row), row
+                assert "not yet" not in row and re.search(r"\d", row.split(" | ")[3]), row
                 assert f"| {lab.name} | {', '.join(section.ids)} |" in main_readme
     assert "not yet measured" not in main_readme
+    walls = re.findall(r"^\| rdfia \| (q[^|]*) \|.*\| (\d+ min|-) \| - \|$", main_readme, re.M)
+    # each run's wall time is counted once, in the first section that uses it
+    assert (
+        dict(walls)["q15, q18"] == "10 min" and dict(walls)["q17"] == "-" and dict(walls)["q34"] == "10 min"
+    )
 
 
 def _lab_with(tmp_path, yaml_text: str):

@@ -452,7 +452,7 @@ def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         except Missing:
             block.missing.append(folder)
             continue
-        rows.append([label, f"{value:.1e}"])
+        rows.append([label, fmt_value(value, fmt="sci")])
         if value > spec["tol"]:
             bad.append(f"{label} ({value:.1e})")
         if value > worst[1]:
@@ -463,11 +463,12 @@ def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if bad:
         block.reading.append(f"Above the tolerance {spec['tol']:.0e}: {', '.join(bad)}.")
     else:
+        largest = fmt_value(worst[1], fmt="sci")
+        agree = "The check agrees" if len(rows) == 1 else f"All {len(rows)} checks agree"
         block.reading.append(
-            f"All {len(rows)} checks agree within {spec['tol']:.0e}; "
-            f"the largest error is {worst[1]:.1e} ({worst[0]})."
+            f"{agree} within {spec['tol']:.0e}; the largest error is {largest} ({worst[0]})."
         )
-    block.headline = f"max error {worst[1]:.1e}"
+    block.headline = f"max error {fmt_value(worst[1], fmt='sci')}"
     return block
 
 
@@ -533,7 +534,7 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
     for name in spec["files"]:
         folder = name.rsplit("/", 1)[0]
         if (art.root / name).is_file():
-            block.lines += [f"![{Path(name).stem}]({name})", ""]
+            block.lines += [*([""] if block.lines else []), f"![{Path(name).stem}]({name})"]
         elif folder not in block.missing:
             block.missing.append(folder)
     return block

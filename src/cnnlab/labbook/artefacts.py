@@ -256,6 +256,8 @@ def num(value: float) -> str:
 
 def seconds(value: float) -> str:
     """A wall time: seconds below two minutes, else minutes, else hours and minutes."""
+    if value < 10:
+        return f"{value:.2g} s"
     if value < 120:
         return f"{value:.0f} s"
     if value < 7200:
@@ -279,7 +281,7 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
     if fmt == "len":
         return str(len(value))
     if fmt == "sci":
-        return f"{float(value):.1e}"
+        return f"{float(value):.1e}" if value else "0"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):

@@ -51,8 +51,9 @@ def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, flo
     return cpu, gpu
 
 
-def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path) -> Rendered:
-    """One section: the question, the command, a row per id, the analyses, the lab's figures, the reading."""
+def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, timed: set[str]) -> Rendered:
+    """One section: the question, the command, a row per id, the analyses, the lab's figures, the reading.
+    Its scoreboard row counts the wall time of the training recipes no earlier section counted (`timed`)."""
     ids = ", ".join(section.ids)
     lines = [f"## {ids}: {section.question}", "", f"Reproduce: {_command(lab, section.ids[0])}.", ""]
     training = [f for f in section.recipes if lab.recipes[f].trains]
@@ -87,7 +88,9 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path) -> 
         ours = "not yet run"
     else:
         ours = headline or answers[0][1]
-    cpu, gpu = wall_times(art, training)
+    own = [f for f in training if f not in timed]
+    timed.update(own)
+    cpu, gpu = wall_times(art, own)
     figure = "; ".join(f"{r.label} {num(r.lab)} {r.unit}".strip() for r in section.references) or "-"
     row = [ids, section.question, figure, ours, seconds(cpu) if cpu else "-", seconds(gpu) if gpu else "-"]
     return Rendered(lines, row, bool(training))
@@ -123,7 +126,8 @@ def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
         shutil.rmtree(out / "figures")
     out.mkdir(parents=True, exist_ok=True)
     art = LabArtefacts(lab, out_root)
-    rendered = [render_section(lab, art, s, out) for s in lab.sections]
+    timed: set[str] = set()
+    rendered = [render_section(lab, art, s, out, timed) for s in lab.sections]
     head = [
         f"# {lab.title}",
         "",
