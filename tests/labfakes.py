@@ -3,6 +3,7 @@ cnnlab.lab leave them, for every recipe of the registry, at the budget a test as
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -132,16 +133,14 @@ def fake_recipe(lab: Lab, recipe: Recipe, lab_out: Path, budget: str = "full") -
     if recipe.kind == "run":
         fake_run(base, curve, [f"experiment={recipe.preset[0]}", "+budget=" + budget], budget, psnr=psnr)
     elif recipe.kind == "sweep":
-        job = 0
-        for preset in recipe.preset:
-            for key, values in recipe.grid.items():
-                for k, value in enumerate(values):
-                    overrides = [f"experiment={preset}", f"{key}={value}"]
-                    if recipe.at_best:
-                        overrides.append(f"{recipe.at_best['key']}=0.001")
-                    name = preset.replace("/", "-").replace("_", ".").replace("q3.17.", "q3.17-")
-                    fake_run(base / str(job), [a + 0.01 * k for a in curve], overrides, budget, name=name)
-                    job += 1
+        grid = [[f"{key}={v}" for v in values] for key, values in recipe.grid.items()]
+        jobs = itertools.product(recipe.preset, *grid)
+        for job, (preset, *point) in enumerate(jobs):
+            overrides = [f"experiment={preset}", *point]
+            if recipe.at_best:
+                overrides.append(f"{recipe.at_best['key']}=0.001")
+            name = preset.replace("/", "-").replace("_", ".").replace("q3.17.", "q3.17-")
+            fake_run(base / str(job), [a + 0.01 * (job % 5) for a in curve], overrides, budget, name=name)
     elif recipe.reads:
         base.mkdir(parents=True, exist_ok=True)
         (base / "results.json").write_text(json.dumps(fake_task_results(lab, recipe.folder)))

@@ -76,7 +76,20 @@ def test_collect_skips_smoke_and_unfinished_runs(tmp_path):
     summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "running"}))
     assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {}
     summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "completed"}))
-    assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {"e1": 3}
+    assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {"e1": 4}
+
+
+def test_a_gpu_collect_keeps_the_cpu_wall_time(tmp_path):
+    """Collected from the 2-core machine, then from a GPU one: the scoreboard shows both times."""
+    lab = load_lab("keras7")
+    fake_run(tmp_path / "cpu" / "full" / "keras7" / "e1", [0.5, 0.6])
+    fake_run(tmp_path / "gpu" / "full" / "keras7" / "e1", [0.5, 0.61] * 3, device="cuda:0")
+    for machine in ("cpu", "gpu"):
+        collect_lab(lab, tmp_path / machine, tmp_path / "exp")
+    walls = json.loads((tmp_path / "exp" / "keras7" / "e1" / "wall_times.json").read_text())
+    assert walls == {"cpu": 200.0, "gpu": 600.0}
+    readme = build_lab(lab, tmp_path / "exp")[0].read_text()
+    assert "| e1 | " in readme and "| 3 min | 10 min |" in readme and "61.00%" in readme
 
 
 @pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")

@@ -18,6 +18,8 @@ from cnnlab.overrides import parse_overrides
 from cnnlab.report import find_runs
 
 FULL = "full"
+# Beside a collected run or sweep: its total wall time per kind of device it was ever collected from.
+WALLS = "wall_times.json"
 FINISHED = ("completed", "diverged")
 # A run within this many points of 100 / num_classes is reported as at chance level.
 CHANCE_MARGIN = 3.0
@@ -141,6 +143,22 @@ def run_value(run: Run, path: str) -> Any:
     return _walk(run.summary, path)
 
 
+def device_walls(runs: list[Run]) -> dict[str, float]:
+    """Total wall time of these runs per device kind ("cpu" or "gpu")."""
+    walls: dict[str, float] = {}
+    for run in runs:
+        kind = "gpu" if run.on_gpu else "cpu"
+        walls[kind] = walls.get(kind, 0.0) + float(run.summary.get("wall_s") or 0)
+    return walls
+
+
+def read_walls(folder: Path, runs: list[Run]) -> dict[str, float]:
+    """The wall times recorded in folder/wall_times.json, updated with those of `runs`."""
+    path = folder / WALLS
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    return recorded | device_walls(runs)
+
+
 def best_job(jobs: list[Run], name: str | None = None) -> Run:
     """The job with the highest monitored value (summary.json best.value), optionally by run name."""
     scored = [j for j in jobs if (name is None or j.name == name) and _best_value(j) is not None]
@@ -204,6 +222,11 @@ class LabArtefacts:
         if kind == "run":
             return [self._runs[folder]] if self._runs.get(folder) else []
         return list(self._sweeps.get(folder) or []) if kind == "sweep" else []
+
+    def walls(self, folder: str) -> dict[str, float]:
+        """Wall time per device kind of a training recipe, on every machine it was collected from."""
+        runs = self.runs_of(folder)
+        return read_walls(self.root / folder, runs) if runs else {}
 
     def value(self, folder: str, path: str | None) -> Any:
         """The value a reference {folder:path} names; the artefact itself when path is None."""

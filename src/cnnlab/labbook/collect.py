@@ -4,10 +4,11 @@ Checkpoints, TensorBoard events, logs and smoke-budget runs are never copied."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
-from cnnlab.labbook.artefacts import FULL, read_run, read_sweep
+from cnnlab.labbook.artefacts import FULL, WALLS, read_run, read_sweep, read_walls
 from cnnlab.labbook.registry import Lab, Recipe
 
 RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
@@ -33,14 +34,13 @@ def collect_recipe(lab: Lab, recipe: Recipe, lab_out: Path, out_root: Path) -> l
     """Replace experiments/<lab>/<folder>/ with the recipe's finished artefacts; [] (and nothing
     touched) when LAB_OUT holds none of them."""
     src, dest = _source(lab, recipe, lab_out), out_root / lab.name / recipe.folder
-    if recipe.kind == "run":
-        found = [src] if read_run(src) else []
-    elif recipe.kind == "sweep":
-        found = [job.path for job in read_sweep(src)]
-    else:
-        found = [src] if (src / "results.json").is_file() else []
+    runs = ([read_run(src)] if recipe.kind == "run" else read_sweep(src)) if recipe.trains else []
+    runs = [r for r in runs if r is not None]
+    task_found = [src] if (src / "results.json").is_file() else []
+    found = [r.path for r in runs] if recipe.trains else task_found
     if not found:
         return []
+    previous = _previous_walls(recipe, dest)
     if dest.is_dir():
         shutil.rmtree(dest)
     written = []
@@ -50,7 +50,21 @@ def collect_recipe(lab: Lab, recipe: Recipe, lab_out: Path, out_root: Path) -> l
     if recipe.kind == "sweep" and (src / "summary.csv").is_file():
         shutil.copyfile(src / "summary.csv", dest / "summary.csv")
         written.append(dest / "summary.csv")
+    if recipe.trains:
+        (dest / WALLS).write_text(
+            json.dumps(previous | read_walls(dest, runs), indent=2, sort_keys=True) + "\n"
+        )
+        written.append(dest / WALLS)
     return written
+
+
+def _previous_walls(recipe: Recipe, dest: Path) -> dict[str, float]:
+    """The wall times already collected for this recipe, so that a run collected from a GPU machine
+    keeps the CPU time of an earlier collect (and the other way round)."""
+    if not recipe.trains or not dest.is_dir():
+        return {}
+    runs = [read_run(dest)] if recipe.kind == "run" else read_sweep(dest)
+    return read_walls(dest, [r for r in runs if r is not None])
 
 
 def collect_lab(lab: Lab, lab_out: Path, out_root: Path) -> dict[str, int]:

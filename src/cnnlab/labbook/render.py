@@ -39,16 +39,12 @@ def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
 
 
 def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
-    """Summed wall time of the finished runs of these recipes, on CPU and on a GPU (None if none)."""
-    cpu = gpu = None
-    for folder in folders:
-        for run in art.runs_of(folder):
-            wall = float(run.summary.get("wall_s") or 0)
-            if run.on_gpu:
-                gpu = (gpu or 0) + wall
-            else:
-                cpu = (cpu or 0) + wall
-    return cpu, gpu
+    """Summed wall time of these recipes on CPU and on a GPU, from every machine they were
+    collected from (None where none was)."""
+    walls = [art.walls(folder) for folder in folders]
+    cpu = [w["cpu"] for w in walls if "cpu" in w]
+    gpu = [w["gpu"] for w in walls if "gpu" in w]
+    return (sum(cpu) if cpu else None), (sum(gpu) if gpu else None)
 
 
 def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, timed: set[str]) -> Rendered:
@@ -110,7 +106,7 @@ def lab_cpu_time(lab: Lab, art: LabArtefacts) -> str:
     """The summed full-budget CPU wall time of a lab's training recipes, or how much is missing."""
     training = [f for f, r in lab.recipes.items() if r.trains]
     cpu, _ = wall_times(art, training)
-    measured = [f for f in training if any(not r.on_gpu for r in art.runs_of(f))]
+    measured = [f for f in training if "cpu" in art.walls(f)]
     if not measured:
         return "not yet measured"
     if len(measured) < len(training):
