@@ -16,6 +16,7 @@ from cnnlab.report import varying_keys
 # A loss that ends this much above its minimum (relative) counts as rising again.
 RISE = 0.10
 NOT_RUN = "not yet run at full budget"
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 SCORE_NAMES = {
     "test_acc": "test accuracy",
     "val_acc": "validation accuracy",
@@ -85,19 +86,20 @@ def _curve_reading(label: str, run: Run) -> list[str]:
             f"at epoch {best})."
         ]
     loss = f"{run.eval_split}_loss"
+    split = SPLIT_NAMES[run.eval_split]
     if loss in run.metrics and run.metrics[loss].notna().sum() > 1:
         values = run.metrics.set_index("epoch")[loss].dropna()
         low, last = values.idxmin(), values.index[-1]
         if low < last and values[last] > values[low] * (1 + RISE):
             out.append(
-                f"Its {run.eval_split} loss is lowest at epoch {low} ({values[low]:.3g}) and rises to "
+                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and rises to "
                 f"{values[last]:.3g} by epoch {last}: the net over-fits."
             )
         elif low == last:
-            out.append(f"Its {run.eval_split} loss is still falling at the last epoch ({values[last]:.3g}).")
+            out.append(f"Its {split} loss is still falling at the last epoch ({values[last]:.3g}).")
         else:
             out.append(
-                f"Its {run.eval_split} loss is lowest at epoch {low} ({values[low]:.3g}) and ends at "
+                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and ends at "
                 f"{values[last]:.3g}: no clear over-fitting."
             )
     return out
@@ -117,7 +119,10 @@ def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
             before = float(ranked[i - 1][1].metrics[score].iloc[-1])
             gap = (before - value) * (100 if score.endswith("acc") else 1)
             unit = "points" if score.endswith("acc") else "dB"
-            parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} lower)")
+            if round(gap, 2) == 0:
+                parts.append(f"= {label} {_metric(score, value)}")
+            else:
+                parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} lower)")
         else:
             parts.append(f"{label} {_metric(score, value)}")
     return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
@@ -391,7 +396,7 @@ def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             f"{slowest} ({per_epoch[slowest] / per_epoch[fastest]:.2f}x)."
         )
     losses = {f: float(r.metrics[f"{r.eval_split}_loss"].iloc[-1]) for f, r in present}
-    if len(losses) > 1:
+    if len(set(losses.values())) > 1:
         low = min(losses, key=losses.get)
         others = ", ".join(f"{f} {v:.4g}" for f, v in losses.items() if f != low)
         block.reading.append(f"Final evaluation loss is lowest for {low} ({losses[low]:.4g}; {others}).")
@@ -522,7 +527,7 @@ def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if trend:
         (first, a), (last, b) = items[0], items[-1]
         block.reading.append(
-            f"{trend} goes from {fmt_value(a[trend], trend)} ({first}) "
+            f"{trend.replace('_', ' ')} goes from {fmt_value(a[trend], trend)} ({first}) "
             f"to {fmt_value(b[trend], trend)} ({last})."
         )
     return block
@@ -534,7 +539,8 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
     for name in spec["files"]:
         folder = name.rsplit("/", 1)[0]
         if (art.root / name).is_file():
-            block.lines += [*([""] if block.lines else []), f"![{Path(name).stem}]({name})"]
+            alt = name.removesuffix(".png").replace("/", " ")
+            block.lines += [*([""] if block.lines else []), f"![{alt}]({name})"]
         elif folder not in block.missing:
             block.missing.append(folder)
     return block
