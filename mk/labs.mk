@@ -6,8 +6,8 @@
 #
 # BUDGET=full (default) or smoke selects conf/budget/<budget>.yaml, appended after the preset:
 # full is the lab's own schedule; smoke, a pipeline check and never an answer, cuts epochs and
-# batches per epoch (and, for the
-# variable-resolution MNIST runs, the images per split) so a lab takes minutes on a CPU.
+# batches per epoch (and, for the variable-resolution MNIST runs, the images per split) so a
+# lab takes minutes on a CPU. Only full-budget results are collected into experiments/.
 # DATA_ROOT=<dir> reads the offline copies (MNIST/raw/*.gz, FashionMNIST/raw/*.gz,
 # cifar10-jpeg.tar.gz) from a folder that may be read-only: `lab-data` unpacks the IDX files
 # into the writable LAB_DATA once, and CIFAR-10 unpacks from the tarball into LAB_DATA too.
