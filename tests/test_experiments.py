@@ -60,6 +60,7 @@ def test_collect_copies_small_full_budget_files_only(full):
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert "rdfia/q15/summary.json" in files and "rdfia/q15/metrics.csv" in files
     assert "rdfia/q15/config.yaml" in files and "rdfia/q16/0/summary.json" in files
+    assert "rdfia/q16/summary.csv" in files and "rdfia/q16/wall_times.json" in files
     assert "dd2427/t16_bs16/images_train.png" in files and "mainf6/c/results.json" in files
     assert "keras7/sobel_keras7/results.json" in files and "keras7/sobel_keras7/sobel_keras7.png" in files
     assert not [f for f in files if "checkpoints" in f or "tfevents" in f or ".hydra" in f]
