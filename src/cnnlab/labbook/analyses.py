@@ -451,11 +451,10 @@ def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     block = Block()
     rows, bad, worst = [], [], (None, -1.0)
     for label, ref in spec["values"].items():
-        folder, _, path = ref.partition(":")
         try:
-            value = float(art.value(folder, path))
-        except Missing:
-            block.missing.append(folder)
+            value = float(art.ref(ref))
+        except Missing as missing:
+            block.missing.append(missing.args[0])
             continue
         rows.append([label, fmt_value(value, fmt="sci")])
         if value > spec["tol"]:
@@ -483,9 +482,9 @@ def equal(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     rows, differ = [], []
     for label, ref_a, ref_b in spec["pairs"]:
         try:
-            a, b = (art.value(r.partition(":")[0], r.partition(":")[2]) for r in (ref_a, ref_b))
-        except Missing:
-            block.missing.append(ref_a.partition(":")[0])
+            a, b = art.ref(ref_a), art.ref(ref_b)
+        except Missing as missing:
+            block.missing.append(missing.args[0])
             continue
         rows.append([label, fmt_value(a), fmt_value(b), "yes" if a == b else "no"])
         if a != b:
@@ -501,11 +500,10 @@ def equal(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
 def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """A per-layer table from a task's results (a list of rows or a mapping of name to row)."""
     block = Block()
-    folder, _, path = spec["rows"].partition(":")
     try:
-        found = art.value(folder, path)
-    except Missing:
-        block.missing.append(folder)
+        found = art.ref(spec["rows"])
+    except Missing as missing:
+        block.missing.append(missing.args[0])
         return block
     key = spec.get("label", "name")
     items = (
@@ -550,9 +548,9 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked."""
     block = Block()
     try:
-        high, low = (float(art.value(*spec[k].split(":", 1))) for k in ("higher", "lower"))
+        high, low = float(art.ref(spec["higher"])), float(art.ref(spec["lower"]))
     except Missing as missing:
-        block.missing.append(str(missing))
+        block.missing.append(missing.args[0])
         return block
     path = spec["higher"].split(":", 1)[1]
     names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
@@ -584,11 +582,11 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
     block = Block()
     rows, matches = [], []
     for ref in references:
-        folder, _, path = ref.ours.partition(":")
+        path = ref.ours.partition(":")[2]
         try:
-            raw = art.value(folder, path)
-        except Missing:
-            block.missing.append(folder)
+            raw = art.ref(ref.ours)
+        except Missing as missing:
+            block.missing.append(missing.args[0])
             rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), "not yet measured", ""])
             continue
         ours = float(raw) * (100 if ref.unit == "%" and "acc" in path else 1)

@@ -249,6 +249,14 @@ class LabArtefacts:
             return best_job(jobs).overrides.get(rest, "")
         raise Missing(path)
 
+    def ref(self, text: str) -> Any:
+        """The value a "<folder>:<path>" reference names (Missing carries the folder)."""
+        folder, _, path = text.partition(":")
+        try:
+            return self.value(folder, path)
+        except Missing:
+            raise Missing(folder, path) from None
+
     def fill(self, template: str) -> str:
         """The template with every {folder:path|format} replaced by its formatted value; Missing if any
         value is absent."""
