@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job, fmt_value, num, pct, seconds
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job
 from cnnlab.labbook.figures import plot_curves
+from cnnlab.labbook.formatting import fmt_value, num, pct, seconds
 from cnnlab.report import varying_keys
 
 # A loss that ends this much above its minimum (relative) counts as rising again.

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cnnlab.labbook.formatting import fmt_value
 from cnnlab.labbook.registry import Lab, Recipe, refs_in
 from cnnlab.overrides import parse_overrides
 from cnnlab.report import find_runs
@@ -269,68 +270,3 @@ class LabArtefacts:
             spelled = f"{{{folder}:{path}{'|' + fmt if fmt else ''}}}"
             text = text.replace(spelled, fmt_value(value, path, fmt), 1)
         return text
-
-
-def pct(fraction: float) -> str:
-    """A fraction in [0, 1] as a percentage with two decimals."""
-    return "n/a" if fraction is None or math.isnan(fraction) else f"{100 * fraction:.2f}%"
-
-
-def num(value: float) -> str:
-    """A float with four significant digits, thousands separated when large."""
-    if math.isnan(value):
-        return "n/a"
-    if abs(value) >= 1e4 and abs(value) < 1e9:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def seconds(value: float) -> str:
-    """A wall time: seconds below two minutes, else minutes, else hours and minutes."""
-    if value < 10:
-        return f"{value:.2g} s"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
-
-
-def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
-    """Format one measured value: accuracies in percent, integers with separators, shapes as AxB."""
-    last = path.rsplit(".", 1)[-1]
-    if fmt == "error":
-        return pct(1 - float(value))
-    if fmt == "pct" or (
-        fmt is None and isinstance(value, float) and "acc" in last and "fraction" not in last
-    ):
-        return pct(float(value))
-    if fmt == "s":
-        return seconds(float(value))
-    if fmt == "int":
-        return f"{int(value):,}"
-    if fmt == "len":
-        return str(len(value))
-    if fmt == "sci":
-        return f"{float(value):.1e}" if value else "0"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return num(value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {fmt_value(v, path)}" for k, v in value.items())
-    if isinstance(value, list):
-        if _is_shape(value) and any(word in last for word in SHAPE_WORDS):
-            return " x ".join(str(v) for v in value)
-        return "; ".join(fmt_value(v, last) for v in value)
-    return str(value)
-
-
-# Keys whose lists of integers are tensor shapes, shown as A x B x C.
-SHAPE_WORDS = ("shape", "HxW", "WxH", "CxHxW", "NxKxHxW", "size", "input")
-
-
-def _is_shape(value: list) -> bool:
-    return bool(value) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)

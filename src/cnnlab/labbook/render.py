@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.labbook.analyses import ANALYSES, NOT_RUN, Block, Figures, reference_block, table
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, num, seconds
+from cnnlab.labbook.artefacts import LabArtefacts, Missing
+from cnnlab.labbook.formatting import num, seconds
 from cnnlab.labbook.registry import Lab, Section, all_labs
 
 START, END = "<!-- lab-scoreboard:start -->", "<!-- lab-scoreboard:end -->"
