@@ -511,9 +511,10 @@ def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         list(found.items()) if isinstance(found, dict) else [(fmt_value(r.get(key, "")), r) for r in found]
     )
     columns = spec["columns"]
+    fmt = "pct" if spec.get("percent") else None
     block.lines += table(
-        ["layer", *(c.replace("_", " ") for c in columns)],
-        [[name, *(fmt_value(row.get(c), c) for c in columns)] for name, row in items],
+        [key if key != "name" else "layer", *(c.replace("_", " ") for c in columns)],
+        [[name, *(fmt_value(row.get(c), c, fmt) for c in columns)] for name, row in items],
     )
     share = spec.get("share")
     if share:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Keys whose lists of integers are tensor shapes, shown as A x B x C.
-SHAPE_WORDS = ("shape", "HxW", "WxH", "CxHxW", "NxKxHxW", "size", "input")
+# Lists of 2-4 integers read as tensor shapes (A x B x C) when their key names a shape or, for
+# 3-4 integers, unless it names a list of separate values.
+SHAPE_WORDS = ("shape", "HxW", "WxH", "CxHxW", "NxKxHxW", "size", "input", "output", "pixels")
+LIST_WORDS = ("per_", "ops", "flops", "mul_adds", "range", "passes", "sizes", "probabilities")
 
 
 def pct(fraction: float) -> str:
@@ -40,9 +42,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
     last = path.rsplit(".", 1)[-1]
     if fmt == "error":
         return pct(1 - float(value))
-    if fmt == "pct" or (
-        fmt is None and isinstance(value, float) and "acc" in last and "fraction" not in last
-    ):
+    percent_key = ("acc" in last and "fraction" not in last) or last.startswith("share")
+    if fmt == "pct" or (fmt is None and isinstance(value, float) and percent_key):
         return pct(float(value))
     if fmt == "s":
         return seconds(float(value))
@@ -52,6 +53,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
         return str(len(value))
     if fmt == "sci":
         return f"{float(value):.1e}" if value else "0"
+    if value is None:
+        return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -61,8 +64,13 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {fmt_value(v, path)}" for k, v in value.items())
     if isinstance(value, list):
-        if _is_shape(value) and any(word in last for word in SHAPE_WORDS):
+        named = any(w in last for w in SHAPE_WORDS) or (
+            len(value) > 2 and not any(w in last for w in LIST_WORDS)
+        )
+        if _is_shape(value) and len(value) <= 4 and named:
             return " x ".join(str(v) for v in value)
+        if all(isinstance(v, list) for v in value) and not all(_is_shape(v) and named for v in value):
+            return " ".join(f"[{', '.join(fmt_value(x, last) for x in v)}]" for v in value)
         return "; ".join(fmt_value(v, last) for v in value)
     return str(value)
 
