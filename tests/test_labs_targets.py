@@ -80,12 +80,17 @@ def test_generated_targets_are_up_to_date():
     assert (ROOT / "mk" / "labs.targets").read_text() == make_text()
 
 
-def test_every_registry_preset_exists():
+# Added by the labtasks branch (ZCA whitening, dropout in train and eval mode), merged beside this one.
+FROM_LABTASKS = {"rdfia/q21_zca", "dropout_modes"}
+
+
+def test_every_registry_preset_and_task_exists():
+    tasks = {p.stem for p in CONF.glob("task/*.yaml")}
     for lab in all_labs():
         for recipe in lab.recipes.values():
             for preset in recipe.preset:
-                # rdfia/q21_zca comes with the ZCA data-set option (branch labtasks).
-                assert preset in PRESETS or preset == "rdfia/q21_zca", (lab.name, preset)
+                assert preset in PRESETS or preset in FROM_LABTASKS, (lab.name, preset)
+            assert recipe.task is None or recipe.task in tasks or recipe.task in FROM_LABTASKS
 
 
 def _compose(preset: str, budget: str = "full"):
