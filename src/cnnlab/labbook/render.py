@@ -36,7 +36,7 @@ def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
         folder, path = missing.args
         if art.has(folder):
             return f"not recorded in experiments/{lab.name}/{folder}: {path}"
-        return f"{NOT_RUN if lab.recipes[folder].trains else 'not yet run'}: {_command(lab, ident)}"
+        return f"{NOT_RUN if lab.recipes[folder].per_budget else 'not yet run'}: {_command(lab, ident)}"
 
 
 def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
