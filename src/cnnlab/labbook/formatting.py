@@ -67,6 +67,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
         named = any(w in last for w in SHAPE_WORDS) or (
             len(value) > 2 and not any(w in last for w in LIST_WORDS)
         )
+        if "range" in last and len(value) == 2:
+            return f"{fmt_value(value[0], last)} to {fmt_value(value[1], last)}"
         if _is_shape(value) and len(value) <= 4 and named:
             return " x ".join(str(v) for v in value)
         if all(isinstance(v, list) for v in value) and not all(_is_shape(v) and named for v in value):
