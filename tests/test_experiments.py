@@ -1,88 +1,286 @@
-"""experiments/<lab>/README.md is rebuilt from run and task dirs: numbers and figures from files."""
+"""experiments/: full-budget artefacts are collected from LAB_OUT, and the READMEs are rendered from
+them alone, one row per LABS.md id, with readings computed from the numbers."""
 
 from __future__ import annotations
 
+import filecmp
+import hashlib
 import json
+import re
+import shutil
 from pathlib import Path
 
-import matplotlib
-import pandas as pd
+import pytest
 
-from cnnlab.experiments import SPEC, build_lab, main, sweep_best
+from cnnlab.errors import ConfigError
+from cnnlab.experiments import main
+from cnnlab.labbook.artefacts import LabArtefacts
+from cnnlab.labbook.collect import collect_lab
+from cnnlab.labbook.registry import all_labs, load_lab
+from cnnlab.labbook.render import END, START, build_all, build_lab
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from .labfakes import fake_recipe, fake_run
+from .test_labs_targets import LABS_MD, lab_question_ids
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def fake_run(run_dir: Path, test_acc: list[float], overrides: list[str], status: str = "completed") -> None:
-    """A run dir as cnnlab.train leaves it: metrics.csv and summary.json."""
-    run_dir.mkdir(parents=True)
-    rows = [
-        {
-            "epoch": i + 1,
-            "lr": 0.001,
-            "train_loss": 1 / (i + 1),
-            "train_acc": a - 0.01,
-            "val_loss": 1 / (i + 2),
-            "val_acc": a - 0.005,
-            "test_loss": 1 / (i + 2),
-            "test_acc": a,
-            "epoch_s": 1.0,
-            "images_per_s": 10.0,
-        }
-        for i, a in enumerate(test_acc)
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> Path:
+    """experiments/ collected from fake full-budget outputs of every recipe, and the READMEs built."""
+    tmp = tmp_path_factory.mktemp("labs")
+    lab_out, out = tmp / "lab_out", tmp / "experiments"
+    for lab in all_labs():
+        for recipe in lab.recipes.values():
+            fake_recipe(lab, recipe, lab_out)
+            if recipe.trains:
+                fake_recipe(lab, recipe, lab_out, budget="smoke")
+        collect_lab(lab, lab_out, out)
+    readme = tmp / "README.md"
+    readme.write_text(f"# x\n\n{START}\n{END}\n\nafter\n")
+    build_all(out, readme)
+    return tmp
+
+
+def _rows(readme: str) -> dict[str, str]:
+    """id -> answer cell of every section's answer table."""
+    rows = {}
+    for section in readme.split("\n## ")[1:]:
+        if "| id | answer (measured) |" not in section:
+            continue
+        answers = section.split("| id | answer (measured) |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+        for line in answers.splitlines():
+            ident, answer = re.fullmatch(r"\| ([a-z0-9.]+) \| (.*) \|", line).groups()
+            rows[ident] = answer
+    return rows
+
+
+def test_collect_copies_small_full_budget_files_only(full):
+    out = full / "experiments"
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert "rdfia/q15/summary.json" in files and "rdfia/q15/metrics.csv" in files
+    assert "rdfia/q15/config.yaml" in files and "rdfia/q16/0/summary.json" in files
+    assert "rdfia/q16/summary.csv" in files and "rdfia/q16/wall_times.json" in files
+    assert "dd2427/t16_bs16/images_train.png" in files and "mainf6/c/results.json" in files
+    assert "keras7/sobel_keras7/results.json" in files and "keras7/sobel_keras7/sobel_keras7.png" in files
+    assert not [f for f in files if "checkpoints" in f or "tfevents" in f or ".hydra" in f]
+    budgets = {json.loads(p.read_text())["name"] for p in out.rglob("summary.json")}
+    assert budgets and all("smoke" not in str(p) for p in out.rglob("*"))
+
+
+def test_collect_skips_smoke_and_unfinished_runs(tmp_path):
+    lab = load_lab("keras7")
+    fake_run(tmp_path / "out" / "smoke" / "keras7" / "e1", [0.5], budget="smoke")
+    assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {}
+    fake_run(tmp_path / "out" / "full" / "keras7" / "e1", [0.5, 0.6])
+    summary = tmp_path / "out" / "full" / "keras7" / "e1" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "running"}))
+    assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {}
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "status": "completed"}))
+    assert collect_lab(lab, tmp_path / "out", tmp_path / "exp") == {"e1": 4}
+
+
+def test_a_gpu_collect_keeps_the_cpu_wall_time(tmp_path):
+    """Collected from the 2-core machine, then from a GPU one: the scoreboard shows both times."""
+    lab = load_lab("keras7")
+    fake_run(tmp_path / "cpu" / "full" / "keras7" / "e1", [0.5, 0.6])
+    fake_run(tmp_path / "gpu" / "full" / "keras7" / "e1", [0.5, 0.61] * 3, device="cuda:0")
+    for machine in ("cpu", "gpu"):
+        collect_lab(lab, tmp_path / machine, tmp_path / "exp")
+    walls = json.loads((tmp_path / "exp" / "keras7" / "e1" / "wall_times.json").read_text())
+    assert walls == {"cpu": 200.0, "gpu": 600.0}
+    readme = build_lab(lab, tmp_path / "exp")[0].read_text()
+    assert "| e1 | " in readme and "| 3 min | 10 min |" in readme and "61.00%" in readme
+
+
+@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
+def test_every_labs_md_id_has_a_row_with_a_measured_number(full):
+    ids = lab_question_ids(LABS_MD.read_text())
+    for lab in ("dd2427", "keras7", "mainf6", "vu3a", "rdfia"):
+        rows = _rows((full / "experiments" / lab / "README.md").read_text())
+        wanted = [i.split("-", 1)[1] for i in ids if i.startswith(lab + "-")]
+        assert sorted(rows) == sorted(wanted), lab
+        for ident, answer in rows.items():
+            assert re.search(r"\d", answer) and "not yet" not in answer, (lab, ident, answer)
+
+
+def test_no_table_or_figure_is_repeated(full):
+    for lab in all_labs():
+        readme = (full / "experiments" / lab.name / "README.md").read_text()
+        tables = [t for t in re.findall(r"((?:^\|.*\|\n)+)", readme, re.M) if "| id |" not in t]
+        assert len(tables) == len(set(tables)), lab.name
+    digests = [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (full / "experiments").rglob("figures/*.png")
     ]
-    pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)
-    best = max(rows, key=lambda r: r["val_acc"])
-    summary = {
-        "name": run_dir.name,
-        "status": status,
-        "monitor": "val_acc",
-        "n_params": 93322,
-        "overrides": overrides,
-        "epochs_completed": len(rows),
-        "wall_s": 12.5,
-        "final": {k: v for k, v in rows[-1].items() if k != "epoch"},
-        "best": {"metric": "val_acc", "value": best["val_acc"], "epoch": best["epoch"], "row": best},
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    assert digests and len(digests) == len(set(digests))
 
 
-def test_readme_holds_measured_numbers_the_reference_and_the_budget(tmp_path):
-    root = tmp_path / "labs"
-    fake_run(root / "smoke" / "keras7" / "e1", [0.9, 0.95], ["experiment=keras7/e1"])
-    task = root / "tasks" / "sobel_keras7"
-    task.mkdir(parents=True)
-    (task / "results.json").write_text(json.dumps({"task": "sobel_keras7", "max_abs_difference": 1.5e-7}))
-    fig, ax = plt.subplots()
-    ax.plot([0, 1])
-    fig.savefig(task / "sobel.png")
-    readme = build_lab("keras7", root, tmp_path / "experiments").read_text()
-    e1 = readme.split("## e1", 1)[1].split("## e2", 1)[0]
-    assert "budget: smoke" in e1 and "95.00%" in e1 and "99.05%" in e1 and "93,322" in e1
-    assert (tmp_path / "experiments" / "keras7" / "e1" / "curves_smoke.png").stat().st_size > 0
-    assert "1.5e-07" in readme and (tmp_path / "experiments/keras7/e2/sobel_keras7_sobel.png").exists()
-    assert "Not measured yet: run `make keras7-e3`" in readme
+def test_report_is_deterministic_from_experiments_alone(full, tmp_path):
+    shutil.copytree(full / "experiments", tmp_path / "experiments")
+    shutil.copyfile(full / "README.md", tmp_path / "README.md")
+    build_all(tmp_path / "experiments", tmp_path / "README.md")
+    compared = filecmp.dircmp(full / "experiments", tmp_path / "experiments")
+    assert not compared.diff_files and not compared.left_only and not compared.right_only
+    for lab in all_labs():
+        sub = filecmp.dircmp(
+            full / "experiments" / lab.name / "figures", tmp_path / "experiments" / lab.name / "figures"
+        )
+        _, mismatch, errors = filecmp.cmpfiles(sub.left, sub.right, sub.common_files, shallow=False)
+        assert not mismatch and not errors
+        assert (full / "experiments" / lab.name / "README.md").read_bytes() == (
+            tmp_path / "experiments" / lab.name / "README.md"
+        ).read_bytes()
+    assert (full / "README.md").read_text() == (tmp_path / "README.md").read_text()
 
 
-def test_full_budget_wins_and_running_runs_are_ignored(tmp_path):
-    root = tmp_path / "labs"
-    fake_run(root / "smoke" / "keras7" / "e1", [0.9], ["experiment=keras7/e1"])
-    fake_run(root / "full" / "keras7" / "e1", [0.97, 0.99], ["experiment=keras7/e1"], status="running")
-    assert "budget: smoke" in build_lab("keras7", root, tmp_path / "out").read_text()
-    (root / "full" / "keras7" / "e1" / "done").touch()
-    assert "budget: full" in build_lab("keras7", root, tmp_path / "out").read_text()
+def test_committed_readmes_are_what_report_writes(tmp_path):
+    """A fresh clone: `make report` on the committed experiments/ gives the committed READMEs."""
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    shutil.copyfile(ROOT / "README.md", tmp_path / "README.md")
+    build_all(tmp_path / "experiments", tmp_path / "README.md")
+    for lab in all_labs():
+        assert (tmp_path / "experiments" / lab.name / "README.md").read_bytes() == (
+            ROOT / "experiments" / lab.name / "README.md"
+        ).read_bytes()
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.glob("experiments/*/figures/*.png"))
+    assert written == sorted(p.relative_to(ROOT) for p in ROOT.glob("experiments/*/figures/*.png"))
+    assert all((tmp_path / p).read_bytes() == (ROOT / p).read_bytes() for p in written)
+    assert (tmp_path / "README.md").read_bytes() == (ROOT / "README.md").read_bytes()
 
 
-def test_best_of_a_sweep_by_name(tmp_path, capsys):
-    for lr, acc in (("0.001", [0.9, 0.96]), ("0.002", [0.95, 0.97])):
-        fake_run(tmp_path / f"gp-{lr}", acc, [f"optimizer.lr={lr}"])
-    value, numbers = sweep_best(tmp_path, key="optimizer.lr")
-    assert value == "0.002" and numbers["test_acc"] == 0.97
-    main(["best", str(tmp_path), "--key", "optimizer.lr"])
+def test_scoreboards_have_every_training_question(full):
+    main_readme = (full / "README.md").read_text()
+    assert main_readme.endswith("after\n") and main_readme.count(START) == 1
+    for lab in all_labs():
+        readme = (full / "experiments" / lab.name / "README.md").read_text()
+        board = readme.split("## Scoreboard", 1)[1].split("\n## ", 1)[0]
+        for section in lab.sections:
+            if any(lab.recipes[f].trains for f in section.recipes):
+                row = next(
+                    line for line in board.splitlines() if line.startswith(f"| {', '.join(section.ids)} |")
+                )
+                assert "not yet" not in row and re.search(r"\d", row.split(" | ")[3]), row
+                assert f"| {lab.name} | {', '.join(section.ids)} |" in main_readme
+    assert "not yet measured" not in main_readme
+    walls = re.findall(r"^\| rdfia \| (q[^|]*) \|.*\| (\d+ min|-) \| - \|$", main_readme, re.M)
+    # each run's wall time is counted once, in the first section that uses it
+    assert (
+        dict(walls)["q15, q18"] == "10 min" and dict(walls)["q17"] == "-" and dict(walls)["q34"] == "10 min"
+    )
+
+
+def _lab_with(tmp_path, yaml_text: str):
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    (tmp_path / "conf" / "x.yaml").write_text(yaml_text)
+    return load_lab("x", tmp_path / "conf")
+
+
+ONE_RUN = """
+title: x
+text: x.md
+recipes:
+  q15: {run: rdfia/q15}
+sections:
+  - ids: [q15, q17]
+    question: the net
+    recipes: [q15]
+    answers: {q15: "final {q15:final.test_acc}", q17: "start {q15:initial.test_acc|error}"}
+    analysis:
+      - {kind: runs, runs: [q15]}
+      - {kind: initial, run: q15}
+    reference:
+      - {label: test accuracy, lab: 80.0, unit: "%", ours: "q15:final.test_acc", tolerance: 1.0}
+"""
+
+
+def test_readings_follow_the_numbers(tmp_path):
+    lab = _lab_with(tmp_path, ONE_RUN)
+    losses = [2.0 - 0.1 * i for i in range(11)] + [0.94 + 0.0642 * i for i in range(1, 20)]
+    losses[10] = 0.94
+    accs = [0.3 + 0.01 * i for i in range(30)]
+    fake_run(tmp_path / "experiments" / "x" / "q15", accs, test_loss=losses)
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "test loss is lowest at epoch 11 (0.94) and rises to 2.16 by epoch 30: the net over-fits" in readme
+    assert "| q15 | final 59.00% |" in readme and "| q17 | start 90.10% |" in readme
+    assert "ours 59 % differs from the lab's 80 by -21 points" in readme
+    assert "Before any step the error is 90.00% on train and 90.10% on test" in readme
+    assert "ln(10) = 2.303" in readme
+
+
+def test_chance_level_runs_are_marked_and_smoke_runs_never_answer(tmp_path):
+    lab = _lab_with(tmp_path, ONE_RUN)
+    run = tmp_path / "experiments" / "x" / "q15"
+    fake_run(run, [0.1, 0.11], budget="smoke")
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "not yet run at full budget: `make x-q15`" in readme and "11.00%" not in readme
+    shutil.rmtree(run)
+    fake_run(run, [0.1, 0.11])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert (
+        "q15 stays at chance level: test accuracy 11.00% after 2 epochs, "
+        "against 10% for guessing among 10 classes" in readme
+    )
+
+
+def test_registry_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="recipe 'q99'"):
+        _lab_with(tmp_path, ONE_RUN.replace("recipes: [q15]", "recipes: [q99]"))
+    with pytest.raises(ConfigError, match="one answer template per id"):
+        _lab_with(tmp_path, ONE_RUN.replace('q17: "start', 'q18: "start'))
+
+
+def test_best_prints_the_best_jobs_override_at_any_budget(tmp_path, capsys):
+    for job, (lr, acc) in enumerate((("0.001", [0.9, 0.96]), ("0.002", [0.95, 0.97]))):
+        fake_run(tmp_path / str(job), acc, [f"optimizer.lr={lr}"], budget="smoke", name="net")
+    main(["best", str(tmp_path), "--key", "optimizer.lr", "--name", "net"])
     assert capsys.readouterr().out.strip() == "0.002"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["best", str(tmp_path), "--key", "optimizer.lr", "--name", "other"])
+    assert exit_info.value.code == 2
 
 
-def test_every_lab_has_a_section_per_labs_md_row():
-    assert sorted(SPEC) == ["dd2427", "keras7", "mainf6", "rdfia", "vu3a"]
-    assert sum(len(sections) for sections in SPEC.values()) == 41
+def test_values_are_formatted_by_unit(full):
+    lab = load_lab("keras7")
+    art = LabArtefacts(lab, full / "experiments")
+    assert art.fill("{e1:final.test_acc}") == "55.00%" and art.fill("{e1:initial.test_acc|error}") == "90.10%"
+    assert art.fill("{e1:wall_s|s}") == "10 min" and art.fill("{e1:n_params}") == "1,234"
+
+
+TWO_RUNS = """
+title: x
+text: x.md
+recipes:
+  a: {run: mainf6/a1}
+  b: {run: mainf6/a2}
+sections:
+  - ids: [a3]
+    question: both
+    recipes: [a, b]
+    answers: {a3: "b {b:final.test_acc}, a {a:final.test_acc}, a's missing column {a:last.val_psnr}"}
+    analysis:
+      - {kind: runs, runs: [a, b], compare: true}
+      - {kind: expect, claim: "b beats a", higher: "b:final.test_acc", lower: "a:final.test_acc"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "verdict"), [(0.5, 0.6, "As the lab expects"), (0.6, 0.5, "Unlike what the lab expects")]
+)
+def test_what_the_lab_expects_is_checked_against_ours(tmp_path, a, b, verdict):
+    lab = _lab_with(tmp_path, TWO_RUNS)
+    fake_run(tmp_path / "experiments" / "x" / "a", [0.3, a])
+    fake_run(tmp_path / "experiments" / "x" / "b", [0.3, b])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    ours = f"b {100 * b:.2f}% against a {100 * a:.2f}%"
+    assert f"{verdict} (b beats a): {ours}." in readme
+    assert "not recorded in experiments/x/a: last.val_psnr" in readme
+    assert f"Final test accuracy: {'b' if b > a else 'a'} {100 * max(a, b):.2f}%" in readme
+
+
+@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
+def test_committed_readmes_have_a_row_per_labs_md_id():
+    ids = lab_question_ids(LABS_MD.read_text())
+    for lab in ("dd2427", "keras7", "mainf6", "vu3a", "rdfia"):
+        rows = _rows((ROOT / "experiments" / lab / "README.md").read_text())
+        assert sorted(rows) == sorted(i.split("-", 1)[1] for i in ids if i.startswith(lab + "-"))
+        assert not any("%" in a for a in rows.values() if "not yet run" in a)

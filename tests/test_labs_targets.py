@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,10 +12,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from cnnlab.labbook.registry import all_labs
+from cnnlab.labbook.targets import make_text
 from cnnlab.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS_MD = ROOT.parent / "shared" / "LABS.md"
+# ../shared/LABS.md beside the checkout; CNNLAB_LABS_MD points elsewhere (e.g. from a git worktree).
+LABS_MD = Path(os.environ.get("CNNLAB_LABS_MD", ROOT.parent / "shared" / "LABS.md"))
 CONF = ROOT / "conf"
 PRESETS = sorted(
     p.relative_to(CONF / "experiment").with_suffix("").as_posix() for p in CONF.glob("experiment/**/*.yaml")
@@ -61,11 +65,31 @@ def test_make_help_lists_a_target_for_every_question_id():
     assert len(ids) == len(set(ids)) == 104
     assert "dd2427-q10b" in ids and "dd2427-q10" in ids
     listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    targets = {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+    # A line lists the targets that share one recipe, then its help text once.
+    targets = {
+        name for line in listed.stdout.splitlines() for name in line.split("  ")[1].split() if line.strip()
+    }
     labs = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
     questions = {t for t in targets if t.split("-")[0] in labs and "-" in t and t != "labs-clean"}
     assert questions == set(ids)
     assert {*labs, "labs", "report"} <= targets
+
+
+def test_generated_targets_are_up_to_date():
+    """mk/labs.targets is what `make lab-targets` writes from conf/lab/*.yaml."""
+    assert (ROOT / "mk" / "labs.targets").read_text() == make_text()
+
+
+# Added by the labtasks branch (ZCA whitening, dropout in train and eval mode), merged beside this one.
+
+
+def test_every_registry_preset_and_task_exists():
+    tasks = {p.stem for p in CONF.glob("task/*.yaml")}
+    for lab in all_labs():
+        for recipe in lab.recipes.values():
+            for preset in recipe.preset:
+                assert preset in PRESETS, (lab.name, preset)
+            assert recipe.task is None or recipe.task in tasks
 
 
 def _compose(preset: str, budget: str = "full"):

@@ -1,0 +1,614 @@
+"""The analyses a section of an experiments README runs on its committed artefacts: each returns the
+tables and figures it draws and a reading that states only what those numbers show."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job
+from cnnlab.labbook.figures import plot_curves
+from cnnlab.labbook.formatting import fmt_value, num, pct, seconds
+from cnnlab.report import varying_keys
+
+# A loss that ends this much above its minimum (relative) counts as rising again.
+RISE = 0.10
+NOT_RUN = "not yet run at full budget"
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+SCORE_NAMES = {
+    "test_acc": "test accuracy",
+    "val_acc": "validation accuracy",
+    "val_psnr": "validation PSNR",
+    "test_psnr": "test PSNR",
+    "train_loss": "train loss",
+}
+
+
+@dataclass
+class Block:
+    """What one analysis adds to a section."""
+
+    lines: list[str] = field(default_factory=list)
+    reading: list[str] = field(default_factory=list)
+    headline: str | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Figures:
+    """Where a section's generated figures go, and the link the README uses for each."""
+
+    root: Path
+    slug: str
+    count: int = 0
+
+    def next(self) -> tuple[Path, str]:
+        self.count += 1
+        name = f"{self.slug}_{self.count}.png"
+        return self.root / "figures" / name, f"figures/{name}"
+
+
+def table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table."""
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+
+
+def _metric(column: str, value: float) -> str:
+    if column.endswith("_psnr"):
+        return f"{value:.2f} dB"
+    return fmt_value(float(value), column)
+
+
+def _curve_reading(label: str, run: Run) -> list[str]:
+    """Final and best score, chance level, and whether the evaluation loss turns up again."""
+    score = run.score
+    if score is None:
+        return []
+    series = run.metrics.set_index("epoch")[score].dropna()
+    epochs = len(run.metrics)
+    final = _metric(score, series.iloc[-1])
+    if run.at_chance(score):
+        out = [
+            f"{label} stays at chance level: {SCORE_NAMES[score]} {final} after {epochs} epochs, against "
+            f"{run.chance:.0f}% for guessing among {run.num_classes} classes."
+        ]
+    else:
+        best = series.idxmax() if not score.endswith("loss") else series.idxmin()
+        out = [
+            f"{label}: {SCORE_NAMES[score]} {final} after {epochs} epochs "
+            f"(highest {_metric(score, series[best])} "
+            f"at epoch {best})."
+        ]
+    loss = f"{run.eval_split}_loss"
+    split = SPLIT_NAMES[run.eval_split]
+    if loss in run.metrics and run.metrics[loss].notna().sum() > 1:
+        values = run.metrics.set_index("epoch")[loss].dropna()
+        low, last = values.idxmin(), values.index[-1]
+        if low < last and values[last] > values[low] * (1 + RISE):
+            out.append(
+                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and rises to "
+                f"{values[last]:.3g} by epoch {last}: the net over-fits."
+            )
+        elif low == last:
+            out.append(f"Its {split} loss is still falling at the last epoch ({values[last]:.3g}).")
+        else:
+            out.append(
+                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and ends at "
+                f"{values[last]:.3g}: no clear over-fitting."
+            )
+    return out
+
+
+def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
+    """The runs ordered by their final score, with the gap in points (or dB) to the next."""
+    scores = {r.score for _, r in labelled}
+    if len(labelled) < 2 or len(scores) != 1 or None in scores:
+        return None
+    score = scores.pop()
+    ranked = sorted(labelled, key=lambda lr: -float(lr[1].metrics[score].iloc[-1]))
+    parts = []
+    for i, (label, run) in enumerate(ranked):
+        value = float(run.metrics[score].iloc[-1])
+        if i:
+            before = float(ranked[i - 1][1].metrics[score].iloc[-1])
+            gap = (before - value) * (100 if score.endswith("acc") else 1)
+            unit = "points" if score.endswith("acc") else "dB"
+            if round(gap, 2) == 0:
+                parts.append(f"= {label} {_metric(score, value)}")
+            else:
+                parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} lower)")
+        else:
+            parts.append(f"{label} {_metric(score, value)}")
+    return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
+
+
+def _present(art: LabArtefacts, folders: list[str], block: Block) -> list[tuple[str, Run]]:
+    """The runs of these folders that are in experiments/; the others are noted as missing."""
+    present = []
+    for folder in folders:
+        try:
+            present.append((folder, art.run(folder)))
+        except Missing:
+            block.missing.append(folder)
+    return present
+
+
+def _row(label: str, run: Run) -> list[str]:
+    """One run's row: epochs, final train accuracy, final and best score, lowest and final eval loss,
+    parameters, wall time and device."""
+    score = run.score or "train_loss"
+    train = "train_" + score.split("_", 1)[1]
+    loss = f"{run.eval_split}_loss"
+    metrics = run.metrics.set_index("epoch")
+    best = metrics[score].idxmin() if score == "train_loss" else metrics[score].idxmax()
+    low = metrics[loss].idxmin() if loss in metrics and metrics[loss].notna().any() else None
+    return [
+        label,
+        str(len(metrics)),
+        _metric(train, metrics[train].iloc[-1]) if train in metrics else "",
+        f"{SCORE_NAMES[score]} {_metric(score, metrics[score].iloc[-1])}",
+        f"{_metric(score, metrics[score][best])} (epoch {best})",
+        f"{metrics[loss][low]:.3g} (epoch {low})" if low is not None else "",
+        f"{metrics[loss].iloc[-1]:.3g}" if low is not None else "",
+        f"{run.summary.get('n_params', 0):,}",
+        seconds(float(run.summary.get("wall_s", math.nan))),
+        str(run.summary.get("device", "")),
+    ]
+
+
+def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Training runs: a table, curves (unless `figure: false`, where another section draws them) and a
+    reading per run; with `compare: true` (runs whose own sections hold their tables) only the joint
+    figure and the ranking, with `table: true` a compact table too."""
+    block = Block()
+    labelled = _present(art, spec["runs"], block)
+    if not labelled:
+        return block
+    if spec.get("compare"):
+        if spec.get("table"):
+            block.lines += table(
+                ["run", "epochs", "final train score", "final score", "best (epoch)"],
+                [_row(f, r)[:5] for f, r in labelled],
+            )
+            block.lines.append("")
+        path, link = figures.next()
+        plot_curves(labelled, path, ", ".join(label for label, _ in labelled))
+        block.lines += [f"![curves of {', '.join(label for label, _ in labelled)}]({link})"]
+        block.reading += [r for r in [_ranking(labelled)] if r]
+        if block.missing:
+            block.reading.append(f"Not in the figure, {NOT_RUN}: {', '.join(block.missing)}.")
+        return block
+    rows = [_row(label, run) for label, run in labelled]
+    block.lines += table(
+        [
+            "run",
+            "epochs",
+            "final train score",
+            "final score",
+            "best (epoch)",
+            "lowest eval loss (epoch)",
+            "final eval loss",
+            "params",
+            "wall time",
+            "device",
+        ],
+        rows,
+    )
+    if spec.get("figure", True):
+        path, link = figures.next()
+        plot_curves(labelled, path, ", ".join(label for label, _ in labelled))
+        block.lines += ["", f"![curves of {', '.join(label for label, _ in labelled)}]({link})"]
+    for label, run in labelled:
+        block.reading += _curve_reading(label, run)
+    ranking = _ranking(labelled)
+    if ranking:
+        block.reading.append(ranking)
+    block.headline = "; ".join(
+        f"{label} {_metric(r.score, r.metrics[r.score].iloc[-1])}" for label, r in labelled if r.score
+    )
+    return block
+
+
+def _job_label(run: Run, keys: list[str]) -> str:
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={run.overrides.get(k, '-')}" for k in keys) or run.path.name
+
+
+def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Every job of a sweep: one row each, their curves, the best and worst, and jobs at chance."""
+    block = Block()
+    try:
+        jobs = art.sweep(spec["sweep"])
+    except Missing:
+        block.missing.append(spec["sweep"])
+        return block
+    if spec.get("name"):
+        jobs = [j for j in jobs if j.name == spec["name"]]
+    keys = varying_keys([j.overrides for j in jobs])
+    labelled = [(_job_label(j, keys), j) for j in jobs]
+    score = jobs[0].score or "train_loss"
+    rows = []
+    block.lines += [f"Sweep `{spec['sweep']}`, {len(jobs)} jobs:", ""]
+    for label, job in labelled:
+        metrics = job.metrics.set_index("epoch")
+        best = metrics[score].idxmax()
+        rows.append(
+            [
+                label,
+                str(job.summary.get("status")),
+                str(len(metrics)),
+                f"{metrics['train_loss'].iloc[-1]:.3g}",
+                _metric(score, metrics[score].iloc[-1]),
+                f"{_metric(score, metrics[score][best])} (epoch {best})",
+                seconds(float(job.summary.get("wall_s", math.nan))),
+            ]
+        )
+    block.lines += table(
+        [
+            "job",
+            "status",
+            "epochs",
+            "final train loss",
+            f"final {SCORE_NAMES[score]}",
+            "best (epoch)",
+            "wall time",
+        ],
+        rows,
+    )
+    path, link = figures.next()
+    plot_curves(labelled, path, f"sweep {spec['sweep']}")
+    block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
+    ranked = sorted(labelled, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
+    (top_label, top), (low_label, low) = ranked[0], ranked[-1]
+    block.reading.append(
+        f"Of {len(jobs)} jobs, {top_label} ends highest "
+        f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
+        f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
+    )
+    at_chance = [label for label, j in labelled if j.at_chance(score)]
+    if at_chance:
+        block.reading.append(f"At chance level: {', '.join(at_chance)}.")
+    diverged = [label for label, j in labelled if j.summary.get("status") == "diverged"]
+    if diverged:
+        block.reading.append(f"Diverged: {', '.join(diverged)}.")
+    block.headline = f"best {top_label}: {_metric(score, top.metrics[score].iloc[-1])}"
+    return block
+
+
+def initial(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """The error of the untrained net (summary.json `initial`) against the one after epoch 1."""
+    block = Block()
+    try:
+        run = art.run(spec["run"])
+        start = run.summary["initial"]
+    except (Missing, KeyError):
+        block.missing.append(spec["run"])
+        return block
+    first = run.metrics.iloc[0]
+    split = run.eval_split
+    rows = [
+        ["before any step", *(_pair(start, s) for s in ("train", split))],
+        ["after epoch 1", *(_pair(first, s) for s in ("train", split))],
+    ]
+    block.lines += table(["when", "train loss, error", f"{split} loss, error"], rows)
+    n = run.num_classes or 0
+    chance_error = 100 - (run.chance or 0)
+    text = (
+        f"Before any step the error is {pct(1 - start['train_acc'])} on train and "
+        f"{pct(1 - start[f'{split}_acc'])} on {split}; guessing among {n} classes errs {chance_error:.0f}% "
+        f"of the time and has loss ln({n}) = {math.log(n):.3f}, against the untrained net's "
+        f"{start['train_loss']:.3f}."
+    )
+    block.reading.append(text)
+    block.reading.append(
+        f"After epoch 1 the train error, averaged over the epoch while the weights moved, is "
+        f"{pct(1 - first['train_acc'])}; the {split} error of the weights at the end of it is "
+        f"{pct(1 - first[f'{split}_acc'])}."
+    )
+    block.headline = (
+        f"start {pct(1 - start['train_acc'])} / {pct(1 - start[f'{split}_acc'])} error, "
+        f"epoch 1 {pct(1 - first['train_acc'])} / {pct(1 - first[f'{split}_acc'])}"
+    )
+    return block
+
+
+def _pair(row: Any, split: str) -> str:
+    return f"{row[f'{split}_loss']:.3f}, {pct(1 - row[f'{split}_acc'])}"
+
+
+def gap(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Train accuracy (running mean, train mode) against evaluation accuracy (eval mode) per epoch."""
+    block = Block()
+    try:
+        run = art.run(spec["run"])
+    except Missing:
+        block.missing.append(spec["run"])
+        return block
+    split = run.eval_split
+    metrics = run.metrics
+    diff = (metrics["train_acc"] - metrics[f"{split}_acc"]) * 100
+    rows = [
+        [str(e), pct(t), pct(v), f"{d:+.2f}"]
+        for e, t, v, d in zip(
+            metrics["epoch"], metrics["train_acc"], metrics[f"{split}_acc"], diff, strict=True
+        )
+    ]
+    block.lines += table(
+        ["epoch", "train acc (running, train mode)", f"{split} acc (eval mode)", "train - eval, points"], rows
+    )
+    first, last = diff.iloc[0], diff.iloc[-1]
+    block.reading.append(
+        f"At epoch 1 the running train accuracy is {abs(first):.2f} points "
+        f"{'below' if first < 0 else 'above'} "
+        f"the {split} accuracy; at epoch {len(metrics)} it is {abs(last):.2f} points "
+        f"{'below' if last < 0 else 'above'}."
+    )
+    block.headline = f"train - {split}: {first:+.2f} points at epoch 1, {last:+.2f} at epoch {len(metrics)}"
+    return block
+
+
+def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Wall time, time per epoch and final evaluation loss of runs that differ in speed settings."""
+    block = Block()
+    present = _present(art, spec["runs"], block)
+    if not present:
+        return block
+    rows, per_epoch = [], {}
+    for folder, run in present:
+        m = run.metrics
+        per_epoch[folder] = float(m["epoch_s"].mean())
+        split = run.eval_split
+        rows.append(
+            [
+                folder,
+                str(run.config.get("trainer", {}).get("batch_size", "")),
+                str(len(m)),
+                seconds(float(run.summary["wall_s"])),
+                f"{per_epoch[folder]:.1f} s",
+                f"{m['images_per_s'].mean():,.0f}",
+                f"{m[f'{split}_loss'].iloc[-1]:.4g}",
+                _metric(run.score, m[run.score].iloc[-1]) if run.score else "",
+            ]
+        )
+    block.lines += table(
+        [
+            "run",
+            "batch size",
+            "epochs",
+            "wall time",
+            "s per epoch",
+            "images/s",
+            "final eval loss",
+            "final score",
+        ],
+        rows,
+    )
+    fastest = min(per_epoch, key=per_epoch.get)
+    slowest = max(per_epoch, key=per_epoch.get)
+    if fastest != slowest:
+        block.reading.append(
+            f"{fastest} takes {per_epoch[fastest]:.1f} s per epoch against {per_epoch[slowest]:.1f} s for "
+            f"{slowest} ({per_epoch[slowest] / per_epoch[fastest]:.2f}x)."
+        )
+    losses = {f: float(r.metrics[f"{r.eval_split}_loss"].iloc[-1]) for f, r in present}
+    if len(set(losses.values())) > 1:
+        low = min(losses, key=losses.get)
+        others = ", ".join(f"{f} {v:.4g}" for f, v in losses.items() if f != low)
+        block.reading.append(f"Final evaluation loss is lowest for {low} ({losses[low]:.4g}; {others}).")
+    block.headline = "; ".join(f"{f} {seconds(float(r.summary['wall_s']))}" for f, r in present)
+    return block
+
+
+def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second."""
+    block = Block()
+    rows, heads = [], []
+    for net in spec["nets"]:
+        try:
+            step1 = best_job(art.sweep(net["lr_sweep"]), net["name"])
+            step2_jobs = art.sweep(net["bs_sweep"])
+            step2 = best_job(step2_jobs)
+        except Missing:
+            block.missing.append(net["bs_sweep"])
+            continue
+        score = step2.score
+        rows.append(
+            [
+                net["label"],
+                f"{step1.overrides.get('optimizer.lr')} ({pct(step1.summary['best']['value'])})",
+                f"{step2.overrides.get('trainer.batch_size')} ({pct(step2.summary['best']['value'])}, "
+                f"epoch {step2.summary['best']['epoch']})",
+                pct(float(step2.metrics["test_acc"].iloc[-1])) if "test_acc" in step2.metrics else "",
+            ]
+        )
+        heads.append(f"{net['label']} {rows[-1][-1]}")
+        block.reading.append(
+            f"{net['label']}: lr {step1.overrides.get('optimizer.lr')} is best at batch 16, then batch "
+            f"{step2.overrides.get('trainer.batch_size')} at that lr ({SCORE_NAMES[score]} "
+            f"{_metric(score, step2.metrics[score].iloc[-1])} at the last epoch)."
+        )
+    if rows:
+        block.lines += table(
+            [
+                "net",
+                "best lr (best val acc)",
+                "best batch size (best val acc, epoch)",
+                "test acc of that job",
+            ],
+            rows,
+        )
+        block.headline = "; ".join(heads)
+    return block
+
+
+def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Numerical checks: every error against a tolerance."""
+    block = Block()
+    rows, bad, worst = [], [], (None, -1.0)
+    for label, ref in spec["values"].items():
+        try:
+            value = float(art.ref(ref))
+        except Missing as missing:
+            block.missing.append(missing.args[0])
+            continue
+        rows.append([label, fmt_value(value, fmt="sci")])
+        if value > spec["tol"]:
+            bad.append(f"{label} ({value:.1e})")
+        if value > worst[1]:
+            worst = (label, value)
+    if not rows:
+        return block
+    block.lines += table(["check", "max abs error"], rows)
+    if bad:
+        block.reading.append(f"Above the tolerance {spec['tol']:.0e}: {', '.join(bad)}.")
+    else:
+        largest = fmt_value(worst[1], fmt="sci")
+        agree = "The check agrees" if len(rows) == 1 else f"All {len(rows)} checks agree"
+        block.reading.append(
+            f"{agree} within {spec['tol']:.0e}; the largest error is {largest} ({worst[0]})."
+        )
+    block.headline = f"max error {fmt_value(worst[1], fmt='sci')}"
+    return block
+
+
+def equal(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Pairs of values that should agree (a closed form and a real layer, ours and the lab's)."""
+    block = Block()
+    rows, differ = [], []
+    for label, ref_a, ref_b in spec["pairs"]:
+        try:
+            a, b = art.ref(ref_a), art.ref(ref_b)
+        except Missing as missing:
+            block.missing.append(missing.args[0])
+            continue
+        rows.append([label, fmt_value(a), fmt_value(b), "yes" if a == b else "no"])
+        if a != b:
+            differ.append(f"{label} ({fmt_value(a)} vs {fmt_value(b)})")
+    if rows:
+        head = spec.get("head", ["value", "a", "b"])
+        block.lines += table([*head, "equal"], rows)
+        agree = "The pair agrees exactly." if len(rows) == 1 else f"All {len(rows)} pairs agree exactly."
+        block.reading.append(f"They differ: {', '.join(differ)}." if differ else agree)
+    return block
+
+
+def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """A per-layer table from a task's results (a list of rows or a mapping of name to row)."""
+    block = Block()
+    try:
+        found = art.ref(spec["rows"])
+    except Missing as missing:
+        block.missing.append(missing.args[0])
+        return block
+    key = spec.get("label", "name")
+    items = (
+        list(found.items()) if isinstance(found, dict) else [(fmt_value(r.get(key, "")), r) for r in found]
+    )
+    columns = spec["columns"]
+    fmt = "pct" if spec.get("percent") else None
+    block.lines += table(
+        [key if key != "name" else "layer", *(c.replace("_", " ") for c in columns)],
+        [[name, *(fmt_value(row.get(c), c, fmt) for c in columns)] for name, row in items],
+    )
+    share = spec.get("share")
+    if share:
+        total = sum(row.get(share) or 0 for _, row in items)
+        name, row = max(items, key=lambda item: item[1].get(share) or 0)
+        block.reading.append(
+            f"{name} holds {row[share]:,} of the {total:,} {share} ({100 * row[share] / total:.1f}%)."
+        )
+    trend = spec.get("trend")
+    if trend:
+        (first, a), (last, b) = items[0], items[-1]
+        block.reading.append(
+            f"{trend.replace('_', ' ')} goes from {fmt_value(a[trend], trend)} ({first}) "
+            f"to {fmt_value(b[trend], trend)} ({last})."
+        )
+    return block
+
+
+def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """Figures a task or run drew, linked where collect put them (never copied)."""
+    block = Block()
+    for name in spec["files"]:
+        folder = name.rsplit("/", 1)[0]
+        if (art.root / name).is_file():
+            alt = name.removesuffix(".png").replace("/", " ")
+            block.lines += [*([""] if block.lines else []), f"![{alt}]({name})"]
+        elif folder not in block.missing:
+            block.missing.append(folder)
+    return block
+
+
+def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
+    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked."""
+    block = Block()
+    try:
+        high, low = float(art.ref(spec["higher"])), float(art.ref(spec["lower"]))
+    except Missing as missing:
+        block.missing.append(missing.args[0])
+        return block
+    path = spec["higher"].split(":", 1)[1]
+    names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
+    shown = f"{names[0]} {fmt_value(high, path)} against {names[1]} {fmt_value(low, path)}"
+    if high > low:
+        block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
+    else:
+        block.reading.append(f"Unlike what the lab expects ({spec['claim']}): {shown}.")
+    return block
+
+
+ANALYSES: dict[str, Callable[[LabArtefacts, dict[str, Any], Figures], Block]] = {
+    "runs": runs,
+    "sweep": sweep,
+    "initial": initial,
+    "gap": gap,
+    "timing": timing,
+    "tuned": tuned,
+    "checks": checks,
+    "equal": equal,
+    "layers": layers,
+    "figures": figures_of,
+    "expect": expect,
+}
+
+
+def reference_block(art: LabArtefacts, references: tuple) -> Block:
+    """The lab's figures beside ours, and a sentence for each that says whether they agree."""
+    block = Block()
+    rows, matches = [], []
+    for ref in references:
+        path = ref.ours.partition(":")[2]
+        try:
+            raw = art.ref(ref.ours)
+        except Missing as missing:
+            block.missing.append(missing.args[0])
+            rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), "not yet measured", ""])
+            continue
+        ours = float(raw) * (100 if ref.unit == "%" and "acc" in path else 1)
+        diff = ours - ref.lab
+        unit = "points" if ref.unit == "%" else ref.unit
+        shown = f"{num(ours)} {ref.unit}".strip()
+        rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), shown, f"{diff:+.4g} {unit}".strip()])
+        if diff == 0:
+            matches.append(ref.label)
+        elif abs(diff) <= ref.tolerance:
+            block.reading.append(
+                f"{ref.label}: ours {shown} is within {num(ref.tolerance)} {unit} "
+                f"of the lab's {num(ref.lab)}."
+            )
+        else:
+            block.reading.append(
+                f"{ref.label}: ours {shown} differs from the lab's {num(ref.lab)} by {diff:+.4g} {unit}."
+            )
+    if matches:
+        block.reading.insert(0, f"Ours equals the lab's figure for {'; '.join(matches)}.")
+    block.lines += table(["figure", "the lab's", "ours", "ours - lab's"], rows)
+    block.headline = "; ".join(f"{r[0]} {r[2]}" for r in rows)
+    return block

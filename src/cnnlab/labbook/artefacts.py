@@ -1,0 +1,272 @@
+"""The committed artefacts of a lab (experiments/<lab>/<folder>/): full-budget runs, sweeps and task
+results read back, and {folder:path|format} references resolved to formatted measured values."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from cnnlab.labbook.formatting import fmt_value
+from cnnlab.labbook.registry import Lab, Recipe, refs_in
+from cnnlab.overrides import parse_overrides
+from cnnlab.report import find_runs
+
+FULL = "full"
+# Beside a collected run or sweep: its total wall time per kind of device it was ever collected from.
+WALLS = "wall_times.json"
+FINISHED = ("completed", "diverged")
+# A run within this many points of 100 / num_classes is reported as at chance level.
+CHANCE_MARGIN = 3.0
+
+
+class Missing(LookupError):
+    """A referenced artefact or value is not (yet) in experiments/."""
+
+
+@dataclass
+class Run:
+    """One finished full-budget run: summary.json, metrics.csv and config.yaml."""
+
+    path: Path
+    summary: dict[str, Any]
+    metrics: pd.DataFrame
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("name") or self.path.name)
+
+    @property
+    def num_classes(self) -> int | None:
+        return (self.config.get("dataset") or {}).get("num_classes")
+
+    @property
+    def chance(self) -> float | None:
+        """Accuracy of guessing, in percent, for classification runs."""
+        return 100.0 / self.num_classes if self.num_classes else None
+
+    @property
+    def score(self) -> str | None:
+        """The metric column that answers: test accuracy, else validation accuracy, else PSNR."""
+        for column in ("test_acc", "val_acc", "val_psnr", "test_psnr"):
+            if column in self.metrics and self.metrics[column].notna().any():
+                return column
+        return None
+
+    @property
+    def eval_split(self) -> str:
+        """The split a run is judged on: test where measured, else validation."""
+        return "test" if self.score and self.score.startswith("test") else "val"
+
+    @property
+    def overrides(self) -> dict[str, str]:
+        return parse_overrides(self.summary.get("overrides") or [])
+
+    @property
+    def on_gpu(self) -> bool:
+        return str(self.summary.get("device", "cpu")).startswith("cuda")
+
+    def at_chance(self, column: str = "test_acc") -> bool:
+        """Whether the final accuracy in `column` is within CHANCE_MARGIN points of guessing."""
+        if self.chance is None or column not in self.metrics or not column.endswith("acc"):
+            return False
+        return abs(100 * float(self.metrics[column].iloc[-1]) - self.chance) <= CHANCE_MARGIN
+
+
+def read_run(path: Path, budget: str | None = FULL) -> Run | None:
+    """The run in `path` if it finished at `budget` (None: any); None otherwise, so that a smoke run
+    is never read as an answer."""
+    files = [path / n for n in ("summary.json", "metrics.csv", "config.yaml")]
+    if not all(f.is_file() for f in files):
+        return None
+    summary = json.loads(files[0].read_text())
+    config = yaml.safe_load(files[2].read_text()) or {}
+    if summary.get("status") not in FINISHED or (budget and config.get("budget") != budget):
+        return None
+    return Run(path, summary, pd.read_csv(files[1]), config)
+
+
+def read_sweep(path: Path, budget: str | None = FULL) -> list[Run]:
+    """The finished jobs of a sweep at `budget` (None: any), in job order."""
+    if not path.is_dir():
+        return []
+    runs = [read_run(p, budget) for p in find_runs([path])]
+    return sorted((r for r in runs if r is not None), key=lambda r: _job_key(r.path, path))
+
+
+def _job_key(job: Path, sweep: Path) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in job.relative_to(sweep).parts)
+
+
+def _walk(node: Any, path: str) -> Any:
+    for key in path.split("."):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            raise Missing(path)
+    return node
+
+
+def run_value(run: Run, path: str) -> Any:
+    """A value of one run: a summary.json path, or <stat>.<column> of metrics.csv
+    (stat: last, min, max, argmin, argmax or epoch<N>), or `epochs`."""
+    head, _, column = path.partition(".")
+    metrics = run.metrics
+    if path == "epochs":
+        return len(metrics)
+    if column in metrics.columns and (
+        head in ("last", "min", "max", "argmin", "argmax") or head[:5] == "epoch"
+    ):
+        series = metrics.set_index("epoch")[column].dropna()
+        if series.empty:
+            raise Missing(path)
+        if head.startswith("epoch"):
+            epoch = int(head[5:])
+            if epoch not in series.index:
+                raise Missing(path)
+            return float(series[epoch])
+        return {
+            "last": lambda: float(series.iloc[-1]),
+            "min": lambda: float(series.min()),
+            "max": lambda: float(series.max()),
+            "argmin": lambda: int(series.idxmin()),
+            "argmax": lambda: int(series.idxmax()),
+        }[head]()
+    return _walk(run.summary, path)
+
+
+def device_walls(runs: list[Run]) -> dict[str, float]:
+    """Total wall time of these runs per device kind ("cpu" or "gpu")."""
+    walls: dict[str, float] = {}
+    for run in runs:
+        kind = "gpu" if run.on_gpu else "cpu"
+        walls[kind] = walls.get(kind, 0.0) + float(run.summary.get("wall_s") or 0)
+    return walls
+
+
+def read_walls(folder: Path, runs: list[Run]) -> dict[str, float]:
+    """The wall times recorded in folder/wall_times.json, updated with those of `runs`."""
+    path = folder / WALLS
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    return recorded | device_walls(runs)
+
+
+def best_job(jobs: list[Run], name: str | None = None) -> Run:
+    """The job with the highest monitored value (summary.json best.value), optionally by run name."""
+    scored = [j for j in jobs if (name is None or j.name == name) and _best_value(j) is not None]
+    if not scored:
+        raise Missing(f"best job{f' named {name}' if name else ''}")
+    return max(scored, key=_best_value)
+
+
+def _best_value(job: Run) -> float | None:
+    value = (job.summary.get("best") or {}).get("value")
+    return None if value is None or math.isnan(value) else float(value)
+
+
+class LabArtefacts:
+    """What experiments/<lab>/ holds for one lab's recipes, read once."""
+
+    def __init__(self, lab: Lab, root: Path) -> None:
+        self.lab = lab
+        self.root = root / lab.name
+
+    def recipe(self, folder: str) -> Recipe:
+        return self.lab.recipes[folder]
+
+    @cached_property
+    def _runs(self) -> dict[str, Run | None]:
+        return {f: read_run(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "run"}
+
+    @cached_property
+    def _sweeps(self) -> dict[str, list[Run]]:
+        return {f: read_sweep(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "sweep"}
+
+    def run(self, folder: str) -> Run:
+        run = self._runs.get(folder)
+        if run is None:
+            raise Missing(folder)
+        return run
+
+    def sweep(self, folder: str) -> list[Run]:
+        jobs = self._sweeps.get(folder) or []
+        if not jobs:
+            raise Missing(folder)
+        return jobs
+
+    def task(self, folder: str) -> dict[str, Any]:
+        path = self.root / folder / "results.json"
+        if not path.is_file():
+            raise Missing(folder)
+        return json.loads(path.read_text())
+
+    def has(self, folder: str) -> bool:
+        """Whether the recipe's artefacts are present (for a sweep: at least one finished job)."""
+        try:
+            self.value(folder, None)
+        except Missing:
+            return False
+        return True
+
+    def runs_of(self, folder: str) -> list[Run]:
+        """The finished runs of a run or sweep recipe ([] when absent)."""
+        kind = self.recipe(folder).kind
+        if kind == "run":
+            return [self._runs[folder]] if self._runs.get(folder) else []
+        return list(self._sweeps.get(folder) or []) if kind == "sweep" else []
+
+    def walls(self, folder: str) -> dict[str, float]:
+        """Wall time per device kind of a training recipe, on every machine it was collected from."""
+        runs = self.runs_of(folder)
+        return read_walls(self.root / folder, runs) if runs else {}
+
+    def value(self, folder: str, path: str | None) -> Any:
+        """The value a reference {folder:path} names; the artefact itself when path is None."""
+        kind = self.recipe(folder).kind
+        if kind == "task":
+            results = self.task(folder)
+            return results if path is None else _walk(results, path)
+        if kind == "run":
+            run = self.run(folder)
+            return run if path is None else run_value(run, path)
+        jobs = self.sweep(folder)
+        if path is None:
+            return jobs
+        head, _, rest = path.partition(".")
+        if head == "jobs":
+            return len(jobs)
+        if head == "best":
+            return run_value(best_job(jobs), rest)
+        if head == "best_override":
+            return best_job(jobs).overrides.get(rest, "")
+        raise Missing(path)
+
+    def ref(self, text: str) -> Any:
+        """The value a "<folder>:<path>" reference names (Missing carries the folder)."""
+        folder, _, path = text.partition(":")
+        try:
+            return self.value(folder, path)
+        except Missing:
+            raise Missing(folder, path) from None
+
+    def fill(self, template: str) -> str:
+        """The template with every {folder:path|format} replaced by its formatted value; Missing if any
+        value is absent."""
+        text = template
+        for folder, path, fmt in refs_in(template):
+            try:
+                value = self.value(folder, path)
+            except Missing:
+                raise Missing(folder, path) from None
+            spelled = f"{{{folder}:{path}{'|' + fmt if fmt else ''}}}"
+            text = text.replace(spelled, fmt_value(value, path, fmt), 1)
+        return text

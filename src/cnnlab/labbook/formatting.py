@@ -1,0 +1,81 @@
+"""How measured values read in the experiments READMEs: accuracies in percent, wall times in
+s/min/h, integers with thousands separators, tensor shapes as A x B x C."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Lists of 2-4 integers read as tensor shapes (A x B x C) when their key names a shape or, for
+# 3-4 integers, unless it names a list of separate values.
+SHAPE_WORDS = ("shape", "HxW", "WxH", "CxHxW", "NxKxHxW", "size", "input", "output", "pixels")
+LIST_WORDS = ("per_", "ops", "flops", "mul_adds", "range", "passes", "sizes", "probabilities")
+
+
+def pct(fraction: float) -> str:
+    """A fraction in [0, 1] as a percentage with two decimals."""
+    return "n/a" if fraction is None or math.isnan(fraction) else f"{100 * fraction:.2f}%"
+
+
+def num(value: float) -> str:
+    """A float with four significant digits, thousands separated when large."""
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 1e4 and abs(value) < 1e9:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def seconds(value: float) -> str:
+    """A wall time: seconds below two minutes, else minutes, else hours and minutes."""
+    if value < 10:
+        return f"{value:.2g} s"
+    if value < 120:
+        return f"{value:.0f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
+
+
+def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
+    """Format one measured value: accuracies in percent, integers with separators, shapes as AxB."""
+    last = path.rsplit(".", 1)[-1]
+    if fmt == "error":
+        return pct(1 - float(value))
+    percent_key = ("acc" in last and "fraction" not in last) or last.startswith("share")
+    if fmt == "pct" or (fmt is None and isinstance(value, float) and percent_key):
+        return pct(float(value))
+    if fmt == "s":
+        return seconds(float(value))
+    if fmt == "int":
+        return f"{int(value):,}"
+    if fmt == "len":
+        return str(len(value))
+    if fmt == "sci":
+        return f"{float(value):.1e}" if value else "0"
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return num(value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {fmt_value(v, path)}" for k, v in value.items())
+    if isinstance(value, list):
+        named = any(w in last for w in SHAPE_WORDS) or (
+            len(value) > 2 and not any(w in last for w in LIST_WORDS)
+        )
+        if "range" in last and len(value) == 2:
+            return f"{fmt_value(value[0], last)} to {fmt_value(value[1], last)}"
+        if _is_shape(value) and len(value) <= 4 and named:
+            return " x ".join(str(v) for v in value)
+        if all(isinstance(v, list) for v in value) and not all(_is_shape(v) and named for v in value):
+            return " ".join(f"[{', '.join(fmt_value(x, last) for x in v)}]" for v in value)
+        return "; ".join(fmt_value(v, last) for v in value)
+    return str(value)
+
+
+def _is_shape(value: list) -> bool:
+    return bool(value) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)

@@ -1,0 +1,195 @@
+"""The lab registry, conf/lab/<lab>.yaml: each lab's recipes and question sections, read and checked
+once, so that make targets, artefact collection and the experiments READMEs all come from one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnlab.errors import ConfigError
+
+LAB_DIR = Path(__file__).resolve().parents[3] / "conf" / "lab"
+LABS = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
+RECIPE_KINDS = ("run", "sweep", "task")
+# A reference to a measured value inside a template: {<recipe folder>:<path>[|<format>]}.
+REF = re.compile(r"\{([A-Za-z0-9_./]+):([^{}|]+)(?:\|([a-z]+))?\}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one folder of results is made: a training run, a sweep, or a lab task."""
+
+    folder: str
+    kind: str
+    preset: tuple[str, ...] = ()
+    task: str | None = None
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    at_best: dict[str, str] | None = None
+    reads: str | None = None
+    data: str | None = None
+    overrides: tuple[str, ...] = ()
+    full_overrides: tuple[str, ...] = ()
+
+    @property
+    def trains(self) -> bool:
+        """Runs and sweeps depend on the budget; tasks do not (unless they read a trained run)."""
+        return self.kind in ("run", "sweep")
+
+    @property
+    def per_budget(self) -> bool:
+        """Whether the results live under <budget>/<lab>/ rather than tasks/."""
+        return self.trains or self.reads is not None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One figure the lab's authors reported, in its unit, and the ref of ours to set beside it."""
+
+    label: str
+    lab: float
+    unit: str
+    ours: str
+    tolerance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a lab's README: the ids it answers (one row each), how, and with what."""
+
+    ids: tuple[str, ...]
+    question: str
+    recipes: tuple[str, ...]
+    answers: dict[str, str]
+    analyses: tuple[dict[str, Any], ...] = ()
+    references: tuple[Reference, ...] = ()
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe name for the section's generated figures."""
+        return self.ids[0].replace(".", "_")
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One lab: its title, the lab text it follows, its recipes by folder and its sections."""
+
+    name: str
+    title: str
+    text: str
+    recipes: dict[str, Recipe]
+    sections: tuple[Section, ...]
+
+    @property
+    def ids(self) -> list[str]:
+        """Every question id of the lab, in README order."""
+        return [i for s in self.sections for i in s.ids]
+
+
+def _tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
+    kinds = [k for k in RECIPE_KINDS if k in spec]
+    if len(kinds) != 1:
+        raise ConfigError(
+            f"{where}: recipe {folder!r} must name exactly one of run: <preset>, sweep: <preset(s)> or "
+            f"task: <task>; it names {kinds or 'none'}."
+        )
+    kind = kinds[0]
+    known = {"run", "sweep", "task", "grid", "at_best", "reads", "data", "overrides", "full_overrides"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"{where}: recipe {folder!r} has unknown keys {unknown}; known: {sorted(known)}.")
+    if spec.get("data") not in (None, "cifar10", "varres"):
+        raise ConfigError(f"{where}: recipe {folder!r} has data={spec['data']!r}; use cifar10 or varres.")
+    return Recipe(
+        folder=folder,
+        kind=kind,
+        preset=_tuple(spec.get("run") or spec.get("sweep")),
+        task=spec.get("task"),
+        grid=dict(spec.get("grid") or {}),
+        at_best=spec.get("at_best"),
+        reads=spec.get("reads"),
+        data=spec.get("data"),
+        overrides=_tuple(spec.get("overrides")),
+        full_overrides=_tuple(spec.get("full_overrides")),
+    )
+
+
+def refs_in(text: str) -> list[tuple[str, str, str | None]]:
+    """The (folder, path, format) of every {folder:path|format} in a template."""
+    return [m.groups() for m in REF.finditer(text)]
+
+
+def analysis_folders(spec: dict[str, Any]) -> list[str]:
+    """The recipe folders an analysis reads: runs, run, sweep, <folder>:<path> refs, figure files."""
+    folders = list(spec.get("runs") or []) + [spec[k] for k in ("run", "sweep") if k in spec]
+    refs = [spec[k] for k in ("rows", "higher", "lower") if k in spec]
+    refs += list((spec.get("values") or {}).values()) + [r for p in spec.get("pairs") or [] for r in p[1:]]
+    folders += [r.partition(":")[0] for r in refs]
+    folders += [f.rpartition("/")[0] for f in spec.get("files") or []]
+    folders += [n[k] for n in spec.get("nets") or [] for k in ("lr_sweep", "bs_sweep")]
+    return folders
+
+
+def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str) -> Section:
+    ids = _tuple(spec.get("ids"))
+    if not ids or not spec.get("question"):
+        raise ConfigError(f"{where}: every section needs ids: [...] and question: <one line>; got {spec}.")
+    answers = dict(spec.get("answers") or {})
+    if sorted(answers) != sorted(ids):
+        raise ConfigError(
+            f"{where}: section {list(ids)} must have one answer template per id; answers has "
+            f"{sorted(answers)}."
+        )
+    section_recipes = _tuple(spec.get("recipes"))
+    references = tuple(Reference(**r) for r in spec.get("reference") or [])
+    referenced = [f for t in answers.values() for f, _, _ in refs_in(t)]
+    referenced += [r.ours.partition(":")[0] for r in references]
+    referenced += [f for a in spec.get("analysis") or [] for f in analysis_folders(a)]
+    for folder in [*section_recipes, *referenced]:
+        if folder not in recipes:
+            raise ConfigError(
+                f"{where}: section {list(ids)} names recipe {folder!r}, which is not in recipes:."
+            )
+    return Section(
+        ids=ids,
+        question=spec["question"],
+        recipes=section_recipes,
+        answers=answers,
+        analyses=tuple(spec.get("analysis") or []),
+        references=references,
+    )
+
+
+def load_lab(name: str, lab_dir: Path = LAB_DIR) -> Lab:
+    """Read and check conf/lab/<name>.yaml."""
+    path = lab_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no lab registry {path}; the labs are {', '.join(LABS)}.")
+    spec = yaml.safe_load(path.read_text())
+    recipes = {folder: _recipe(folder, r, str(path)) for folder, r in (spec.get("recipes") or {}).items()}
+    for recipe in recipes.values():
+        for other in (recipe.reads, (recipe.at_best or {}).get("sweep")):
+            if other is not None and other not in recipes:
+                raise ConfigError(f"{path}: recipe {recipe.folder!r} reads {other!r}, which is not a recipe.")
+    sections = tuple(_section(s, recipes, str(path)) for s in spec.get("sections") or [])
+    ids = [i for s in sections for i in s.ids]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError(f"{path}: ids {repeated} appear in more than one section; give each id one row.")
+    return Lab(name=name, title=spec["title"], text=spec["text"], recipes=recipes, sections=sections)
+
+
+@cache
+def all_labs(lab_dir: Path = LAB_DIR) -> tuple[Lab, ...]:
+    """The five labs, in the order of ../shared/LABS.md."""
+    return tuple(load_lab(name, lab_dir) for name in LABS)

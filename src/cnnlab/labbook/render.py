@@ -1,0 +1,189 @@
+"""experiments/<lab>/README.md and the scoreboards, rendered from the registry and the committed
+artefacts alone: one section per registry entry, one row per question id, each table drawn once."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab.labbook.analyses import ANALYSES, NOT_RUN, Block, Figures, reference_block, table
+from cnnlab.labbook.artefacts import LabArtefacts, Missing
+from cnnlab.labbook.formatting import num, seconds
+from cnnlab.labbook.registry import Lab, Section, all_labs
+
+START, END = "<!-- lab-scoreboard:start -->", "<!-- lab-scoreboard:end -->"
+
+
+@dataclass
+class Rendered:
+    """A rendered section and its scoreboard row."""
+
+    lines: list[str]
+    row: list[str]
+    trains: bool
+
+
+def _command(lab: Lab, ident: str) -> str:
+    return f"`make {lab.name}-{ident}`"
+
+
+def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
+    try:
+        return art.fill(template)
+    except Missing as missing:
+        folder, path = missing.args
+        if art.has(folder):
+            return f"not recorded in experiments/{lab.name}/{folder}: {path}"
+        return f"{NOT_RUN if lab.recipes[folder].per_budget else 'not yet run'}: {_command(lab, ident)}"
+
+
+def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
+    """Summed wall time of these recipes on CPU and on a GPU, from every machine they were
+    collected from (None where none was)."""
+    walls = [art.walls(folder) for folder in folders]
+    cpu = [w["cpu"] for w in walls if "cpu" in w]
+    gpu = [w["gpu"] for w in walls if "gpu" in w]
+    return (sum(cpu) if cpu else None), (sum(gpu) if gpu else None)
+
+
+def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, timed: set[str]) -> Rendered:
+    """One section: the question, the command, a row per id, the analyses, the lab's figures, the reading.
+    Its scoreboard row counts the wall time of the training recipes no earlier section counted (`timed`)."""
+    ids = ", ".join(section.ids)
+    lines = [f"## {ids}: {section.question}", "", f"Reproduce: {_command(lab, section.ids[0])}.", ""]
+    training = [f for f in section.recipes if lab.recipes[f].trains]
+    missing_training = [f for f in training if not art.has(f)]
+    if missing_training:
+        lines += [
+            f"**{NOT_RUN.capitalize()}:** {', '.join(f'{lab.name}/{f}' for f in missing_training)}; "
+            f"run {_command(lab, section.ids[0])} then `make collect`.",
+            "",
+        ]
+    answers = [[i, _answer(art, lab, i, section.answers[i])] for i in section.ids]
+    lines += table(["id", "answer (measured)"], answers)
+    lines.append("")
+    figures = Figures(out, f"{section.slug}")
+    blocks: list[Block] = [ANALYSES[a["kind"]](art, a, figures) for a in section.analyses]
+    if section.references:
+        blocks.append(reference_block(art, section.references))
+        lines += ["The lab's figures (typed in from the lab text) against ours:", ""]
+        lines += blocks[-1].lines + [""]
+    for block in blocks[: len(section.analyses)]:
+        if block.lines:
+            lines += block.lines + [""]
+    reading = [s for b in blocks for s in b.reading]
+    if reading:
+        lines += ["**Reading.** " + " ".join(reading), ""]
+    headline = next((b.headline for b in reversed(blocks) if b.headline and not b.missing), None)
+    if headline is None:
+        headline = next((b.headline for b in blocks if b.headline), None)
+    if missing_training:
+        ours = NOT_RUN
+    elif any(not art.has(f) for f in section.recipes):
+        ours = "not yet run"
+    else:
+        ours = headline or answers[0][1]
+    own = [f for f in training if f not in timed]
+    timed.update(own)
+    cpu, gpu = wall_times(art, own)
+    figure = "; ".join(f"{r.label} {num(r.lab)} {r.unit}".strip() for r in section.references) or "-"
+    row = [ids, section.question, figure, ours, seconds(cpu) if cpu else "-", seconds(gpu) if gpu else "-"]
+    return Rendered(lines, row, bool(training))
+
+
+SCORE_HEAD = [
+    "question",
+    "what the lab asks",
+    "the lab's figure",
+    "ours at full budget",
+    "wall time, 2 CPU cores",
+    "wall time, GPU",
+]
+
+
+def lab_cpu_time(lab: Lab, art: LabArtefacts) -> str:
+    """The summed full-budget CPU wall time of a lab's training recipes, or how much is missing."""
+    training = [f for f, r in lab.recipes.items() if r.trains]
+    cpu, _ = wall_times(art, training)
+    measured = [f for f in training if "cpu" in art.walls(f)]
+    if not measured:
+        return "not yet measured"
+    if len(measured) < len(training):
+        share = f"{len(measured)} of {len(training)} training recipes"
+        return f"{seconds(cpu)} for {share} (the rest not yet measured)"
+    return seconds(cpu)
+
+
+def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
+    """Write experiments/<lab>/README.md and experiments/<lab>/figures/ from experiments/<lab>/."""
+    out = out_root / lab.name
+    if (out / "figures").is_dir():
+        shutil.rmtree(out / "figures")
+    out.mkdir(parents=True, exist_ok=True)
+    art = LabArtefacts(lab, out_root)
+    timed: set[str] = set()
+    rendered = [render_section(lab, art, s, out, timed) for s in lab.sections]
+    head = [
+        f"# {lab.title}",
+        "",
+        f"Generated by `make report` from conf/lab/{lab.name}.yaml and the artefacts under "
+        f"experiments/{lab.name}/ (collected from full-budget runs by `make collect`); do not edit. "
+        f"The lab text is ../shared/seeds/{lab.text}.",
+        "Only full-budget runs answer (`BUDGET=full`, the lab's own schedule); `BUDGET=smoke` is a pipeline "
+        "check and is never shown. The lab's figures are typed in from the lab text and labelled as "
+        "the lab's; every other number is measured. Accuracy is in percent everywhere.",
+        "",
+        f"Full-budget training time of this lab on CPU: {lab_cpu_time(lab, art)}.",
+        "",
+        "## Scoreboard",
+        "",
+        *table(SCORE_HEAD, [r.row for r in rendered]),
+        "",
+    ]
+    path = out / "README.md"
+    path.write_text("\n".join(head + [line for r in rendered for line in r.lines]).rstrip("\n") + "\n")
+    return path, rendered
+
+
+def main_scoreboard(results: dict[str, list[Rendered]], times: dict[str, str]) -> str:
+    """The block of the main README between the scoreboard markers: training questions of all labs."""
+    rows = [
+        [lab, *r.row] for lab, rendered in results.items() for r in rendered if r.trains or r.row[2] != "-"
+    ]
+    lines = [
+        START,
+        "<!-- generated by `make report` from experiments/*/: do not edit -->",
+        "",
+        *table(["lab", *SCORE_HEAD], rows),
+        "",
+        "Measured full-budget training time of each lab on a 2-core CPU:",
+        "",
+        *table(["lab", "CPU wall time"], [[lab, t] for lab, t in times.items()]),
+        "",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, block: str) -> None:
+    """Replace the text between the scoreboard markers of the main README."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme} has no {START} ... {END} markers to fill")
+    readme.write_text(pattern.sub(lambda _: block, text))
+
+
+def build_all(out_root: Path, readme: Path | None) -> list[Path]:
+    """Every lab README, then the main README's scoreboard over all five labs (all are rebuilt, since
+    the main scoreboard needs every lab's rows; unchanged artefacts give unchanged files)."""
+    paths, results, times = [], {}, {}
+    for lab in all_labs():
+        path, results[lab.name] = build_lab(lab, out_root)
+        paths.append(path)
+        times[lab.name] = lab_cpu_time(lab, LabArtefacts(lab, out_root))
+    if readme is not None:
+        update_readme(readme, main_scoreboard(results, times))
+    return paths

@@ -1,0 +1,87 @@
+"""mk/labs.targets, generated from the registry: one make rule per recipe folder and one rule per
+section whose targets are the section's question ids (`python -m cnnlab.experiments targets`)."""
+
+from __future__ import annotations
+
+from cnnlab.labbook.registry import Lab, Recipe, all_labs
+
+HEADER = """\
+# Generated from conf/lab/*.yaml by `make lab-targets` (python -m cnnlab.experiments targets):
+# do not edit. The macros (lab_run, lab_sweep, lab_sweep_at_best, lab_task, lab_run_task) and the
+# variables (BUDGET, LAB_OUT, LAB_DATA, ARGS, CIFAR, VARRES, JOBLIB) are in mk/labs.mk.
+"""
+DATA = {"cifar10": "$$(CIFAR)", "varres": "$$(VARRES)"}
+
+
+def _values(values: list) -> str:
+    """A Hydra sweep list inside $(call ...): commas become $(,)."""
+    return "$(,)".join(str(v) for v in values)
+
+
+def _args(recipe: Recipe) -> str:
+    """The overrides of one recipe, in the order its runs were started with."""
+    parts = [f"experiment={_values(list(recipe.preset))}"] if recipe.preset else [f"task={recipe.task}"]
+    parts += list(recipe.overrides)
+    if recipe.at_best:
+        parts.append(f"{recipe.at_best['key']}=$$$$best")
+    parts += [f"{key}={_values(values)}" for key, values in recipe.grid.items()]
+    if recipe.full_overrides:
+        parts.append(f"$$(call FULL_ONLY,{' '.join(recipe.full_overrides)})")
+    if recipe.data:
+        parts.append(DATA[recipe.data])
+    if recipe.kind == "sweep":
+        parts.append("$$(JOBLIB)")
+    return " ".join(parts)
+
+
+def recipe_done(lab: Lab, recipe: Recipe) -> str:
+    """The stamp file make uses to know a recipe has finished."""
+    if recipe.per_budget:
+        return f"$(call run_done,{lab.name}/{recipe.folder})"
+    return f"$(call task_done,{recipe.folder})"
+
+
+def _recipe_rule(lab: Lab, recipe: Recipe) -> str:
+    folder = f"{lab.name}/{recipe.folder}"
+    if recipe.kind == "run":
+        return f"$(eval $(call lab_run,{folder},{_args(recipe)}))"
+    if recipe.kind == "sweep" and recipe.at_best:
+        best = recipe.at_best
+        other = f"{lab.name}/{best['sweep']}"
+        return (
+            f"$(eval $(call lab_sweep_at_best,{folder},{other},{best['name']},{best['key']},{_args(recipe)}))"
+        )
+    if recipe.kind == "sweep":
+        return f"$(eval $(call lab_sweep,{folder},{_args(recipe)}))"
+    if recipe.reads:
+        return f"$(eval $(call lab_run_task,{folder},{lab.name}/{recipe.reads},{_args(recipe)}))"
+    return f"$(eval $(call lab_task,{recipe.folder},{_args(recipe)}))"
+
+
+def lab_rules(lab: Lab) -> list[str]:
+    """The recipe rules, the question rules and the whole-lab rule of one lab."""
+    lines = [f"# ---- {lab.title} ----"]
+    lines += [_recipe_rule(lab, r) for r in lab.recipes.values()]
+    targets = []
+    for section in lab.sections:
+        names = [f"{lab.name}-{i}" for i in section.ids]
+        targets += names
+        deps = " ".join(recipe_done(lab, lab.recipes[f]) for f in section.recipes)
+        lines.append(f"{' '.join(names)}: {deps} ## {section.question}")
+    lines += [
+        f"LAB_TARGETS_{lab.name} := {' '.join(targets)}",
+        f".PHONY: {lab.name} $(LAB_TARGETS_{lab.name})",
+        f"{lab.name}: $(LAB_TARGETS_{lab.name}) ## every {lab.name} question, then collect and its README",
+        f"\t$(PY) -m cnnlab.experiments collect $(LAB_OUT) --lab {lab.name}",
+        "\t$(PY) -m cnnlab.experiments report",
+        "",
+    ]
+    return lines
+
+
+def make_text(labs: tuple[Lab, ...] | None = None) -> str:
+    """The whole of mk/labs.targets."""
+    lines = [HEADER]
+    for lab in labs or all_labs():
+        lines += lab_rules(lab)
+    return "\n".join(lines)
