@@ -80,9 +80,6 @@ def test_generated_targets_are_up_to_date():
     assert (ROOT / "mk" / "labs.targets").read_text() == make_text()
 
 
-# Added by the labtasks branch (ZCA whitening, dropout in train and eval mode), merged beside this one.
-
-
 def test_every_registry_preset_and_task_exists():
     tasks = {p.stem for p in CONF.glob("task/*.yaml")}
     for lab in all_labs():
