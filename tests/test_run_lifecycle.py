@@ -138,3 +138,28 @@ def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):
     assert state["epoch"] == 1 and state["input_shape"] == [1, 28, 28]
     assert all(isinstance(v, torch.Tensor) for v in state["model"].values())
     assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path / "run" / "checkpoints"))
+
+
+def test_metrics_before_any_step_are_the_untrained_nets_and_survive_a_resume(make_cfg, tmp_path):
+    """rdfia q17's error at the start: the untrained net's loss, recomputed here with
+    torch.nn.functional on the same seed's net, and still in summary.json after a resume."""
+    import torch.nn.functional as F
+
+    from cnnlab.engine.run import build_run
+
+    overrides = ["trainer.eval_at_start=true", "trainer.device=cpu", "trainer.limit_batches=2"]
+    run(make_cfg(*overrides, "trainer.epochs=1"), run_dir=tmp_path / "run")
+    initial = json.loads((tmp_path / "run" / "summary.json").read_text())["initial"]
+
+    fresh = build_run(make_cfg(*overrides, "trainer.epochs=1"), torch.device("cpu"))
+    fresh.model.eval()
+    with torch.no_grad():
+        batches = list(fresh.data.test)
+        logits = torch.cat([fresh.model(x) for x, _ in batches])
+        labels = torch.cat([y for _, y in batches])
+    assert initial["test_loss"] == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-5)
+    assert initial["test_acc"] == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+
+    run(make_cfg(*overrides, "trainer.epochs=2", "trainer.resume=true"), run_dir=tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["epochs_completed"] == 2 and summary["initial"] == initial

@@ -45,9 +45,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     run = build_run(cfg, device)
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
-    first_epoch, prior_wall, best = 0, 0.0, None
+    first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
-        first_epoch, prior_wall, best = resume(run, ckpt_path)
+        first_epoch, prior_wall, best, initial = resume(run, ckpt_path)
         log.info("resuming %s after epoch %d", run_dir, first_epoch)
     elif trainer.resume:
         log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
@@ -68,6 +68,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "overrides": overrides,
         "run_dir": str(run_dir),
     }
+    if initial is not None:
+        summary["initial"] = initial
 
     def checkpoint(epoch: int) -> None:
         save_checkpoint(
@@ -78,6 +80,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             wall_s=prior_wall + time.perf_counter() - start,
             input_shape=list(data.input_shape),
             config=OmegaConf.to_container(cfg, resolve=True),
+            initial=summary.get("initial"),
         )
 
     def finish(status: str, message: str | None = None) -> dict[str, Any]:
@@ -145,9 +148,10 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     return finish("completed")
 
 
-def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None]:
+def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None, dict | None]:
     """Load the checkpoint's weights, optimiser, scheduler and RNG states into `run`, after checking
-    that its config is this run's; returns the epochs done, the wall time spent and the best so far."""
+    that its config is this run's; returns the epochs done, the wall time spent, the best so far and
+    the metrics measured before any step (trainer.eval_at_start), which summary.json keeps."""
     state = load_checkpoint(ckpt_path, run.device)
     changed = check_resume_config(
         state.get("config") or {},
@@ -159,7 +163,7 @@ def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None]:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
     run.load_state_dict(state)
     set_rng_state(state["rng"])
-    return state["epoch"], state["wall_s"], state["best"]
+    return state["epoch"], state["wall_s"], state["best"], state.get("initial")
 
 
 def initial_metrics(run: Run) -> dict[str, float]:
