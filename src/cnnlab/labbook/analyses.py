@@ -172,6 +172,9 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if not labelled:
         return block
     if spec.get("compare"):
+        if len(labelled) < 2:  # one run alone is its own section's figure; drawing it again repeats it
+            block.reading.append(f"Nothing to compare yet, {NOT_RUN}: {', '.join(block.missing)}.")
+            return block
         if spec.get("table"):
             block.lines += table(
                 ["run", "epochs", "final train score", "final score", "best (epoch)"],
