@@ -129,15 +129,19 @@ def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
     return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
 
 
+def _found(fetch: Any, name: str, block: Block) -> Any:
+    """fetch(name), or None with the name noted in the block as missing."""
+    try:
+        return fetch(name)
+    except Missing:
+        block.missing.append(name)
+        return None
+
+
 def _present(art: LabArtefacts, folders: list[str], block: Block) -> list[tuple[str, Run]]:
     """The runs of these folders that are in experiments/; the others are noted as missing."""
-    present = []
-    for folder in folders:
-        try:
-            present.append((folder, art.run(folder)))
-        except Missing:
-            block.missing.append(folder)
-    return present
+    found = [(folder, _found(art.run, folder, block)) for folder in folders]
+    return [(folder, run) for folder, run in found if run is not None]
 
 
 def _row(label: str, run: Run) -> list[str]:
@@ -226,10 +230,8 @@ def _job_label(run: Run, keys: list[str]) -> str:
 def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Every job of a sweep: one row each, their curves, the best and worst, and jobs at chance."""
     block = Block()
-    try:
-        jobs = art.sweep(spec["sweep"])
-    except Missing:
-        block.missing.append(spec["sweep"])
+    jobs = _found(art.sweep, spec["sweep"], block)
+    if jobs is None:
         return block
     if spec.get("name"):
         jobs = [j for j in jobs if j.name == spec["name"]]
@@ -328,10 +330,8 @@ def _pair(row: Any, split: str) -> str:
 def gap(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Train accuracy (running mean, train mode) against evaluation accuracy (eval mode) per epoch."""
     block = Block()
-    try:
-        run = art.run(spec["run"])
-    except Missing:
-        block.missing.append(spec["run"])
+    run = _found(art.run, spec["run"], block)
+    if run is None:
         return block
     split = run.eval_split
     metrics = run.metrics
