@@ -4,28 +4,41 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
+from cnnlab.errors import disk_full_as_error
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` that replaces it when the block completes, so a crash never leaves
+    half a file; on failure the temporary file is removed, and a full disk is a DiskFullError."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with disk_full_as_error(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file then rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save through `replacing` (into a Python file, so a full disk is an OSError, not a C++ one)."""
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    """Write text through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write text through `replacing`."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
 
 
 def cached_split(source: Any, split: str, cache_dir: str | Path) -> Buckets:

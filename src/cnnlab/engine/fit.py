@@ -33,6 +33,7 @@ from cnnlab.engine.run_files import (
     write_resolved_config,
     write_summary,
 )
+from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tasks import make_task
 from cnnlab.models import build_model, count_parameters
 from cnnlab.overrides import parse_overrides
@@ -116,6 +117,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "bf16_autocast": amp,
         "overrides": overrides,
         "run_dir": str(run_dir),
+        **process_record(),  # pid, host and heartbeat: a run whose process is gone reads as `died`
     }
 
     def checkpoint(epoch: int) -> None:
@@ -190,6 +192,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 best = _better(best, row, trainer.monitor, trainer.monitor_mode)
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1)
+                summary.update(epochs_completed=epoch + 1, heartbeat=now())
+                write_summary(run_dir / "summary.json", summary)
     except Diverged as error:
         message = (
             f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate "
