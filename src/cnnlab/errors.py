@@ -33,15 +33,16 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 @contextmanager
 def disk_full_as_error(where: Path) -> Iterator[None]:
-    """Turn the OS's "no space left" into a DiskFullError that names the file and says what to do."""
+    """Turn the OS's "no space left" into a DiskFullError that names `where` (and the file being written)
+    and says what to do."""
     try:
         yield
     except OSError as error:
         if error.errno not in NO_SPACE:
             raise
-        path = Path(error.filename) if error.filename else where
+        written = f" ({error.filename})" if error.filename and Path(error.filename) != where else ""
         raise DiskFullError(
-            f"cannot write {path}: the disk holding it is full (or your quota on it is used up). Free "
-            "space there, or point paths.output_dir and paths.cache_dir at a disk with room; a run resumes "
-            "from its last complete checkpoint with hydra.run.dir=<its dir> trainer.resume=true."
+            f"cannot write {where}{written}: the disk holding it is full (or your quota on it is used up). "
+            "Free space there, or point paths.output_dir and paths.cache_dir at a disk with room; a run "
+            "resumes from its last complete checkpoint with hydra.run.dir=<its dir> trainer.resume=true."
         ) from None

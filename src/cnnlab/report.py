@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=None, help="where to write the report (default: the first dir)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(format="cnnlab.report: %(message)s")
+    logging.basicConfig(format="cnnlab.report: %(message)s", stream=sys.stderr, force=True)
     try:
         report = write_report(args.dirs, args.out)
     except FileNotFoundError as error:

@@ -164,7 +164,8 @@ def check_added_keys(cfg: DictConfig, overrides: Iterable[str]) -> None:
             continue
         if key in OPTIONAL_KEYS or "${" + key + "}" in interpolated or _under_target(cfg, key):
             continue
-        close = difflib.get_close_matches(key, [*known, *OPTIONAL_KEYS], n=1, cutoff=0.6)
+        candidates = [k for k in [*known, *OPTIONAL_KEYS] if k != key]
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(
             f"{override} adds the key {key}, which no part of cnnlab reads, so it would change nothing; "
@@ -190,13 +191,15 @@ def _under_target(cfg: DictConfig, key: str) -> bool:
 def check_optimizer_and_schedule(cfg: DictConfig) -> None:
     """Build the optimiser on a dummy parameter and step the schedule through the whole run, so a bad
     argument or a schedule whose lr turns negative, infinite or divides by zero fails before any work."""
-    optimizer = build(cfg.optimizer, key="optimizer")([torch.nn.Parameter(torch.zeros(1))])
+    optimizer = _dry_call(
+        build(cfg.optimizer, key="optimizer"), "optimizer", [torch.nn.Parameter(torch.zeros(1))]
+    )
     spec = cfg.scheduler.get("build")
     if spec is None:
         return
     per_step = cfg.scheduler.interval == "step"
     extra = {"steps_per_epoch": DRY_STEPS_PER_EPOCH} if per_step else {}
-    scheduler = build(spec, key="scheduler.build")(optimizer, **extra)
+    scheduler = _dry_call(build(spec, key="scheduler.build"), "scheduler.build", optimizer, **extra)
     steps = min(cfg.trainer.epochs * (DRY_STEPS_PER_EPOCH if per_step else 1), MAX_DRY_STEPS)
     target = spec.get("_target_")
     with warnings.catch_warnings():
@@ -216,3 +219,14 @@ def check_optimizer_and_schedule(cfg: DictConfig) -> None:
                     f"scheduler.build ({target}) fails when stepped at {'step' if per_step else 'epoch'} "
                     f"{step + 1}: {type(error).__name__}: {error}. Check its arguments ({_shown(spec)})."
                 ) from None
+
+
+def _dry_call(partial: Callable[..., Any], key: str, *args: Any, **kwargs: Any) -> Any:
+    """Call a `_partial_` config's object with its remaining arguments; a complaint is a ConfigError."""
+    try:
+        return partial(*args, **kwargs)
+    except (TypeError, ValueError, ArithmeticError) as error:
+        raise ConfigError(
+            f"{key} ({getattr(partial, 'func', partial).__name__}) rejects its arguments: {error}. "
+            f"Fix {key}.<argument> (print the config with --cfg job)."
+        ) from None

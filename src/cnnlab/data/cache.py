@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,8 @@ import torch
 
 from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
 from cnnlab.errors import disk_full_as_error
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,8 +49,11 @@ def cached_split(source: Any, split: str, cache_dir: str | Path) -> Buckets:
     """`source.load(split)` as size buckets, read from the cache when a previous run stored it."""
     path = Path(cache_dir) / f"{source.cache_key}-{split}.pt"
     if path.exists():
-        stored = torch.load(path, weights_only=True)
-        return [ImageSet(b["x"], b["y"]) for b in stored]
+        try:
+            stored = torch.load(path, weights_only=True)
+            return [ImageSet(b["x"], b["y"]) for b in stored]
+        except (RuntimeError, EOFError, OSError, KeyError, TypeError, pickle.UnpicklingError) as error:
+            log.warning("cache file %s is unreadable (%s): decoding the split again", path, error)
     buckets = as_buckets(source.load(split))
     atomic_save([{"x": b.x, "y": b.y} for b in buckets], path)
     return buckets
