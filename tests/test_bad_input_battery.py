@@ -204,7 +204,8 @@ def test_concurrent_run_is_refused_and_a_killed_run_reads_as_died(tmp_path, caps
     """A real second process into a busy dir is refused; after SIGKILL the report says `died`, and
     resuming names the dead run and continues it."""
     run_dir = tmp_path / "run"
-    argv = [sys.executable, "-m", "cnnlab.train", "trainer.epochs=10000", *paths(tmp_path)]
+    argv = [sys.executable, "-m", "cnnlab.train", "trainer.epochs=10000", "trainer.limit_batches=3"]
+    argv += paths(tmp_path)
     first = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     summary = run_dir / "summary.json"
     try:
@@ -214,7 +215,7 @@ def test_concurrent_run_is_refused_and_a_killed_run_reads_as_died(tmp_path, caps
         ):
             time.sleep(0.2)
         second = subprocess.run(
-            [*argv[:3], "trainer.epochs=1", *argv[4:]], cwd=ROOT, capture_output=True, text=True
+            [*argv[:3], "trainer.epochs=1", *argv[5:]], cwd=ROOT, capture_output=True, text=True
         )
         assert_clear_error(second.returncode, second.stdout + second.stderr, f"pid {first.pid}")
         first.send_signal(signal.SIGKILL)
@@ -230,7 +231,12 @@ def test_concurrent_run_is_refused_and_a_killed_run_reads_as_died(tmp_path, caps
     assert f"pid {first.pid}" in runs["message"][0] and "trainer.resume=true" in runs["message"][0]
 
     done = state["epochs_completed"]
-    resume = [f"trainer.epochs={done + 1}", "trainer.resume=true", *paths(tmp_path)]
+    resume = [
+        f"trainer.epochs={done + 1}",
+        "trainer.limit_batches=3",
+        "trainer.resume=true",
+        *paths(tmp_path),
+    ]
     code, output = call_main(train.main, resume, capsys)
     assert code == 0, output
     assert "died" in output and f"pid {first.pid}" in output
