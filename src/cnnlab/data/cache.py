@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -34,9 +35,12 @@ def replacing(path: Path) -> Iterator[Path]:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through `replacing` (into a Python file, so a full disk is an OSError, not a C++ one)."""
-    with replacing(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)
+    """torch.save through `replacing`. Serialised in memory first and written by Python, so a full disk
+    is an OSError (torch's own writer reports a short write as "inline_container.cc: unexpected pos")."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with replacing(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def atomic_write_text(text: str, path: Path) -> None:

@@ -25,7 +25,7 @@ from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
 from cnnlab.engine.run_lock import run_status
 from cnnlab.overrides import is_plumbing, split_override
-from cnnlab.sweep.orphans import stop_when_parent_dies
+from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
 
 log = logging.getLogger("cnnlab.sweep")
 
@@ -162,6 +162,9 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
     started = time.time()
     try:
         return train(cfg, run_dir, overrides)
+    except KeyboardInterrupt:
+        exit_if_orphaned()
+        raise
     except Exception as error:
         log.error("job failed: %s", error, exc_info=True)
         record_failure(run_dir, cfg, overrides, error, started)

@@ -12,14 +12,18 @@ import time
 log = logging.getLogger("cnnlab.sweep")
 
 POLL_S = 1.0
+# Time an orphaned worker gives its job to write the checkpoint and summary before it exits anyway.
+GRACE_S = 60.0
 _watching: list[int] = []
+_orphaned = threading.Event()
 
 
 def stop_when_parent_dies(poll_s: float = POLL_S) -> None:
     """In a worker process: interrupt the job, as Ctrl-C would, once the parent is gone.
 
-    The job then writes its checkpoint and status `interrupted`, and a rerun of the sweep resumes it.
-    Called from the worker's main thread (signal handlers can only be set there); once per process.
+    The job then writes its checkpoint and status `interrupted` (a rerun of the sweep resumes it) and
+    the worker exits (`exit_if_orphaned`), at the latest GRACE_S later. Called from the worker's main
+    thread (signal handlers can only be set there); once per process.
     """
     if _watching == [os.getpid()]:
         return
@@ -31,6 +35,16 @@ def stop_when_parent_dies(poll_s: float = POLL_S) -> None:
         while os.getppid() == parent:
             time.sleep(poll_s)
         log.warning("the sweep's parent process %d is gone: interrupting this job", parent)
+        _orphaned.set()
         os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(GRACE_S)
+        os._exit(130)
 
     threading.Thread(target=watch, name="cnnlab-parent-watch", daemon=True).start()
+
+
+def exit_if_orphaned() -> None:
+    """End the worker process now if its parent is gone (a loky worker would otherwise wait for work)."""
+    if _orphaned.is_set():
+        logging.shutdown()
+        os._exit(130)
