@@ -88,13 +88,18 @@ def resumes_to_the_end(tmp: Path, run_dir: Path) -> bool:
     return done.returncode == 0 and summary(run_dir)["status"] == "completed" and epochs_once(run_dir)
 
 
-def ctrl_c(tmp: Path, rng: random.Random) -> bool:
+def signalled_run(tmp: Path, rng: random.Random, signum: int) -> tuple[Path, subprocess.Popen, str]:
+    """A run sent `signum` at a random moment in its first 3 s of training; its dir, process, output."""
     run_dir = tmp / "run"
     process = start(train_command(tmp, run_dir))
     wait_running(run_dir)
     time.sleep(rng.uniform(0, 3))
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=120)[0]
+    process.send_signal(signum)
+    return run_dir, process, process.communicate(timeout=120)[0]
+
+
+def ctrl_c(tmp: Path, rng: random.Random) -> bool:
+    run_dir, process, output = signalled_run(tmp, rng, signal.SIGINT)
     state = summary(run_dir)
     if process.returncode == 0:
         return state["status"] == "completed" and epochs_once(run_dir)
@@ -109,12 +114,7 @@ def ctrl_c(tmp: Path, rng: random.Random) -> bool:
 
 
 def kill_9(tmp: Path, rng: random.Random) -> bool:
-    run_dir = tmp / "run"
-    process = start(train_command(tmp, run_dir))
-    wait_running(run_dir)
-    time.sleep(rng.uniform(0, 3))
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
+    run_dir, process, _ = signalled_run(tmp, rng, signal.SIGKILL)
     status = collect([run_dir]).runs["status"][0]
     if process.returncode == 0:
         return status == "completed"
