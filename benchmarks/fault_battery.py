@@ -4,7 +4,7 @@ it correctly: `python benchmarks/fault_battery.py --repeats 10 [--only ctrl_c,ki
 Scenarios (each at a random moment or size, seeded):
 - ctrl_c: SIGINT mid-run -> exit 130, `interrupted`, checkpoint epoch == epochs_completed, resume completes.
 - kill_9: SIGKILL mid-run -> report says `died` (or `completed`), resume completes with every epoch once.
-- concurrent: a second run into the busy dir -> exit 2 naming the holder; the first completes, rows 1..N.
+- concurrent: a second run into the busy dir -> exit 2 naming the holder; the first's rows are 1..N once.
 - disk_full: run dir on a tmpfs of random size (needs root) -> exit 2 "disk ... full", no .tmp left,
   the last checkpoint loads.
 - truncated_data: a random MNIST IDX or .gz file cut at a random length -> exit 2 naming that file.
@@ -122,15 +122,17 @@ def kill_9(tmp: Path, rng: random.Random) -> bool:
 
 
 def concurrent(tmp: Path, rng: random.Random) -> bool:
+    """A second run into the dir of a first that trains on until the second has answered."""
     run_dir = tmp / "run"
-    first = start(train_command(tmp, run_dir, "trainer.epochs=40"))  # still training when the second starts
+    first = start(train_command(tmp, run_dir, "trainer.epochs=100000"))
     wait_running(run_dir)
     time.sleep(rng.uniform(0, 1))
     second = finish(train_command(tmp, run_dir))
-    first_output = first.communicate(timeout=300)[0]
+    first.send_signal(signal.SIGINT)
+    first_output = first.communicate(timeout=120)[0]
     refused = second.returncode == 2 and f"pid {first.pid}" in second.stdout + second.stderr
-    clean = first.returncode == 0 and "Traceback" not in first_output
-    return refused and clean and epochs_once(run_dir, 40)
+    clean = first.returncode == 130 and "Traceback" not in first_output
+    return refused and clean and epochs_once(run_dir, summary(run_dir)["epochs_completed"])
 
 
 def disk_full(tmp: Path, rng: random.Random) -> bool:
