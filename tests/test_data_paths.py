@@ -107,3 +107,38 @@ def test_bucket_order_depends_on_the_seed_as_well_as_the_epoch():
 
     assert sizes(0) == sizes(0)
     assert sizes(0) != sizes(1)
+
+
+def test_a_second_image_folder_is_not_served_the_first_ones_cache(make_cfg, tmp_path):
+    first = fake_image_folder(tmp_path / "a", n_per_class=2, size=8)
+    second = fake_image_folder(tmp_path / "b", n_per_class=3, size=8)
+
+    def train_count(folder) -> int:
+        cfg = make_cfg("dataset=cifar10", f"dataset.image_folder={folder}", "dataset.val_fraction=0")
+        return sum(len(y) for _, y in build_data(cfg, torch.device("cpu")).train)
+
+    assert train_count(first) == 20
+    assert train_count(second) == 30
+    (first / "train" / "class0" / "0000.png").unlink()  # the same folder, changed: decoded afresh
+    assert train_count(first) == 19
+
+
+def test_a_truncated_archive_leaves_nothing_half_unpacked_and_a_good_one_then_unpacks(tmp_path):
+    import tarfile
+
+    from cnnlab.data.torchvision_source import TorchvisionSource
+
+    folder = fake_image_folder(tmp_path / "tree", n_per_class=1, size=8)
+    archive = tmp_path / "cifar.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar")
+    good = archive.read_bytes()
+    archive.write_bytes(good[: len(good) // 2])
+    source = TorchvisionSource("CIFAR10", str(tmp_path / "root"), image_folder=str(archive))
+    with pytest.raises(DataError, match="truncated"):
+        source.load("train")
+    assert list((tmp_path / "root").iterdir()) == []
+    archive.write_bytes(good)
+    source = TorchvisionSource("CIFAR10", str(tmp_path / "root"), image_folder=str(archive))
+    assert len(source.load("test")) == 10
+    assert [p.name.startswith("cifar-") for p in (tmp_path / "root").iterdir()] == [True]

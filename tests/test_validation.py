@@ -67,3 +67,25 @@ def test_bad_augmentation_values_are_reported_by_key(make_cfg, tmp_path):
 
     with pytest.raises(ConfigError, match=r"augmentation\.hflip=1\.5"):
         run(make_cfg("augmentation=flip_crop", "augmentation.hflip=1.5"), run_dir=tmp_path / "r")
+
+
+def test_the_schedule_is_stepped_through_before_any_work(make_cfg):
+    """Past the table's checks, the dry run itself finds a schedule that turns the lr negative or that
+    fails when stepped (as StepLR with step_size=0 did, after a whole epoch)."""
+    from cnnlab.validate import check_optimizer_and_schedule
+
+    with pytest.raises(ConfigError, match=r"learning rate -0\.00\d+ at epoch 2"):
+        check_optimizer_and_schedule(make_cfg("scheduler=exponential", "scheduler.build.gamma=-1"))
+    with pytest.raises(ConfigError, match="ZeroDivisionError"):
+        check_optimizer_and_schedule(make_cfg("scheduler=step", "scheduler.build.step_size=0"))
+    check_optimizer_and_schedule(make_cfg("scheduler=onecycle", "trainer.epochs=3"))
+    with pytest.raises(ConfigError, match="max_lr"):
+        check_optimizer_and_schedule(make_cfg("scheduler=onecycle", "~scheduler.build.max_lr"))
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["+dataset.max_eval=100", "+budget=smoke", "+optimizer.foreach=false"],
+)
+def test_plus_keys_that_code_reads_are_accepted(make_cfg, override):
+    validate(make_cfg(override), [override])

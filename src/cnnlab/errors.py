@@ -1,5 +1,12 @@
 """Errors a user can fix: the entry points print their message as one paragraph, no traceback."""
 
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 
 class CnnlabError(Exception):
     """Base class for mistakes in configuration or data that a user can fix."""
@@ -15,3 +22,27 @@ class DataError(CnnlabError):
 
 class CheckpointError(CnnlabError):
     """A checkpoint is unreadable, or holds objects that could run code when loaded."""
+
+
+class DiskFullError(CnnlabError):
+    """A file could not be written because its disk, or the user's quota on it, is full."""
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def disk_full_as_error(where: Path) -> Iterator[None]:
+    """Turn the OS's "no space left" into a DiskFullError that names `where` (and the file being written)
+    and says what to do."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in NO_SPACE:
+            raise
+        written = f" ({error.filename})" if error.filename and Path(error.filename) != where else ""
+        raise DiskFullError(
+            f"cannot write {where}{written}: the disk holding it is full (or your quota on it is used up). "
+            "Free space there, or point paths.output_dir and paths.cache_dir at a disk with room; a run "
+            "resumes from its last complete checkpoint with hydra.run.dir=<its dir> trainer.resume=true."
+        ) from None

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cnnlab.engine.run_lock import died_message, run_status
 from cnnlab.overrides import parse_overrides
 
+log = logging.getLogger("cnnlab.report")
 SEED_KEY = "trainer.seed"
 
 
@@ -43,15 +47,33 @@ def find_runs(dirs: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    summary = json.loads((run_dir / "summary.json").read_text())
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """A run's summary.json, or None with a warning naming the file when it is not readable JSON."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning(
+            "skipping %s: it is not readable JSON (%s); rerun that run or delete its dir", path, error
+        )
+        return None
+    if not isinstance(summary, dict):
+        log.warning("skipping %s: it holds a %s, not a run summary", path, type(summary).__name__)
+        return None
+    return summary
+
+
+def _read_run(run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
     csv_path = run_dir / "metrics.csv"
     metrics = pd.read_csv(csv_path) if csv_path.is_file() and csv_path.stat().st_size else pd.DataFrame()
     overrides = parse_overrides(summary.get("overrides") or [])
+    status = run_status(run_dir, summary)
+    if status == "died":
+        summary["message"] = died_message(run_dir, summary)
     row: dict[str, Any] = {
         "run_dir": str(run_dir),
         "name": summary.get("name"),
-        "status": summary.get("status"),
+        "status": status,
         "epochs": len(metrics),
         "overrides": " ".join(summary.get("overrides") or []),
         "_overrides": overrides,
@@ -107,10 +129,13 @@ def group_over_seeds(runs: pd.DataFrame, varying: list[str]) -> pd.DataFrame | N
 
 def collect(dirs: list[str | Path]) -> Report:
     """Read every run under `dirs` into one DataFrame (summary.json + metrics.csv + overrides)."""
-    run_dirs = find_runs([Path(d) for d in dirs])
-    if not run_dirs:
-        raise FileNotFoundError(f"no run dir (a folder with summary.json) under {', '.join(map(str, dirs))}")
-    rows, curves = zip(*(_read_run(d) for d in run_dirs), strict=True)
+    summaries = {d: read_summary(d) for d in find_runs([Path(d) for d in dirs])}
+    readable = {d: s for d, s in summaries.items() if s is not None}
+    if not readable:
+        raise FileNotFoundError(
+            f"no run dir (a folder with a readable summary.json) under {', '.join(map(str, dirs))}"
+        )
+    rows, curves = zip(*(_read_run(d, s) for d, s in readable.items()), strict=True)
     overrides = [r.pop("_overrides") for r in rows]
     varying = varying_keys(overrides)
     runs = pd.DataFrame(list(rows))
@@ -171,7 +196,7 @@ def to_markdown(report: Report, title: str) -> str:
                 for m, s in zip(grouped[f"{col}_mean"], grouped[f"{col}_std"], strict=True)
             ]
         parts += ["## Mean ± std over seeds", "", _markdown_table(table), ""]
-    bad = runs[runs["status"].isin(["failed", "diverged", "interrupted", "running"])]
+    bad = runs[runs["status"].isin(["failed", "diverged", "interrupted", "running", "died"])]
     if len(bad):
         parts += ["## Not completed", ""]
         parts += [
@@ -257,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=None, help="where to write the report (default: the first dir)"
     )
     args = parser.parse_args(argv)
+    logging.basicConfig(format="cnnlab.report: %(message)s", stream=sys.stderr, force=True)
     try:
         report = write_report(args.dirs, args.out)
     except FileNotFoundError as error:

@@ -15,7 +15,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cnnlab.engine.fit import fit, monitored_value
-from cnnlab.errors import CnnlabError
+from cnnlab.engine.run_lock import hold_run_dir
+from cnnlab.errors import CnnlabError, disk_full_as_error
 from cnnlab.sweep import run_sweep_job
 from cnnlab.validate import validate
 
@@ -24,15 +25,21 @@ log = logging.getLogger("cnnlab.train")
 
 def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> float:
     """Train one configuration; returns the monitored metric (best over epochs) for sweepers."""
-    validate(cfg)
+    return monitored_value(train_run(cfg, run_dir, overrides))
+
+
+def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> dict:
+    """Validate, then train in run_dir (Hydra's run dir by default) holding its lock; the summary."""
     if run_dir is None:
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         overrides = list(hydra_cfg.overrides.task)
-    summary = fit(cfg, run_dir, overrides or [])
+    validate(cfg, overrides or [])
+    with hold_run_dir(run_dir), disk_full_as_error(run_dir):
+        summary = fit(cfg, run_dir, overrides or [])
     if summary["status"] == "completed":
         log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir / "tb")
-    return monitored_value(summary)
+    return summary
 
 
 @hydra.main(config_path="../../conf", config_name="train", version_base="1.3")
@@ -40,12 +47,15 @@ def main(cfg: DictConfig) -> float:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg, run)
     try:
-        return run(cfg)
+        summary = train_run(cfg)
     except CnnlabError as error:
         log.error("%s", error)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    if summary["status"] == "diverged":
+        sys.exit(1)  # its message is logged; a script or CI running it alone must notice
+    return monitored_value(summary)
 
 
 if __name__ == "__main__":

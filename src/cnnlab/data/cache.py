@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +16,49 @@ import torch
 
 from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
 from cnnlab.data.protocols import DataSource
+from cnnlab.errors import disk_full_as_error
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` that replaces it when the block completes, so a crash never leaves
+    half a file; on failure the temporary file is removed, and a full disk is a DiskFullError."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with disk_full_as_error(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file then rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save through `replacing`. Serialised in memory first and written by Python, so a full disk
+    is an OSError (torch's own writer reports a short write as "inline_container.cc: unexpected pos")."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with replacing(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    """Write text through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write text through `replacing`."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
 
 
 def cached_split(source: DataSource, split: str, cache_dir: str | Path) -> Buckets:
     """`source.load(split)` as size buckets, read from the cache when a previous run stored it."""
     path = Path(cache_dir) / f"{source.cache_key}-{split}.pt"
     if path.exists():
-        stored = torch.load(path, weights_only=True)
-        return [ImageSet(b["x"], b["y"]) for b in stored]
+        try:
+            stored = torch.load(path, weights_only=True)
+            return [ImageSet(b["x"], b["y"]) for b in stored]
+        except (RuntimeError, EOFError, OSError, KeyError, TypeError, pickle.UnpicklingError) as error:
+            log.warning("cache file %s is unreadable (%s): decoding the split again", path, error)
     buckets = as_buckets(source.load(split))
     atomic_save([{"x": b.x, "y": b.y} for b in buckets], path)
     return buckets

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import math
+import os
 import shutil
+import struct
 import tarfile
+import zlib
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +47,14 @@ class TorchvisionSource:
         self.root = Path(root)
         self.download = download
         self.image_folder = Path(image_folder) if image_folder else None
-        self.cache_key = dataset.lower() if self.image_folder is None else f"{dataset.lower()}-folder"
+
+    @cached_property
+    def cache_key(self) -> str:
+        """The data set's name; for an image folder also its fingerprint, so another folder (or the same
+        folder with files added, removed or changed) is decoded afresh instead of read from the cache."""
+        if self.image_folder is None:
+            return self.dataset.lower()
+        return f"{self.dataset.lower()}-folder-{fingerprint(self.image_folder)}"
 
     def load(self, split: str) -> ImageSet:
         if self.image_folder is not None:
@@ -65,7 +78,7 @@ class TorchvisionSource:
         import torchvision
 
         cls = getattr(torchvision.datasets, self.dataset)
-        self._unpack_gzipped_raw()
+        self._prepare_raw()
         try:
             return cls(str(self.root), train=split == "train", transform=transform, download=self.download)
         except (RuntimeError, OSError) as error:
@@ -76,33 +89,24 @@ class TorchvisionSource:
                 f"dataset.source.root=/path (or paths.data_root=/path)."
             ) from error
 
-    def _unpack_gzipped_raw(self) -> None:
-        """torchvision reads MNIST's IDX files uncompressed; unpack .gz copies found beside them."""
+    def _prepare_raw(self) -> None:
+        """torchvision reads MNIST's IDX files uncompressed: unpack .gz copies found beside them, and
+        check every IDX file's length against its header, so a truncated file is named as such."""
         raw = self.root / self.dataset / "raw"
         if self.dataset == "CIFAR10" or not raw.is_dir():
             return
         for packed in raw.glob("*.gz"):
             unpacked = packed.with_suffix("")
             if not unpacked.exists():
-                try:
-                    with gzip.open(packed) as src, open(unpacked, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                except OSError as error:
-                    raise DataError(
-                        f"{packed} is gzipped and its folder is not writable ({error}); copy "
-                        f"{self.root / self.dataset} to a writable folder and give that as "
-                        f"paths.data_root."
-                    ) from error
+                _gunzip(packed, unpacked, self.root / self.dataset)
+        for idx in raw.glob("*-ubyte"):
+            check_idx(idx)
 
     def _folder_root(self) -> Path:
         """The image-folder tree, unpacking a .tar.gz once into `root`."""
         folder = self.image_folder
         if folder.name.endswith((".tar.gz", ".tgz")) and folder.is_file():
-            target = self.root / folder.name.split(".")[0]
-            if not (target / "train").is_dir():
-                with tarfile.open(folder) as archive:
-                    archive.extractall(target, filter="data")
-            folder = target
+            folder = _unpacked(folder, self.root)
             inner = [p for p in folder.iterdir() if p.is_dir()]
             if not (folder / "train").is_dir() and len(inner) == 1:
                 folder = inner[0]
@@ -112,7 +116,96 @@ class TorchvisionSource:
                 f"of class subfolders (looked in {folder.resolve()}). Give a folder laid out as "
                 f"train/<class>/*.jpg and test/<class>/*.jpg, or a .tar.gz of one."
             )
+        train, test = ({p.name for p in (folder / s).iterdir() if p.is_dir()} for s in ("train", "test"))
+        if train != test:
+            raise DataError(
+                f"dataset.image_folder={str(self.image_folder)!r}: train/ and test/ have different class "
+                f"folders (only in train/: {sorted(train - test)}; only in test/: {sorted(test - train)}), "
+                "so a test image's label number would name another class than in training. Give both "
+                "splits the same class folders."
+            )
         return folder
+
+
+def fingerprint(path: Path) -> str:
+    """A short hash of a file's or a tree's resolved path and of every file's name, size and mtime."""
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode())
+    files = [resolved] if resolved.is_file() else sorted(p for p in resolved.rglob("*") if p.is_file())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(resolved)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _unpacked(archive_path: Path, root: Path) -> Path:
+    """The archive unpacked under root, keyed by its fingerprint: extracted into a temporary dir that is
+    renamed into place only once complete, so an interrupted or truncated extraction is never reused."""
+    target = root / f"{archive_path.name.split('.')[0]}-{fingerprint(archive_path)}"
+    if target.is_dir():
+        return target
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with tarfile.open(archive_path) as archive:
+            archive.extractall(partial, filter="data")
+        partial.rename(target)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        if target.is_dir():  # another run finished the same extraction first
+            return target
+        raise DataError(
+            f"dataset.image_folder={str(archive_path)!r} could not be unpacked ({type(error).__name__}: "
+            f"{error}): it is truncated, corrupt or not a .tar.gz. Download or create it again; nothing "
+            f"half-unpacked was kept under {root}."
+        ) from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _gunzip(packed: Path, unpacked: Path, folder: Path) -> None:
+    """Unpack through a temporary file, so a truncated .gz never leaves a truncated IDX file behind."""
+    tmp = unpacked.with_name(f".{unpacked.name}.{os.getpid()}.tmp")
+    try:
+        with gzip.open(packed) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(unpacked)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataError(
+            f"{packed} is not a complete gzip file ({error}): the download was cut short or the file is "
+            "damaged. Delete it so torchvision downloads it again, or copy a complete one there."
+        ) from None
+    except OSError as error:
+        raise DataError(
+            f"{packed} is gzipped and its folder is not writable ({error}); copy {folder} to a writable "
+            f"folder and give that as paths.data_root."
+        ) from error
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# IDX type codes (the third byte of the magic number) and their item sizes in bytes.
+IDX_ITEM_SIZES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def check_idx(path: Path) -> None:
+    """DataError naming `path` when its length is not what its IDX header declares."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        magic = f.read(4)
+        ndim = magic[3] if len(magic) == 4 else 0
+        dims = f.read(4 * ndim)
+    item = IDX_ITEM_SIZES.get(magic[2]) if len(magic) == 4 and magic[:2] == b"\0\0" else None
+    if item is None or ndim == 0 or len(dims) < 4 * ndim:
+        problem = "does not start with an IDX header"
+    else:
+        expected = 4 + 4 * ndim + math.prod(struct.unpack(f">{ndim}I", dims)) * item
+        if size == expected:
+            return
+        problem = f"is {size:,} bytes but its header declares {expected:,}"
+    raise DataError(
+        f"{path} {problem}: the file is truncated or corrupt. Delete it (and any .gz of it beside it) so "
+        "torchvision downloads it again, or copy a complete one there."
+    )
 
 
 def _load_image_folder(folder: Path) -> ImageSet:
@@ -120,9 +213,21 @@ def _load_image_folder(folder: Path) -> ImageSet:
     import torchvision
     from torchvision.io import ImageReadMode, decode_image, read_file
 
-    index = torchvision.datasets.ImageFolder(folder)
+    try:
+        index = torchvision.datasets.ImageFolder(folder)
+    except (FileNotFoundError, OSError) as error:
+        raise DataError(f"{folder} cannot be read as class folders of images: {error}") from None
+
+    def decode(path: str) -> torch.Tensor:
+        try:
+            return decode_image(read_file(path), mode=ImageReadMode.RGB)
+        except RuntimeError as error:
+            raise DataError(
+                f"{path} cannot be decoded as an image ({str(error).splitlines()[0]}): it is truncated or "
+                "corrupt. Delete or replace it and run again (nothing of this folder was cached)."
+            ) from None
+
     images = [
-        decode_image(read_file(path), mode=ImageReadMode.RGB)
-        for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
+        decode(path) for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
     ]
     return ImageSet(torch.stack(images), torch.as_tensor(index.targets, dtype=torch.int64))

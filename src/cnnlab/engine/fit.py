@@ -29,6 +29,7 @@ from cnnlab.engine.run_files import (
     write_resolved_config,
     write_summary,
 )
+from cnnlab.engine.run_lock import now, process_record
 from cnnlab.overrides import parse_overrides
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "bf16_autocast": run.amp,
         "overrides": overrides,
         "run_dir": str(run_dir),
+        **process_record(),  # pid, host and heartbeat: a run whose process is gone reads as `died`
     }
     if initial is not None:
         summary["initial"] = initial
@@ -127,6 +129,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 best = _better(best, row, trainer.monitor, trainer.monitor_mode)
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1)
+                summary.update(epochs_completed=epoch + 1, heartbeat=now())
+                write_summary(run_dir / "summary.json", summary)
     except Diverged as error:
         message = (
             f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -19,16 +21,30 @@ from cnnlab.errors import ConfigError, DataError
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import fit_to, load_photo, show
 from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
+from cnnlab.validate import CONF_DIR
+
+
+def missing_group(key: str) -> ConfigError:
+    """The error for a config group the task needs but that is not composed: a name with no file
+    behind it (`model=lenett`; the lab's groups are optional, so Hydra lets it pass) or none given."""
+    options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
+    chosen = HydraConfig.get().runtime.choices.get(key) if HydraConfig.initialized() else None
+    if chosen:
+        close = difflib.get_close_matches(str(chosen), options, n=1)
+        hint = f"did you mean {key}={close[0]}? " if close else ""
+        return ConfigError(
+            f"{key}={chosen} names no file conf/{key}/{chosen}.yaml; {hint}use one of {options}."
+        )
+    return ConfigError(
+        f"this task needs a `{key}` config but none is composed; add {key}=<one of {options}>."
+    )
 
 
 def _input_shape(cfg: DictConfig, input_size: int | None = None) -> tuple[int, int, int]:
     """C x H x W of the model's input: the data set's image size, or `input_size` when given."""
     for key in ("model", "dataset"):
         if key not in cfg:
-            raise ConfigError(
-                f"this task needs a `{key}` config but none is composed; add {key}=<name> "
-                f"(one of the files in conf/{key}/)."
-            )
+            raise missing_group(key)
     size = input_size or cfg.dataset.image_size
     if size is None:
         raise ConfigError(
@@ -148,7 +164,7 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
 def augment_preview(ctx: TaskContext, images: list[str] | None, count: int, draws: int, scale: float) -> dict:
     """mainf6 b1-b2 / rdfia q22: each image next to several random draws of the augmentation config."""
     if "augmentation" not in ctx.cfg:
-        raise ConfigError("task=augment_preview needs augmentation=<name> (a file in conf/augmentation/).")
+        raise missing_group("augmentation")
     augmentation = instantiate(ctx.cfg.augmentation)
     if images:
         photos = [load_photo(name, scale) for name in images]

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cnnlab.sweep")
 
-# Statuses that mean a job did not finish: `running` after the sweep means it was killed (e.g. timeout).
-NOT_FINISHED = ("failed", "running", "interrupted")
+# Statuses that mean a job did not finish: `died` (or `running` after the sweep) means it was killed.
+NOT_FINISHED = ("failed", "running", "died", "interrupted")
 MAX_LISTED = 15
 
 

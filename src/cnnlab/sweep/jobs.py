@@ -23,7 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
+from cnnlab.engine.run_lock import run_status
 from cnnlab.overrides import changed_settings, is_plumbing, split_override
+from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
 
 log = logging.getLogger("cnnlab.sweep")
 
@@ -117,20 +119,24 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     summary = _read_summary(run_dir)
+    status = run_status(run_dir, summary) if summary is not None else None
+    if status == "running":
+        log.warning("skipping %s: another process (pid %s) is training it now", run_dir, summary.get("pid"))
+        return math.nan
     if summary is not None:
         if same_config(run_dir, cfg, overrides, summary):
-            if summary.get("status") in FINISHED:
+            if status in FINISHED:
                 value = monitored_value(summary)
                 log.info(
                     "skipping %s: already %s with this config (%s=%s)",
                     run_dir,
-                    summary.get("status"),
+                    status,
                     summary.get("monitor"),
                     value,
                 )
                 return value
             if (run_dir / "checkpoints" / "last.pt").is_file():
-                log.info("%s stopped as %s: resuming from its checkpoint", run_dir, summary.get("status"))
+                log.info("%s stopped as %s: resuming from its checkpoint", run_dir, status)
                 cfg.trainer.resume = True
         else:
             log.warning("%s holds a run of another config: training afresh over it", run_dir)
@@ -138,9 +144,14 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
             cfg.trainer.resume = False
     if cfg.trainer.num_threads is None:
         cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
+    if str(hydra_cfg.launcher.get("_target_", "")).endswith("JoblibLauncher"):
+        stop_when_parent_dies()
     started = time.time()
     try:
         return train(cfg, run_dir, overrides)
+    except KeyboardInterrupt:
+        exit_if_orphaned()
+        raise
     except Exception as error:
         log.error("job failed: %s", error, exc_info=True)
         record_failure(run_dir, cfg, overrides, error, started)

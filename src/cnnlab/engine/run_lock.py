@@ -1,0 +1,135 @@
+"""One run per run dir: a run holds an flock on `<run dir>/.lock` while it trains, so a second run into
+the same dir is refused, and a `running` run whose lock is free is known to have died (SIGKILL, power
+loss, a full disk): report, sweeps and resume then say `died` instead of waiting for it forever.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"
+# A report or sweep probing the lock holds it for microseconds; a starting run waits this long for it.
+ACQUIRE_PATIENCE_S = 2.0
+
+
+def now() -> str:
+    """The local time with its offset, as summary.json records start and heartbeat times."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def process_record() -> dict[str, Any]:
+    """Who is training: what summary.json and the lock file record, so a dead run can be named."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": now(), "heartbeat": now()}
+
+
+def _try_lock(fd: int, mode: int) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def hold_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold run_dir's lock for the block; ConfigError naming the holder when another run has it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + ACQUIRE_PATIENCE_S
+        while not _try_lock(fd, fcntl.LOCK_EX):
+            if time.monotonic() > deadline:
+                holder = _holder(path)
+                raise ConfigError(
+                    f"{run_dir} is in use by another run ({_describe(holder)}): two runs in one dir would "
+                    "mix their metrics, summary and checkpoint. Wait for it to finish or stop it, or give "
+                    "this run its own dir (hydra.run.dir=<another dir>)."
+                )
+            time.sleep(0.05)
+        _warn_if_died(run_dir)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(process_record()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock, as the kernel does when a process dies
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(record: dict[str, Any]) -> str:
+    who = f"pid {record.get('pid', '?')} on {record.get('host', '?')}"
+    return f"{who}, started {record['started']}" if record.get("started") else who
+
+
+def is_held(run_dir: Path) -> bool | None:
+    """Whether a live process holds run_dir's lock; None for a run dir written before locks existed."""
+    path = run_dir / LOCK_NAME
+    if not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if not _try_lock(fd, fcntl.LOCK_SH):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def run_status(run_dir: Path, summary: dict[str, Any]) -> str:
+    """summary.json's status, except that a `running` run whose process is gone is `died`."""
+    status = str(summary.get("status"))
+    if status != "running":
+        return status
+    held = is_held(run_dir)
+    if held is None and summary.get("host") == socket.gethostname() and summary.get("pid"):
+        held = _pid_alive(int(summary["pid"]))
+    return "died" if held is False else status
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def died_message(run_dir: Path, summary: dict[str, Any]) -> str:
+    """One line on a run that died: who ran it, when it was last seen, and how to continue it."""
+    return (
+        f"its process ({_describe(summary)}) is gone without finishing; last heartbeat "
+        f"{summary.get('heartbeat', 'unknown')} after epoch {summary.get('epochs_completed', 0)}. "
+        f"Continue it with hydra.run.dir={run_dir} trainer.resume=true"
+    )
+
+
+def _warn_if_died(run_dir: Path) -> None:
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(summary, dict) and summary.get("status") == "running":  # we hold the lock: it is not
+        log.warning("the previous run in %s died: %s", run_dir, died_message(run_dir, summary))
