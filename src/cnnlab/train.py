@@ -31,7 +31,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | Non
         overrides = list(hydra_cfg.overrides.task)
     summary = fit(cfg, run_dir, overrides or [])
     if summary["status"] == "completed":
-        log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir / "tb")
+        log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
     return monitored_value(summary)
 
 

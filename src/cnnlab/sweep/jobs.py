@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
+from cnnlab.engine.tensorboard_log import remove_events
 from cnnlab.overrides import changed_settings, is_plumbing, split_override
 
 log = logging.getLogger("cnnlab.sweep")
@@ -134,7 +134,7 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
                 cfg.trainer.resume = True
         else:
             log.warning("%s holds a run of another config: training afresh over it", run_dir)
-            shutil.rmtree(run_dir / "tb", ignore_errors=True)
+            remove_events(run_dir)
             cfg.trainer.resume = False
     if cfg.trainer.num_threads is None:
         cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
