@@ -83,10 +83,8 @@ def test_failing_job_is_recorded_others_finish_and_rerun_resumes(tmp_path):
     # image_size=4 is too small for LeNet's 5x5 kernels: that job raises while building the model.
     done, _ = sweep(tmp_path, "-m", "dataset.image_size=28,4", "trainer.epochs=1", "trainer.limit_batches=2")
     assert done.returncode == 1, done.stderr[-3000:]
-    good, bad = (
-        tmp_path / "sweep" / f"dataset.image_size={s},trainer.epochs=1,trainer.limit_batches=2"
-        for s in (28, 4)
-    )
+    # Each job's dir (its TensorBoard run name) holds only the swept override.
+    good, bad = (tmp_path / "sweep" / f"dataset.image_size={s}" for s in (28, 4))
     assert status(good) == "completed"
     failed = json.loads((bad / "summary.json").read_text())
     assert failed["status"] == "failed" and failed["message"].startswith("RuntimeError")

@@ -119,7 +119,13 @@ def test_hparams_and_scalars_over_two_sweeps_through_tensorboards_http_api(tmp_p
         assert 0 <= metric_values["val/acc"] <= 1
 
     # Scalars: every run has the split groups, the lr under opt/ and timing under perf/.
+    # Each run is named by its sweep's varying override alone (no constant overrides, no /tb).
     runs = {run: set(tags) for run, tags in scalar_tags.items() if tags}
-    assert len(runs) == 4
+    expected_names = {
+        f"{sweep}/{key}={v}"
+        for sweep, key in (("lr", "optimizer.lr"), ("bs", "trainer.batch_size"))
+        for v in SWEPT[key]
+    }
+    assert set(runs) == expected_names
     for tags in runs.values():
         assert PER_EPOCH | {"opt/lr", "perf/epoch_s", "perf/images_per_s", "best/val_acc"} == tags
