@@ -34,7 +34,7 @@ run: $(STAMP) ## train the default experiment (LeNet on the embedded digits, off
 	$(PY) -m cnnlab.train experiment=quickstart paths.data_root=$(DATA_ROOT) \
 	  hydra.run.dir=outputs/runs/quickstart/latest
 	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/)"
-	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest/tb"
+	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest"
 
 test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest)
 	$(PY) -m pytest -q

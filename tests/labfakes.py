@@ -25,7 +25,7 @@ def fake_run(
     device: str = "cpu",
     name: str | None = None,
 ) -> None:
-    """A finished run dir: metrics.csv, summary.json, config.yaml, plus a checkpoint and tb/ events."""
+    """A finished run dir: metrics.csv, summary.json, config.yaml, a checkpoint and TensorBoard events."""
     run_dir.mkdir(parents=True, exist_ok=True)
     n = len(test_acc)
     losses = test_loss or [1.0 / (i + 1) for i in range(n)]
@@ -64,8 +64,7 @@ def fake_run(
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "checkpoints" / "last.pt").write_bytes(b"weights")
-    (run_dir / "tb").mkdir(exist_ok=True)
-    (run_dir / "tb" / "events.out.tfevents.1").write_bytes(b"events")
+    (run_dir / "events.out.tfevents.1").write_bytes(b"events")
     if psnr:
         _png(run_dir / "images_train.png", 1)
         _png(run_dir / "images_test.png", 2)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.interrupts import sigint_deferred
@@ -113,23 +113,32 @@ def test_a_diverging_run_stops_with_status_diverged(make_cfg, tmp_path):
 def test_tensorboard_reader_finds_the_scalars_and_the_hparams(make_cfg, tmp_path):
     cfg = make_cfg("trainer.epochs=2", "optimizer.lr=0.002")
     run(cfg, run_dir=tmp_path / "run", overrides=["optimizer.lr=0.002"])
-    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events = EventAccumulator(str(tmp_path / "run"))
     events.Reload()
     scalars = set(events.Tags()["scalars"])
-    expected = {f"{s}/{m}" for s in ("train", "val", "test") for m in ("loss", "acc")} | {"lr"}
-    assert expected <= scalars
+    splits = {f"{s}/{m}" for s in ("train", "val", "test") for m in ("loss", "acc")}
+    assert scalars == splits | {"opt/lr", "perf/epoch_s", "perf/images_per_s", "best/val_acc"}
     assert [e.step for e in events.Scalars("val/acc")] == [1, 2]
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert events.Scalars("test/acc")[-1].value == pytest.approx(metrics["test_acc"].iloc[-1])
+    assert events.Scalars("opt/lr")[0].value == pytest.approx(0.002)
+    (best,) = events.Scalars("best/val_acc")
+    assert (best.step, best.value) == (
+        metrics["val_acc"].idxmax() + 1,
+        pytest.approx(metrics["val_acc"].max()),
+    )
     content = events.PluginTagToContent("hparams")
+    # Sessions only: the experiment (which keys and metrics) is the sweep's, written at its root.
+    assert set(content) == {"_hparams_/session_start_info", "_hparams_/session_end_info"}
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["optimizer.lr"].string_value == "0.002"
-    assert hparams["model"].string_value == "lenet"
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
-    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
-    assert "hparam/test_acc" in metric_tags
-    assert "hparam/test_acc" in scalars
+    assert hparams["optimizer.lr"].number_value == pytest.approx(0.002)
+    assert hparams["trainer.batch_size"].number_value == cfg.trainer.batch_size
+    assert hparams["model.name"].string_value == "lenet"
+    assert hparams["dataset.name"].string_value == cfg.dataset.name
+    assert not {"lr", "model", "paths.output_dir", "trainer.device"} & set(hparams)
+    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
+    assert end.session_end_info.status == api_pb2.STATUS_SUCCESS
 
 
 def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):

@@ -54,7 +54,7 @@ def snapshot(run_dir: Path) -> dict[str, tuple[int, bytes]]:
         run_dir / "metrics.csv",
         run_dir / "summary.json",
         *run_dir.glob("checkpoints/*"),
-        *run_dir.glob("tb/*"),
+        *run_dir.glob("events.out.tfevents.*"),
     ]
     return {str(f): (f.stat().st_mtime_ns, f.read_bytes()) for f in files}
 
@@ -66,22 +66,25 @@ def assert_report(tmp_path: Path, n_jobs: int) -> pd.DataFrame:
     return table
 
 
-def hparams_of(run_dir: Path) -> dict[str, str]:
-    events = EventAccumulator(str(run_dir / "tb"))
+def hparams_content(log_dir: Path) -> dict[str, plugin_data_pb2.HParamsPluginData]:
+    """The HParams plugin's summaries directly in log_dir, by tag, as TensorBoard's reader sees them."""
+    events = EventAccumulator(str(log_dir))
     events.Reload()
     content = events.PluginTagToContent("hparams")
-    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    return {k: v.string_value or str(v.number_value) for k, v in start.session_start_info.hparams.items()}
+    return {tag: plugin_data_pb2.HParamsPluginData.FromString(data) for tag, data in content.items()}
+
+
+def hparams_of(run_dir: Path) -> dict[str, float | str]:
+    start = hparams_content(run_dir)["_hparams_/session_start_info"].session_start_info
+    return {k: getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
 
 
 def test_failing_job_is_recorded_others_finish_and_rerun_resumes(tmp_path):
     # image_size=4 is too small for LeNet's 5x5 kernels: that job raises while building the model.
     done, _ = sweep(tmp_path, "-m", "dataset.image_size=28,4", "trainer.epochs=1", "trainer.limit_batches=2")
     assert done.returncode == 1, done.stderr[-3000:]
-    good, bad = (
-        tmp_path / "sweep" / f"dataset.image_size={s},trainer.epochs=1,trainer.limit_batches=2"
-        for s in (28, 4)
-    )
+    # Each job's dir (its TensorBoard run name) holds only the swept override.
+    good, bad = (tmp_path / "sweep" / f"dataset.image_size={s}" for s in (28, 4))
     assert status(good) == "completed"
     failed = json.loads((bad / "summary.json").read_text())
     assert failed["status"] == "failed" and failed["message"].startswith("RuntimeError")
@@ -122,8 +125,16 @@ def test_joblib_grid_reports_and_rerun_trains_nothing(tmp_path):
         config = load_checkpoint(run_dir / "checkpoints" / "last.pt")["config"]
         assert config["trainer"]["num_threads"] == max(1, available_cores() // 2)
         hparams = hparams_of(run_dir)
-        assert hparams["optimizer.lr"] == str(config["optimizer"]["lr"])
-        assert hparams["trainer.seed"] == str(config["trainer"]["seed"])
+        assert hparams["optimizer.lr"] == config["optimizer"]["lr"]
+        assert hparams["trainer.seed"] == config["trainer"]["seed"]
+        assert hparams["trainer.epochs"] == 2 and hparams["model.name"] == "lenet"
+    # One experiment at the sweep's root: every run's keys, the swept ones first, the per-epoch metrics.
+    experiment = hparams_content(tmp_path / "sweep")["_hparams_/experiment"].experiment
+    names = [h.name for h in experiment.hparam_infos]
+    assert names[:2] == ["optimizer.lr", "trainer.seed"] and set(hparams_of(runs[0])) == set(names)
+    assert [h.differs for h in experiment.hparam_infos].count(True) == 2
+    per_epoch = {f"{s}/{m}" for s in ("train", "val", "test") for m in ("loss", "acc")}
+    assert {m.name.tag for m in experiment.metric_infos} == per_epoch | {"best/val_acc"}
 
     before = {r: snapshot(r) for r in runs}
     done, rerun_wall = sweep(tmp_path, *grid, *TINY)

@@ -9,7 +9,15 @@ import time
 from omegaconf import OmegaConf
 
 from cnnlab.overrides import PLUMBING_KEYS
-from cnnlab.sweep.jobs import MAX_DIRNAME, job_dirname, launcher_threads, record_failure, same_config
+from cnnlab.sweep.jobs import (
+    MAX_DIRNAME,
+    job_dirname,
+    launcher_threads,
+    record_failure,
+    same_config,
+    swept_keys,
+    write_swept_keys,
+)
 from cnnlab.train import run
 
 
@@ -20,6 +28,29 @@ def test_job_dirname_is_one_safe_component():
     long = ",".join(f"key{i}=value{i}" for i in range(40))
     assert len(job_dirname(long)) <= MAX_DIRNAME
     assert job_dirname(long) == job_dirname(long) != job_dirname(long + "x")
+
+
+def test_swept_keys_are_the_sweep_overrides_and_the_sweepers_params():
+    task = ["optimizer.lr=0.1,0.2", "trainer.epochs=2", "trainer.seed=range(2)", "paths.data_root=a,b"]
+    hydra_cfg = OmegaConf.create(
+        {
+            "overrides": {"task": task},
+            "sweeper": {"params": {"trainer.batch_size": "choice(16,32)", "optimizer.lr": "interval(0,1)"}},
+        }
+    )
+    assert swept_keys(hydra_cfg) == ["optimizer.lr", "trainer.seed", "trainer.batch_size"]
+
+
+def test_job_dir_is_named_by_the_swept_overrides_in_command_line_order(tmp_path):
+    task = ["trainer.epochs=2", "trainer.seed=1", "optimizer.lr=0.01"]
+    everything = "optimizer.lr=0.01,trainer.epochs=2,trainer.seed=1"
+    assert job_dirname(everything, task, str(tmp_path)) == everything  # swept keys not recorded
+    write_swept_keys(tmp_path, ["optimizer.lr", "trainer.seed"])
+    assert job_dirname(everything, task, str(tmp_path)) == "trainer.seed=1,optimizer.lr=0.01"
+    # A sweep run before dirs were named this way keeps its dirs, so it still skips and resumes.
+    (tmp_path / everything).mkdir()
+    (tmp_path / everything / "summary.json").write_text("{}")
+    assert job_dirname(everything, task, str(tmp_path)) == everything
 
 
 def test_job_dirs_never_hold_a_path(make_cfg, tmp_path):

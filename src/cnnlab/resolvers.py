@@ -29,11 +29,11 @@ def _task_attribute(task: str, attribute: str) -> str:
     return getattr(TASKS[task], attribute)
 
 
-def job_dirname(override_dirname: str) -> str:
-    """A sweep job's subdir (hydra.sweep.subdir) from its overrides."""
+def job_dirname(override_dirname: str, task: list[str] | None = None, sweep_dir: str | None = None) -> str:
+    """A sweep job's subdir (hydra.sweep.subdir) from its overrides and the keys its sweep varies."""
     from cnnlab.sweep import jobs
 
-    return jobs.job_dirname(override_dirname)
+    return jobs.job_dirname(override_dirname, None if task is None else list(task), sweep_dir)
 
 
 def plumbing_keys() -> list[str]:

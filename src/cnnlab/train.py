@@ -38,7 +38,7 @@ def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str]
     with hold_run_dir(run_dir), disk_full_as_error(run_dir):
         summary = fit(cfg, run_dir, overrides or [])
     if summary["status"] == "completed":
-        log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir / "tb")
+        log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
     return summary
 
 

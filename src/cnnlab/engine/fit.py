@@ -1,5 +1,5 @@
 """A whole run: build it from config (engine/run.py), train epoch by epoch, and leave
-metrics.csv, summary.json, tb/ and checkpoints/last.pt in the run dir whatever happens."""
+metrics.csv, summary.json, TensorBoard events and checkpoints/last.pt in the run dir whatever happens."""
 
 from __future__ import annotations
 
@@ -22,15 +22,9 @@ from cnnlab.engine.device import resolve_device
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.run import Run, build_run
-from cnnlab.engine.run_files import (
-    MetricsCSV,
-    TensorBoardLog,
-    metric_columns,
-    write_resolved_config,
-    write_summary,
-)
+from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
+from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of
 from cnnlab.engine.run_lock import now, process_record
-from cnnlab.overrides import parse_overrides
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +49,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
 
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
-    tb = TensorBoardLog(run_dir / "tb", purge_step=first_epoch + 1 if first_epoch else None)
+    tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
+    tb.start_session(hparams_of(OmegaConf.to_container(cfg, resolve=True)))
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -97,8 +92,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         if message:
             summary["message"] = message
         write_summary(run_dir / "summary.json", summary)
-        final = {k: v for k, v in summary["final"].items() if v is not None}
-        tb.hparams(hparams_of(cfg, overrides), {**final, "n_params": run.n_params})
+        tb.end_session(status, best)
         tb.close()
         return summary
 
@@ -181,19 +175,6 @@ def monitored_value(summary: dict[str, Any]) -> float:
     """The metric a sweeper optimises: the best monitored value, NaN when none was reached."""
     best = summary.get("best") or {}
     return float(best.get("value", math.nan))
-
-
-def hparams_of(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
-    """The settings that tell runs apart in TensorBoard's HParams tab."""
-    return {
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        "lr": cfg.optimizer.get("lr"),
-        "batch_size": cfg.trainer.batch_size,
-        "epochs": cfg.trainer.epochs,
-        "seed": cfg.trainer.seed,
-        **parse_overrides(overrides),
-    }
 
 
 def _better(best: dict | None, row: dict[str, Any], monitor: str, mode: str) -> dict | None:

@@ -1,4 +1,5 @@
-"""The files of a run dir: metrics.csv, summary.json and TensorBoard events in tb/.
+"""The files of a run dir: metrics.csv, summary.json and config.yaml (TensorBoard's events:
+engine/tensorboard_log.py).
 
 Each is flushed as it is written, so a crash or Ctrl-C loses nothing already measured.
 """
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams
 
 from cnnlab.data.cache import atomic_write_text
 
 SPLITS = ("train", "val", "test")
+# metrics.csv columns that are not split metrics -> their TensorBoard group, so that the train/, val/
+# and test/ groups come first in Scalars and the rest sort after them.
+OTHER_TAGS = {"lr": "opt/lr", "epoch_s": "perf/epoch_s", "images_per_s": "perf/images_per_s"}
 # The config a run trained with, resolved, as plain YAML in the run dir: what sweeps compare and what
 # experiments/ keeps (Hydra's .hydra/config.yaml is unresolved and is rewritten before a job starts).
 RESOLVED_CONFIG = "config.yaml"
@@ -57,35 +59,11 @@ class MetricsCSV:
         self.rows.append(row)
 
 
+def scalar_tag(column: str) -> str:
+    """A metrics.csv column's TensorBoard tag: `val_acc` -> `val/acc`, `lr` -> `opt/lr`."""
+    split, _, metric = column.partition("_")
+    return f"{split}/{metric}" if split in SPLITS else OTHER_TAGS.get(column, column)
+
+
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", path)
-
-
-class TensorBoardLog:
-    """Scalars per epoch under split/metric tags, and an HParams session for run comparison."""
-
-    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
-        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
-
-    def epoch(self, row: dict[str, Any]) -> None:
-        step = int(row["epoch"])
-        for key, value in row.items():
-            if key == "epoch" or value is None:
-                continue
-            split, _, metric = key.partition("_")
-            tag = f"{split}/{metric}" if split in SPLITS else key
-            self.writer.add_scalar(tag, value, step)
-        self.writer.flush()
-
-    def hparams(self, params: dict[str, Any], metrics: dict[str, float]) -> None:
-        """Written once at the end: TensorBoard's HParams tab pairs these params with metrics."""
-        clean = {k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in params.items()}
-        experiment, start, end = hparams(clean, {f"hparam/{k}": v for k, v in metrics.items()})
-        for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary)
-        for key, value in metrics.items():
-            self.writer.add_scalar(f"hparam/{key}", value)
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()

@@ -1,5 +1,6 @@
-"""The Hydra callback that closes a multirun: writes the sweep's report and, when jobs failed, prints
-one screen of what failed and ends the process non-zero so scripts and CI notice."""
+"""The Hydra callback that closes a multirun: writes the sweep's report and its TensorBoard HParams
+experiment and, when jobs failed, prints one screen of what failed and ends the process non-zero so
+scripts and CI notice."""
 
 from __future__ import annotations
 
@@ -37,10 +38,18 @@ def failure_lines(report: Report, width: int = 160) -> list[str]:
 class SweepReport(Callback):
     """Configured under hydra.callbacks in conf/train.yaml; does nothing for single runs."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Record the swept keys before any job starts: each job's dir is named by its values of them."""
+        from cnnlab.sweep.jobs import swept_keys, write_swept_keys
+
+        write_swept_keys(Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnlab.engine.tensorboard_log import write_experiment
         from cnnlab.report import write_report  # pandas and matplotlib: paid by sweeps, not by every run
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        write_experiment(sweep_dir, sorted(p.parent for p in sweep_dir.glob("*/summary.json")))
         try:
             report = write_report([sweep_dir])
         except FileNotFoundError:

@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
 from cnnlab.engine.run_lock import run_status
+from cnnlab.engine.tensorboard_log import remove_events
 from cnnlab.overrides import changed_settings, is_plumbing, split_override
 from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
 
@@ -34,8 +34,49 @@ MAX_DIRNAME = 200
 FINISHED = ("completed", "diverged")
 
 
-def job_dirname(override_dirname: str) -> str:
-    """A job's sweep subdir from its overrides: one path component, never empty, never too long."""
+# Written into the sweep dir when a multirun starts (sweep/callback.py): the keys it varies.
+SWEPT_KEYS_FILE = ".swept_keys"
+
+
+def job_dirname(override_dirname: str, task: list[str] | None = None, sweep_dir: str | None = None) -> str:
+    """A job's sweep subdir, which TensorBoard shows as its run name: the job's overrides of the keys
+    the sweep varies, in command-line order (all its overrides when the swept keys are not known).
+    A dir named the older way, by all its overrides, is kept, so older sweeps still skip and resume.
+    One path component, never empty, never too long."""
+    everything = _one_component(override_dirname)
+    swept = _read_swept_keys(Path(sweep_dir)) if sweep_dir else []
+    varying = [o for o in task or [] if split_override(o)[0] in swept]
+    if not varying:
+        return everything
+    name = _one_component(",".join(varying))
+    older = Path(sweep_dir) / everything
+    if not (Path(sweep_dir) / name).exists() and (older / "summary.json").is_file():
+        return everything
+    return name
+
+
+def swept_keys(hydra_cfg: DictConfig) -> list[str]:
+    """The keys a multirun varies: its sweep overrides (`a=1,2`, `range(..)`, `choice(..)`, ...) and its
+    sweeper's params (an Optuna search space), plumbing left out."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))
+    keys = [o.key_or_group for o in parsed if o.is_sweep_override()]
+    keys += list(hydra_cfg.sweeper.get("params") or {})
+    return [k for k in dict.fromkeys(keys) if not is_plumbing(k)]
+
+
+def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / SWEPT_KEYS_FILE).write_text("".join(f"{k}\n" for k in keys))
+
+
+def _read_swept_keys(sweep_dir: Path) -> list[str]:
+    path = sweep_dir / SWEPT_KEYS_FILE
+    return path.read_text().split() if path.is_file() else []
+
+
+def _one_component(override_dirname: str) -> str:
     name = re.sub(r"[/\\\s]+", "_", override_dirname).strip("._") or "default"
     if len(name) > MAX_DIRNAME:
         digest = hashlib.sha1(name.encode()).hexdigest()[:10]
@@ -140,7 +181,7 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
                 cfg.trainer.resume = True
         else:
             log.warning("%s holds a run of another config: training afresh over it", run_dir)
-            shutil.rmtree(run_dir / "tb", ignore_errors=True)
+            remove_events(run_dir)
             cfg.trainer.resume = False
     if cfg.trainer.num_threads is None:
         cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
