@@ -23,8 +23,8 @@ from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
-from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of
 from cnnlab.engine.run_lock import now, process_record
+from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of
 
 log = logging.getLogger(__name__)
 
