@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from commands import cnnlab_train  # benchmarks/commands.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,15 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def cnnlab_command(run_dir: Path, data_root: str, *overrides: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cnnlab.train",
-        *overrides,
-        f"paths.data_root={data_root}",
-        f"hydra.run.dir={run_dir}",
-        "hydra/job_logging=disabled",
-    ]
+    return cnnlab_train(run_dir, *overrides, f"paths.data_root={data_root}", "hydra/job_logging=disabled")
 
 
 def time_cnnlab(command: list[str], run_dir: Path, target: float, env: dict) -> dict:

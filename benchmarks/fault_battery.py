@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from benchmarks.commands import cnnlab_train  # noqa: E402
 from cnnlab.engine.checkpoint import load_checkpoint  # noqa: E402
 from cnnlab.report import collect  # noqa: E402
 from tests.conftest import fake_mnist  # noqa: E402
@@ -44,17 +45,14 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 
 def train_command(tmp: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cnnlab.train",
+    return cnnlab_train(
+        run_dir,
         f"trainer.epochs={EPOCHS}",
         *RUN,
         f"paths.data_root={tmp / 'data'}",
         f"paths.cache_dir={tmp / 'cache'}",
-        f"hydra.run.dir={run_dir}",
         *extra,
-    ]
+    )
 
 
 def start(command: list[str]) -> subprocess.Popen:
