@@ -47,10 +47,11 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     elif trainer.resume:
         log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
 
+    resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
-    tb.start_session(hparams_of(OmegaConf.to_container(cfg, resolve=True)))
+    tb.start_session(hparams_of(resolved))
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -76,7 +77,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             best=best,
             wall_s=prior_wall + time.perf_counter() - start,
             input_shape=list(data.input_shape),
-            config=OmegaConf.to_container(cfg, resolve=True),
+            config=resolved,
             initial=summary.get("initial"),
         )
 
