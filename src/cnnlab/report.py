@@ -168,6 +168,14 @@ def _typed(values: pd.Series) -> pd.Series:
     return numeric if numeric.notna().sum() == values.notna().sum() else values
 
 
+def _sortable(column: pd.Series) -> pd.Series:
+    """Numbers sort as numbers; a column mixing types (a key that is a number in one sweep and text in
+    another) sorts as text instead of raising."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column
+    return column.map(lambda value: value if _missing(value) else str(value))
+
+
 def sweep_names(run_dirs: list[Path]) -> list[str] | None:
     """Which sweep each run came from (its parent dir, relative to the parent all of them share), or
     None when they all came from one."""
@@ -221,7 +229,8 @@ def collect(dirs: list[str | Path]) -> Report:
         runs.insert(0, "sweep", sweeps)
     order = [*(["sweep"] if sweeps else []), *varying]
     if order:
-        runs = runs.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)
+        runs = runs.sort_values(order, kind="stable", na_position="last", key=_sortable)
+        runs = runs.reset_index(drop=True)
     return Report(runs, pd.concat(curves, ignore_index=True), varying, group_over_seeds(runs, varying))
 
 
