@@ -282,3 +282,10 @@ def test_run_column_is_tensorboards_run_name_for_a_sweep(tmp_path):
         config = yaml.safe_load((Path(row["run_dir"]) / "config.yaml").read_text())
         assert row["run"] == f"optimizer.lr={config['optimizer']['lr']},model={config['model']['name']}"
         assert row["model"] == config["model"]["name"] and row["optimizer.lr"] == config["optimizer"]["lr"]
+
+
+def test_the_report_does_not_import_torch():
+    """`python -m cnnlab.report` is a table and a figure: it must not pay torch's import time."""
+    code = "import sys, cnnlab.report; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
