@@ -13,8 +13,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cnnlab.data.cache import atomic_write_text
-
 SPLITS = ("train", "val", "test")
 # metrics.csv columns that are not split metrics -> their TensorBoard group, so that the train/, val/
 # and test/ groups come first in Scalars and the rest sort after them.
@@ -24,9 +22,16 @@ OTHER_TAGS = {"lr": "opt/lr", "epoch_s": "perf/epoch_s", "images_per_s": "perf/i
 RESOLVED_CONFIG = "config.yaml"
 
 
+def _atomic_write_text(text: str, path: Path) -> None:
+    # Imported on use: the report reads this module's names without paying for torch (data.cache's).
+    from cnnlab.data.cache import atomic_write_text
+
+    atomic_write_text(text, path)
+
+
 def write_resolved_config(run_dir: Path, cfg: DictConfig) -> None:
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    atomic_write_text(OmegaConf.to_yaml(resolved), run_dir / RESOLVED_CONFIG)
+    _atomic_write_text(OmegaConf.to_yaml(resolved), run_dir / RESOLVED_CONFIG)
 
 
 def metric_columns(metric: str) -> list[str]:
@@ -66,4 +71,4 @@ def scalar_tag(column: str) -> str:
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
-    atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", path)
+    _atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", path)

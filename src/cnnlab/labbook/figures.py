@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.labbook.artefacts import Run
+from cnnlab.plot_style import draw_splits, run_colors, run_handles, split_key
 
-STYLES = (("train", "--"), ("val", ":"), ("test", "-"))
 NAMES = {"loss": "loss", "acc": "accuracy (%)", "psnr": "PSNR (dB)"}
 
 
 def plot_curves(runs: list[tuple[str, Run]], path: Path, title: str) -> None:
-    """Loss and score per epoch of each labelled run: train dashed, validation dotted, test solid."""
+    """Loss and score per epoch of each labelled run, in cnnlab.plot_style's split styles, with a key of
+    the splits on the loss panel and one of the runs on the score panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,23 +22,19 @@ def plot_curves(runs: list[tuple[str, Run]], path: Path, title: str) -> None:
 
     score = "psnr" if any("train_psnr" in r.metrics for _, r in runs) else "acc"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    colors = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
-    for i, (label, run) in enumerate(runs):
-        metrics = run.metrics
+    colors = run_colors(len(runs))
+    drawn: set[str] = set()
+    for (label, run), color in zip(runs, colors, strict=True):
         for ax, kind in zip(axes, ("loss", score), strict=True):
-            for split, style in STYLES:
-                column = f"{split}_{kind}"
-                if column in metrics and metrics[column].notna().any():
-                    values = metrics[column] * (100 if kind == "acc" else 1)
-                    shown = label if split == run.eval_split else None
-                    ax.plot(metrics["epoch"], values, style, color=colors(i % colors.N), label=shown)
+            drawn |= set(draw_splits(ax, run.metrics, kind, color, label, 100 if kind == "acc" else 1))
     for ax, kind in zip(axes, ("loss", score), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(NAMES[kind])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{title} (train dashed, validation dotted, test solid)", fontsize=10)
+    split_key(axes[0], drawn, fontsize=7, loc="best")
+    axes[1].legend(handles=run_handles([label for label, _ in runs], colors), fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)

@@ -46,7 +46,7 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from cnnlab.engine.tensorboard_log import write_experiment
-        from cnnlab.report import write_report  # pandas and matplotlib: paid by sweeps, not by every run
+        from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         write_experiment(sweep_dir, sorted(p.parent for p in sweep_dir.glob("*/summary.json")))
@@ -55,7 +55,7 @@ class SweepReport(Callback):
         except FileNotFoundError:
             log.warning("no finished run under %s: no report written", sweep_dir)
             return
-        log.info("sweep report: %s/summary.md, summary.csv, curves.png", sweep_dir)
+        log.info("sweep report: %s/summary.md, summary.csv, %s", sweep_dir, ", ".join(figure_names(report)))
         log.info("compare in TensorBoard: tensorboard --logdir %s", sweep_dir)
         if report.runs["status"].isin(NOT_FINISHED).any():
             print("\n".join(failure_lines(report)), file=sys.stderr)
