@@ -1,7 +1,7 @@
 """A run's TensorBoard events, written into the run dir itself so TensorBoard names the run after it:
 scalars per epoch (train/, val/, test/ first; opt/ and perf/ after) and an HParams session holding
-every setting under its dotted config name. A sweep gets one experiment summary at its root, holding
-the union of its runs' keys, the keys that vary listed first.
+every setting under its dotted config name. A log root (outputs/) gets one experiment summary,
+holding the union of its runs' keys, the keys that vary listed first (cnnlab.tensorboard_root).
 
 Runs write only session start/end summaries; an experiment summary in each run would make
 TensorBoard pick one run's keys for all (it reads the first experiment it finds).
@@ -143,13 +143,15 @@ def remove_events(directory: Path) -> None:
 
 
 def write_experiment(root: Path, run_dirs: list[Path]) -> None:
-    """Replace root's experiment summary (root's own event files hold nothing else) by one for run_dirs."""
+    """Replace root's experiment summary (root's own event files hold nothing else) by one for run_dirs;
+    the new file is written before the old ones go, so a reader always finds one."""
     usable = [d for d in run_dirs if (d / RESOLVED_CONFIG).is_file() and (d / "summary.json").is_file()]
     if not usable:
         return
-    remove_events(root)
-    experiment = experiment_of(usable)
-    summary = _plugin_summary(metadata.EXPERIMENT_TAG, experiment=experiment)
+    old = set(root.glob(EVENTS_GLOB))
+    summary = _plugin_summary(metadata.EXPERIMENT_TAG, experiment=experiment_of(usable))
     writer = EventFileWriter(str(root))
     writer.add_event(Event(wall_time=time.time(), summary=summary))
     writer.close()
+    for path in old:
+        path.unlink()
