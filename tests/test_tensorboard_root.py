@@ -23,7 +23,6 @@ RUNS = {
     "sweeps/gamma/scheduler.build.gamma=0.2": ["scheduler=step", "scheduler.build.gamma=0.2"],
     "runs/single": ["optimizer=sgd", "optimizer.momentum=0.8"],
 }
-PER_EPOCH = {f"{s}/{m}" for s in ("train", "val", "test") for m in ("loss", "acc")}
 
 
 def fake_run(run_dir: Path, overrides: list[str]) -> None:
@@ -84,7 +83,11 @@ def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs):
     assert [h.name for h in experiment.hparam_infos][: len(differing)] == differing
     assert not infos["model.name"].differs and not infos["trainer.epochs"].differs
     assert not any(key.startswith("paths.") for key in infos)
-    assert {m.name.tag for m in experiment.metric_infos} == PER_EPOCH | {"best/val_acc"}
+    # The metric columns: the best monitored value, then test, val, train; the score before the loss.
+    assert [m.name.tag for m in experiment.metric_infos] == [
+        "best/val_acc",
+        *(f"{split}/{name}" for split in ("test", "val", "train") for name in ("acc", "loss")),
+    ]
 
     # The sweep root's old summary is gone; a run's own events and torch's add_hparams folder stay.
     assert hparams_content(outputs / "sweeps" / "lr") == {}

@@ -105,6 +105,16 @@ def run_metric_tags(run_dir: Path, summary: dict[str, Any]) -> list[str]:
     return [*tags, best_tag(summary["monitor"])] if summary.get("best") else tags
 
 
+# The HParams table's metric columns, left to right: what a run is judged by before how it trained.
+METRIC_GROUPS = ("best", "test", "val", "train")
+
+
+def metric_rank(tag: str) -> tuple[int, bool]:
+    """best/ first, then test/, val/, train/; within a group the score (acc, psnr) before the loss."""
+    group, _, name = tag.partition("/")
+    return METRIC_GROUPS.index(group), name == "loss"
+
+
 def _data_type(values: list[Any]) -> int:
     if all(isinstance(v, bool) for v in values):
         return api_pb2.DATA_TYPE_BOOL
@@ -132,7 +142,7 @@ def experiment_of(run_dirs: list[Path]) -> api_pb2.Experiment:
         )
         for key in sorted(keys, key=lambda k: not differs[k])
     ]
-    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in tags]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in sorted(tags, key=metric_rank)]
     return api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)
 
 
