@@ -4,6 +4,7 @@ the HParams plugin's own parser: every run's keys (sweeps and single runs), and 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,10 @@ def outputs(tmp_path: Path) -> Path:
     return root
 
 
-def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs):
+def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs, caplog):
     assert metadata.EXPERIMENT_TAG in hparams_content(outputs / "sweeps" / "lr")
-    runs = refresh_root_experiment(outputs)
+    with caplog.at_level(logging.INFO, logger="cnnlab.tensorboard_root"):
+        runs = refresh_root_experiment(outputs)
     assert runs == sorted(outputs / name for name in RUNS)
 
     experiment = metadata.parse_experiment_plugin_data(hparams_content(outputs)[metadata.EXPERIMENT_TAG])
@@ -98,6 +100,10 @@ def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs):
         metadata.SESSION_END_INFO_TAG,
     }
     assert len(list((outputs / "runs" / "single" / "tb").glob("events.out.tfevents.*"))) == 1
+    # ... and is named in a warning, since TensorBoard may still take its one-key experiment.
+    (removed, warned) = caplog.records
+    assert removed.levelno == logging.INFO and "sweeps/lr/events.out.tfevents" in removed.getMessage()
+    assert warned.levelno == logging.WARNING and str(old_hparams) in warned.getMessage()
 
 
 def test_refreshing_replaces_the_root_summary_and_the_command_line_does_it(outputs, capsys):

@@ -22,33 +22,42 @@ from cnnlab.engine.tensorboard_log import EVENTS_GLOB, write_experiment
 log = logging.getLogger("cnnlab.tensorboard_root")
 
 
-def holds_only_experiment(events_file: Path) -> bool:
-    """Whether an event file holds an experiment summary and nothing else (stops at its first other tag)."""
+def experiment_kind(events_file: Path) -> str:
+    """`only` for a file holding an experiment summary and nothing else, `mixed` for one that opens
+    with it and goes on (torch's add_hparams: an experiment and a session), else `none`; reads no
+    further than its second tag."""
     tags = (value.tag for event in EventFileLoader(str(events_file)).Load() for value in event.summary.value)
-    seen = False
-    for tag in tags:
-        if tag != metadata.EXPERIMENT_TAG:
-            return False
-        seen = True
-    return seen
+    if next(tags, None) != metadata.EXPERIMENT_TAG:
+        return "none"
+    return "only" if all(tag == metadata.EXPERIMENT_TAG for tag in tags) else "mixed"
 
 
-def nested_experiments(root: Path) -> list[Path]:
-    """Experiment-only event files below root, outside run dirs (a run's own files are never touched)."""
-    return [
-        path
-        for path in sorted(root.rglob(EVENTS_GLOB))
-        if path.parent != root
-        and not (path.parent / "summary.json").is_file()
-        and holds_only_experiment(path)
-    ]
+def nested_experiments(root: Path) -> dict[str, list[Path]]:
+    """The event files below root, outside run dirs (whose own files are never touched), that open
+    with an experiment summary, by experiment_kind."""
+    found: dict[str, list[Path]] = {"only": [], "mixed": [], "none": []}
+    for path in sorted(root.rglob(EVENTS_GLOB)):
+        if path.parent != root and not (path.parent / "summary.json").is_file():
+            found[experiment_kind(path)].append(path)
+    return found
 
 
 def refresh_root_experiment(root: Path) -> list[Path]:
     """Write root's experiment summary for every run dir below it; returns those run dirs."""
-    for path in nested_experiments(root):
+    nested = nested_experiments(root)
+    for path in nested["only"]:
         path.unlink()
         log.info("removed %s: the experiment summary at %s replaces it", path, root)
+    if nested["mixed"]:
+        log.warning(
+            "%d event files below %s hold an experiment summary beside a run's session (runs logged with "
+            "torch's add_hparams, e.g. %s); TensorBoard may take its columns from one of them: move those "
+            "runs out of %s or train them again",
+            len(nested["mixed"]),
+            root,
+            nested["mixed"][0],
+            root,
+        )
     runs = sorted(path.parent for path in root.rglob("summary.json"))
     write_experiment(root, runs)
     return runs
