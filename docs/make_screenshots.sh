@@ -21,7 +21,8 @@ train trainer.batch_size=16,128 optimizer.weight_decay=0.01 "hydra.sweep.dir=$OU
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$(dirname "$PY")/tensorboard" --logdir "$OUT" --host 127.0.0.1 --port "$port" >"$OUT/tensorboard.log" 2>&1 &
 tb=$!
-trap 'kill $tb' EXIT
+profiles=$(mktemp -d)
+trap 'kill $tb; rm -rf "$profiles"' EXIT
 base=http://127.0.0.1:$port
 for _ in $(seq 60); do
   curl -sf "$base/data/plugin/scalars/tags" | grep -q 'batch_size=128' && break
@@ -31,7 +32,7 @@ done
 shot() {  # shot <file> <width,height> <url>: one page, a fresh profile, no network but localhost
   "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$(mktemp -d)" --hide-scrollbars --window-size="$2" \
+    --user-data-dir="$profiles/$(basename "$1")" --hide-scrollbars --window-size="$2" \
     --virtual-time-budget=20000 --screenshot="$1" "$3" 2>/dev/null
 }
 # HParams' table view: the first five keys (the varying ones first) and the metric columns.
@@ -39,4 +40,4 @@ shot "$DOCS/tensorboard-hparams.png" 1900,420 "$base/#hparams"
 # Scalars (its charts draw without WebGL, unlike Time Series'), filtered to the split groups and
 # unsmoothed; both settings travel in the URL.
 shot "$DOCS/tensorboard-scalars.png" 1600,770 "$base/#scalars&tagFilter=%5E(train%7Cval%7Ctest)%2F&_smoothingWeight=0"
-ls -l "$DOCS"/tensorboard-*.png
+ls -l "$DOCS"/tensorboard-*.png && echo "runs and TensorBoard log: $OUT"
