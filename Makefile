@@ -50,7 +50,8 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-tensorboard: $(STAMP) ## open TensorBoard over every run and sweep in outputs/
+tensorboard: $(STAMP) ## open TensorBoard over every run and sweep in outputs/ (HParams: a column per key)
+	$(PY) -m cnnlab.tensorboard_root outputs
 	$(BIN)/tensorboard --logdir outputs
 
 clean: ## remove outputs/ (runs and sweeps); keeps data and the venv

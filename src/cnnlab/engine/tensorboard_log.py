@@ -1,7 +1,7 @@
 """A run's TensorBoard events, written into the run dir itself so TensorBoard names the run after it:
 scalars per epoch (train/, val/, test/ first; opt/ and perf/ after) and an HParams session holding
-every setting under its dotted config name. A sweep gets one experiment summary at its root, holding
-the union of its runs' keys, the keys that vary listed first.
+every setting under its dotted config name. A log root (outputs/) gets one experiment summary,
+holding the union of its runs' keys, the keys that vary listed first (cnnlab.tensorboard_root).
 
 Runs write only session start/end summaries; an experiment summary in each run would make
 TensorBoard pick one run's keys for all (it reads the first experiment it finds).
@@ -105,6 +105,16 @@ def run_metric_tags(run_dir: Path, summary: dict[str, Any]) -> list[str]:
     return [*tags, best_tag(summary["monitor"])] if summary.get("best") else tags
 
 
+# The HParams table's metric columns, left to right: what a run is judged by before how it trained.
+METRIC_GROUPS = ("best", "test", "val", "train")
+
+
+def metric_rank(tag: str) -> tuple[int, bool]:
+    """best/ first, then test/, val/, train/; within a group the score (acc, psnr) before the loss."""
+    group, _, name = tag.partition("/")
+    return METRIC_GROUPS.index(group), name == "loss"
+
+
 def _data_type(values: list[Any]) -> int:
     if all(isinstance(v, bool) for v in values):
         return api_pb2.DATA_TYPE_BOOL
@@ -132,7 +142,7 @@ def experiment_of(run_dirs: list[Path]) -> api_pb2.Experiment:
         )
         for key in sorted(keys, key=lambda k: not differs[k])
     ]
-    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in tags]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in sorted(tags, key=metric_rank)]
     return api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)
 
 
@@ -143,13 +153,15 @@ def remove_events(directory: Path) -> None:
 
 
 def write_experiment(root: Path, run_dirs: list[Path]) -> None:
-    """Replace root's experiment summary (root's own event files hold nothing else) by one for run_dirs."""
+    """Replace root's experiment summary (root's own event files hold nothing else) by one for run_dirs;
+    the new file is written before the old ones go, so a reader always finds one."""
     usable = [d for d in run_dirs if (d / RESOLVED_CONFIG).is_file() and (d / "summary.json").is_file()]
     if not usable:
         return
-    remove_events(root)
-    experiment = experiment_of(usable)
-    summary = _plugin_summary(metadata.EXPERIMENT_TAG, experiment=experiment)
+    old = set(root.glob(EVENTS_GLOB))
+    summary = _plugin_summary(metadata.EXPERIMENT_TAG, experiment=experiment_of(usable))
     writer = EventFileWriter(str(root))
     writer.add_event(Event(wall_time=time.time(), summary=summary))
     writer.close()
+    for path in old:
+        path.unlink()

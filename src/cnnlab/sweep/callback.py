@@ -1,6 +1,6 @@
-"""The Hydra callback that closes a multirun: writes the sweep's report and its TensorBoard HParams
-experiment and, when jobs failed, prints one screen of what failed and ends the process non-zero so
-scripts and CI notice."""
+"""The Hydra callback that closes a multirun: writes the sweep's report, refreshes the TensorBoard
+HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed, prints one screen of
+what failed and ends the process non-zero so scripts and CI notice."""
 
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ class SweepReport(Callback):
         write_swept_keys(Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from cnnlab.engine.tensorboard_log import write_experiment
         from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
+        from cnnlab.tensorboard_root import experiment_root, refresh_root_experiment
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        write_experiment(sweep_dir, sorted(p.parent for p in sweep_dir.glob("*/summary.json")))
+        refresh_root_experiment(experiment_root(sweep_dir, Path(str(config.paths.output_dir))))
         try:
             report = write_report([sweep_dir])
         except FileNotFoundError:
