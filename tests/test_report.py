@@ -19,7 +19,7 @@ from cnnlab.engine.run_files import write_resolved_config
 from cnnlab.report import collect, main, plot_curves, plot_metric_vs_value, write_report
 from cnnlab.train import run
 from tests.conftest import composed
-from tests.test_tensorboard_http import run_sweep
+from tests.test_tensorboard_http import train
 
 
 def _fake_run(run_dir: Path, overrides: list[str], val_acc: list[float], status: str = "completed") -> None:
@@ -273,8 +273,8 @@ def test_report_over_two_sweeps_names_the_sweep_and_fills_every_varying_key(tmp_
 def test_run_column_is_tensorboards_run_name_for_a_sweep(tmp_path):
     """A real multirun: each job's `run` is what TensorBoard lists, the swept overrides in command-line
     order (the constant ones left out)."""
-    run_sweep(tmp_path, "s", ["optimizer.lr=0.01,0.003", "model=lenet,mlp_bn"])
     sweep = tmp_path / "sweeps" / "s"
+    train(tmp_path, "-m", "optimizer.lr=0.01,0.003", "model=lenet,mlp_bn", f"hydra.sweep.dir={sweep}")
     table = pd.read_csv(sweep / "summary.csv")
     events = EventMultiplexer().AddRunsFromDirectory(str(sweep))
     assert sorted(table["run"]) == sorted(set(events.Runs()) - {"."})
