@@ -50,8 +50,12 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
+SPLITS_URL := \#scalars&tagFilter=%5E(train%7Cval%7Ctest)%2F&_smoothingWeight=0
+
 tensorboard: $(STAMP) ## open TensorBoard over every run and sweep in outputs/ (HParams: a column per key)
 	$(PY) -m cnnlab.tensorboard_root outputs
+	@echo "TensorBoard lists tag groups by name (best/, opt/, perf/ before test/, train/, val/); for"
+	@echo "the split curves alone, unsmoothed: http://localhost:6006/$(SPLITS_URL)"
 	$(BIN)/tensorboard --logdir outputs
 
 clean: ## remove outputs/ (runs and sweeps); keeps data and the venv

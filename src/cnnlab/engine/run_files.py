@@ -14,8 +14,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 SPLITS = ("train", "val", "test")
-# metrics.csv columns that are not split metrics -> their TensorBoard group, so that the train/, val/
-# and test/ groups come first in Scalars and the rest sort after them.
+# metrics.csv columns that are not split metrics -> their TensorBoard group. TensorBoard lists groups
+# by name, so these (and best/) come before test/, train/ and val/: `make tensorboard` prints a link
+# that filters the Scalars page to the three split groups.
 OTHER_TAGS = {"lr": "opt/lr", "epoch_s": "perf/epoch_s", "images_per_s": "perf/images_per_s"}
 # The config a run trained with, resolved, as plain YAML in the run dir: what sweeps compare and what
 # experiments/ keeps (Hydra's .hydra/config.yaml is unresolved and is rewritten before a job starts).
