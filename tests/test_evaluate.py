@@ -240,7 +240,7 @@ def test_bad_input_is_one_clear_error(trained, tmp_path):
 
 def test_the_entry_point_exits_2_with_one_paragraph_and_writes_nothing_where_it_runs(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    missing = tmp_path / "no-run"
+    missing = tmp_path / "optimizer.lr=0.1,model=lenet"  # a sweep job's dir name: no Hydra quoting needed
     done = subprocess.run(
         [sys.executable, "-m", "cnnlab.evaluate", f"run={missing}", "checkpoint=best"],
         cwd=tmp_path,

@@ -106,5 +106,20 @@ def main(cfg: DictConfig) -> None:
     )
 
 
-if __name__ == "__main__":
+def quote_run_dir(argument: str) -> str:
+    """`run=<dir>` quoted for Hydra's override parser, which would read the `=` and `,` of a sweep job's
+    dir name (optimizer.lr=0.003,model=lenet) as syntax; other arguments and quoted values as given."""
+    key, equals, value = argument.partition("=")
+    if key != "run" or not equals or value[:1] in ("'", '"'):
+        return argument
+    quote = "'" if "'" not in value else '"'
+    return f"{key}={quote}{value}{quote}"
+
+
+def cli() -> None:
+    sys.argv[1:] = [quote_run_dir(argument) for argument in sys.argv[1:]]
     main()
+
+
+if __name__ == "__main__":
+    cli()
