@@ -29,6 +29,7 @@ from cnnlab.data.cache import cached_split
 from cnnlab.data.datamodule import build_data, class_names
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.evaluation import MISTAKES_SHOWN, evaluate_classes, per_class_metrics
+from cnnlab.engine.evaluation_report import montage
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.evaluate import evaluate_run
 from cnnlab.train import run
@@ -119,6 +120,15 @@ def test_mistakes_of_several_image_sizes_are_kept_at_one_size():
     assert result.mistakes.shape == (4, 3, 4, 4)
     expected = torch.bincount(torch.tensor([1, 1, 1, 2, 2, 2]) * 3 + torch.tensor([0, 1, 2] * 2), minlength=9)
     assert torch.equal(result.confusion, expected.view(3, 3))
+
+
+def test_the_mistakes_montage_is_torchvisions_make_grid():
+    from torchvision.utils import make_grid
+
+    images = torch.rand(7, 3, 5, 6, generator=torch.Generator().manual_seed(0))
+    for columns, gap in ((3, 2), (7, 4), (1, 3)):
+        expected = make_grid(images, nrow=columns, padding=gap, pad_value=1.0)
+        assert torch.equal(montage(images, columns, gap), expected)
 
 
 def test_per_class_metrics_match_a_hand_calculation():

@@ -1,20 +1,26 @@
 """An evaluation's files and TensorBoard entries: the confusion matrix (CSV, PNG), the per-class table
 (CSV, Markdown), the most confident mistakes (PNG grid, CSV) and evaluation.json; the two images and
-the table also go to TensorBoard under `eval/<split>/<checkpoint>/`."""
+the table also go to TensorBoard under `eval/<split>/<checkpoint>/`.
+
+Tables go through the csv module and tabulate, the grid through torch: every training run ends here,
+and the tensor path imports neither pandas nor torchvision (tests/test_speed_paths.py).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
+import torch.nn.functional as F
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+from tabulate import tabulate
 from torch.utils.tensorboard import SummaryWriter
 
 from cnnlab.data.cache import atomic_write_text
@@ -22,39 +28,52 @@ from cnnlab.engine.evaluation import ClassEvaluation, per_class_metrics
 
 # Above this many classes the confusion matrix's cells are too small to print their counts in.
 ANNOTATED_CLASSES = 20
+RATES = ("precision", "recall", "accuracy")
+
+Table = tuple[list[str], list[list[Any]]]
 
 
-def per_class_table(confusion: torch.Tensor, names: list[str]) -> pd.DataFrame:
+def per_class_table(confusion: torch.Tensor, names: list[str]) -> Table:
     """One row per class: images, predicted, correct, precision, recall, accuracy."""
-    columns = {key: value.numpy() for key, value in per_class_metrics(confusion).items()}
-    return pd.DataFrame({"class": names, **columns})
+    metrics = per_class_metrics(confusion)
+    columns = [values.tolist() for values in metrics.values()]
+    return ["class", *metrics], [[name, *values] for name, *values in zip(names, *columns, strict=True)]
 
 
-def confusion_frame(confusion: torch.Tensor, names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        confusion.numpy(),
-        index=pd.Index(names, name="true \\ predicted"),
-        columns=pd.Index(names, name=None),
-    )
+def confusion_table(confusion: torch.Tensor, names: list[str]) -> Table:
+    """Rows: the true class; columns: the predicted one."""
+    rows = [[name, *counts] for name, counts in zip(names, confusion.tolist(), strict=True)]
+    return ["true \\ predicted", *names], rows
 
 
-def mistakes_frame(result: ClassEvaluation, names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "rank": np.arange(1, len(result.mistake_true) + 1),
-            "true": [names[i] for i in result.mistake_true.tolist()],
-            "predicted": [names[i] for i in result.mistake_pred.tolist()],
-            "confidence": result.mistake_confidence.numpy(),
-        }
-    )
+def mistakes_table(result: ClassEvaluation, names: list[str]) -> Table:
+    labels = zip(result.mistake_true.tolist(), result.mistake_pred.tolist(), strict=True)
+    rows = [
+        [rank, names[true], names[pred], confidence]
+        for rank, ((true, pred), confidence) in enumerate(
+            zip(labels, result.mistake_confidence.tolist(), strict=True), 1
+        )
+    ]
+    return ["rank", "true", "predicted", "confidence"], rows
 
 
-def markdown_table(table: pd.DataFrame) -> str:
+def write_csv(path: Path, table: Table) -> None:
+    header, rows = table
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def markdown_table(table: Table) -> str:
     """Counts as integers, rates as percentages with one decimal, an undefined rate as a dash."""
-    shown = table.copy()
-    for column in ("precision", "recall", "accuracy"):
-        shown[column] = [("–" if math.isnan(v) else f"{100 * v:.1f}%") for v in table[column]]
-    return shown.to_markdown(index=False, colalign=("left",) + ("right",) * (shown.shape[1] - 1))
+    header, rows = table
+    rates = [header.index(column) for column in RATES]
+    shown = [
+        [("–" if math.isnan(v) else f"{100 * v:.1f}%") if i in rates else v for i, v in enumerate(row)]
+        for row in rows
+    ]
+    return tabulate(shown, header, tablefmt="pipe", colalign=("left",) + ("right",) * (len(header) - 1))
 
 
 def confusion_figure(confusion: torch.Tensor, names: list[str], title: str) -> Figure:
@@ -81,8 +100,6 @@ def confusion_figure(confusion: torch.Tensor, names: list[str], title: str) -> F
 def mistakes_figure(result: ClassEvaluation, names: list[str], title: str) -> Figure:
     """The mistakes as one near-square montage (a single axes: 25 subplots would take matplotlib
     seconds), each image titled `true → predicted (confidence%)` in the gap above it."""
-    from torchvision.utils import make_grid
-
     n = len(result.mistake_true)
     columns = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / columns))
@@ -95,8 +112,10 @@ def mistakes_figure(result: ClassEvaluation, names: list[str], title: str) -> Fi
         return figure
     height, width = result.mistakes.shape[-2:]
     gap = max(2, round(0.3 * height))  # room for each image's title
-    montage = make_grid(result.mistakes, nrow=columns, padding=gap, pad_value=1.0)
-    axes.imshow(montage.permute(1, 2, 0).numpy(), interpolation="nearest")
+    grid = montage(result.mistakes, columns, gap)
+    gray = grid.shape[0] == 1
+    pixels = grid[0].numpy() if gray else grid.permute(1, 2, 0).numpy()
+    axes.imshow(pixels, cmap="gray" if gray else None, vmin=0, vmax=1, interpolation="nearest")
     true_pred_confidence = (result.mistake_true, result.mistake_pred, result.mistake_confidence)
     labels = zip(*(t.tolist() for t in true_pred_confidence), strict=True)
     for i, (true, pred, confidence) in enumerate(labels):
@@ -106,6 +125,18 @@ def mistakes_figure(result: ClassEvaluation, names: list[str], title: str) -> Fi
         text = f"{names[true]} → {names[pred]} ({100 * confidence:.0f}%)"
         axes.text(x, y, text, ha="center", va="center", fontsize=8)
     return figure
+
+
+def montage(images: torch.Tensor, columns: int, gap: int) -> torch.Tensor:
+    """N x C x H x W images in [0, 1] as one C x H' x W' white-framed grid, row by row, `gap` pixels
+    around each image (make_grid's layout, in a few tensor ops)."""
+    n, channels, height, width = images.shape
+    rows = math.ceil(n / columns)
+    cells = torch.ones(rows * columns, channels, height + gap, width + gap)
+    cells[:n] = F.pad(images, (gap, 0, gap, 0), value=1.0)  # the gap left of and above each image
+    grid = cells.view(rows, columns, channels, height + gap, width + gap).permute(2, 0, 3, 1, 4)
+    grid = grid.reshape(channels, rows * (height + gap), columns * (width + gap))
+    return F.pad(grid, (0, gap, 0, gap), value=1.0)
 
 
 def rendered(figure: Figure) -> np.ndarray:
@@ -125,10 +156,10 @@ def write_evaluation(
     label = f"{split} split, {checkpoint} checkpoint (epoch {epoch})"
     table = per_class_table(result.confusion, names)
     markdown = markdown_table(table)
-    confusion_frame(result.confusion, names).to_csv(out_dir / "confusion_matrix.csv")
-    table.to_csv(out_dir / "per_class.csv", index=False)
+    write_csv(out_dir / "confusion_matrix.csv", confusion_table(result.confusion, names))
+    write_csv(out_dir / "per_class.csv", table)
     atomic_write_text(f"# Per-class metrics: {label}\n\n{markdown}\n", out_dir / "per_class.md")
-    mistakes_frame(result, names).to_csv(out_dir / "mistakes.csv", index=False)
+    write_csv(out_dir / "mistakes.csv", mistakes_table(result, names))
     figures = {
         "confusion_matrix": confusion_figure(
             result.confusion, names, f"{label}: accuracy {100 * result.accuracy:.2f}%"
