@@ -227,6 +227,8 @@ def test_bad_input_is_one_clear_error(trained, tmp_path):
         evaluate_run(tmp_path / "empty")
     with pytest.raises(ConfigError, match="checkpoint='middle' is not a checkpoint name"):
         evaluate_run(trained, checkpoint="middle")
+    with pytest.raises(ConfigError, match="mistakes=0 is not allowed"):
+        evaluate_run(trained, mistakes=0)
     copy = copy_of(trained, tmp_path)
     (copy / "checkpoints" / "best.pt").unlink()
     with pytest.raises(

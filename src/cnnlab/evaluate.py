@@ -50,6 +50,10 @@ def evaluate_run(
             "dir of `python -m cnnlab.train` (or it was written by a cnnlab older than config.yaml). "
             "Give a run dir that holds config.yaml and checkpoints/."
         )
+    if isinstance(mistakes, bool) or not isinstance(mistakes, int) or mistakes < 1:
+        raise ConfigError(
+            f"mistakes={mistakes!r} is not allowed: it must be an integer >= 1 (images in the grid)."
+        )
     if checkpoint not in CHECKPOINTS:
         raise ConfigError(
             f"checkpoint={checkpoint!r} is not a checkpoint name; use one of {list(CHECKPOINTS)}."
@@ -92,6 +96,11 @@ def evaluate_run(
 def main(cfg: DictConfig) -> None:
     """Composes the config and evaluates; user mistakes print one paragraph and exit 2."""
     try:
+        if OmegaConf.is_missing(cfg, "run"):
+            raise ConfigError(
+                "no run given: name the run dir to evaluate, e.g. "
+                "python -m cnnlab.evaluate run=outputs/runs/digits-lenet/<timestamp>"
+            )
         summary = evaluate_run(cfg.run, cfg.split, cfg.checkpoint, mistakes=cfg.mistakes, device=cfg.device)
     except CnnlabError as error:
         print(f"error: {error}", file=sys.stderr)
