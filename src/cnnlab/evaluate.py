@@ -5,7 +5,6 @@ Hydra composes conf/evaluate.yaml; `evaluate_run` does the work and is what test
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from cnnlab.engine.run import build_run_model
 from cnnlab.engine.run_files import RESOLVED_CONFIG
 from cnnlab.engine.tasks import Classification
 from cnnlab.errors import CheckpointError, CnnlabError, ConfigError
-
-log = logging.getLogger("cnnlab.evaluate")
 
 
 def evaluate_run(
