@@ -25,6 +25,7 @@ PLUMBING_KEYS = frozenset(
         "trainer.num_threads",
         "trainer.resume",
         "trainer.resume_allow_changes",
+        "trainer.evaluate_at_end",
         "hparams_search",
     }
 )

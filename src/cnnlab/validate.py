@@ -70,6 +70,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
         for key in (
             "deterministic",
             "eval_at_start",
+            "evaluate_at_end",
             "resume",
             "resume_allow_changes",
             "channels_last",

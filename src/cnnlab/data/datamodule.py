@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.data.whitening import WHITENINGS, zca_whitening
 from cnnlab.engine.tasks import Task, make_task
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 LOADERS = ("tensor", "torch")
 
@@ -33,10 +36,23 @@ class DataModule:
     task: Task
     mean: list[float] | None = None
     std: list[float] | None = None
+    whitened: bool = False
 
     def loaders(self) -> dict[str, Loader | None]:
         """Every split's loader by name; val is None when no validation split is taken."""
         return {"train": self.train, "val": self.val, "test": self.test}
+
+    def as_images(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch as the loaders give it, back in [0, 1] to be looked at: the per-channel
+        normalisation undone; whitened images (no [0, 1] scale of their own) stretched per image."""
+        x = x.detach().float()
+        if self.mean is not None:
+            x = x * x.new_tensor(self.std).view(1, -1, 1, 1) + x.new_tensor(self.mean).view(1, -1, 1, 1)
+        if self.whitened:
+            low = x.flatten(1).amin(1).view(-1, 1, 1, 1)
+            high = x.flatten(1).amax(1).view(-1, 1, 1, 1)
+            x = (x - low) / (high - low).clamp_min(1e-12)
+        return x.clamp(0, 1)
 
 
 def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
@@ -129,7 +145,22 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             test_set = Subset(test_set, keep[:max_eval].sort().values.tolist())
         test_loader = classic_loader(test_set, False)
 
-    return DataModule(train_loader, val_loader, test_loader, input_shape, task, mean, std)
+    return DataModule(train_loader, val_loader, test_loader, input_shape, task, mean, std, zca is not None)
+
+
+def class_names(cfg: DictConfig) -> list[str]:
+    """The name of each of dataset.num_classes labels, from the source's `classes` (cached beside its
+    images, so a data set is not read again for it); label numbers where the source names none."""
+    ds = cfg.dataset
+    source = build(ds.source, key="dataset.source")
+    names: list[str] = []
+    if hasattr(type(source), "classes"):
+        path = Path(cfg.paths.cache_dir) / f"{source.cache_key}-classes.json"
+        try:
+            names = [str(name) for name in cached_json(path, lambda: list(source.classes))]
+        except DataError as error:
+            log.warning("class names of %s unavailable, labels shown as numbers: %s", ds.name, error)
+    return names[: ds.num_classes] + [str(i) for i in range(len(names), ds.num_classes)]
 
 
 def _whitening_method(ds: DictConfig) -> str | None:

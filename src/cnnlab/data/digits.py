@@ -18,6 +18,13 @@ class DigitsSource:
         self.seed = seed
         self.cache_key = f"digits-{size}-t{test_fraction}-s{seed}"
 
+    @property
+    def classes(self) -> list[str]:
+        """Each label's name, as scikit-learn lists them: '0' to '9'."""
+        from sklearn.datasets import load_digits
+
+        return [str(name) for name in load_digits().target_names]
+
     def load(self, split: str) -> ImageSet:
         from sklearn.datasets import load_digits
 

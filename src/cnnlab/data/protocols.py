@@ -23,6 +23,8 @@ class DataSource(Protocol):
 
     # Everything that shapes the loaded images, so that the uint8 cache never serves stale data.
     cache_key: str
+    # A classification source also names its labels with a `classes` list (label i is classes[i]),
+    # which evaluation puts on its confusion matrix; optional, so not a member here.
 
     def load(self, split: str) -> ImageSet | Buckets:
         """Split "train" or "test" as uint8 N x C x H x W images and their targets, in one

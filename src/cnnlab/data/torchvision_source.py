@@ -56,6 +56,16 @@ class TorchvisionSource:
             return self.dataset.lower()
         return f"{self.dataset.lower()}-folder-{fingerprint(self.image_folder)}"
 
+    @property
+    def classes(self) -> list[str]:
+        """Each label's name: the image folder's class folders in ImageFolder's (label) order, else
+        torchvision's own list for the data set (CIFAR-10's from its batches.meta)."""
+        if self.image_folder is not None:
+            from torchvision.datasets.folder import find_classes
+
+            return find_classes(str(self._folder_root() / "train"))[0]
+        return list(self._torchvision("test", transform=None).classes)
+
     def load(self, split: str) -> ImageSet:
         if self.image_folder is not None:
             return _load_image_folder(self._folder_root() / split)

@@ -64,6 +64,11 @@ class VariableResolutionSource:
         key += "".join(f"-{s}{n}" for s, n in self.max_images.items() if n)
         self.cache_key = key if resize_to is None else f"{key}-to{resize_to}"
 
+    @property
+    def classes(self) -> list[str]:
+        """The labels' names: those of the data set the images are rescaled from."""
+        return self.base.classes
+
     def draw_sizes(self, n: int, split: str) -> torch.Tensor:
         """The index into `sizes` of each of n images: the same for every run with this seed."""
         generator = torch.Generator().manual_seed(self.seed * 2 + SPLIT_OFFSETS.get(split, 2))

@@ -1,10 +1,13 @@
 """A whole run: build it from config (engine/run.py), train epoch by epoch, and leave
-metrics.csv, summary.json, TensorBoard events and checkpoints/last.pt in the run dir whatever happens."""
+metrics.csv, summary.json, TensorBoard events and checkpoints/last.pt in the run dir whatever happens;
+checkpoints/best.pt holds the epoch with the best monitored metric, and a completed classification
+run is evaluated on its test split (engine/evaluation.py)."""
 
 from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,13 @@ from cnnlab.engine.checkpoint import (
     set_rng_state,
 )
 from cnnlab.engine.device import resolve_device
+from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
+from cnnlab.engine.tasks import Classification
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of
 
 log = logging.getLogger(__name__)
@@ -40,12 +45,15 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     run = build_run(cfg, device)
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
+    best_path = run_dir / "checkpoints" / "best.pt"
     first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path)
         log.info("resuming %s after epoch %d", run_dir, first_epoch)
     elif trainer.resume:
         log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
+    if first_epoch == 0:
+        forget_previous_run(run_dir)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
     write_resolved_config(run_dir, cfg)
@@ -69,9 +77,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if initial is not None:
         summary["initial"] = initial
 
-    def checkpoint(epoch: int) -> None:
+    def checkpoint(epoch: int, path: Path = ckpt_path) -> None:
         save_checkpoint(
-            ckpt_path,
+            path,
             **run.state_dict(),
             epoch=epoch,
             best=best,
@@ -121,7 +129,10 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 tb.epoch(row)
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
-                best = _better(best, row, trainer.monitor, trainer.monitor_mode)
+                improved = _better(best, row, trainer.monitor, trainer.monitor_mode)
+                if improved is not best:  # best.pt first: last.pt never records a best that best.pt lacks
+                    best = improved
+                    checkpoint(epoch + 1, best_path)
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1)
                 summary.update(epochs_completed=epoch + 1, heartbeat=now())
@@ -144,7 +155,37 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     except Exception as error:
         finish("failed", f"{type(error).__name__}: {error}")
         raise
-    return finish("completed")
+    summary = finish("completed")
+    if trainer.get("evaluate_at_end", True):
+        evaluate_at_end(run, run_dir, summary["epochs_completed"])
+    return summary
+
+
+def forget_previous_run(run_dir: Path) -> None:
+    """Before training afresh in a dir that held another run: its best.pt and evaluations would be
+    taken for this run's (last.pt, metrics.csv and summary.json are rewritten anyway)."""
+    (run_dir / "checkpoints" / "best.pt").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / EVALUATION_DIR, ignore_errors=True)
+
+
+def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:
+    """The completed run's last weights (in memory) on its test split; a failure here is logged, never
+    raised: the run and its files are complete, and `python -m cnnlab.evaluate` can redo it."""
+    if not isinstance(run.task, Classification):
+        log.info("no end-of-run evaluation: it is for classification runs, this is %s", run.task.name)
+        return
+    try:
+        result = evaluate_split(run, run_dir, "test", "last", epoch)
+    except Exception as error:  # noqa: BLE001  (anything: the training run must stay completed)
+        log.warning(
+            "end-of-run evaluation failed (%s: %s); the run itself completed. Retry with "
+            "python -m cnnlab.evaluate run=%s",
+            type(error).__name__,
+            error,
+            run_dir,
+        )
+        return
+    log.info("test accuracy %.4f per class and mistakes in %s", result["accuracy"], result["dir"])
 
 
 def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None, dict | None]:

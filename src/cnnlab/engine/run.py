@@ -34,25 +34,32 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 @dataclass
-class Run:
-    """The objects of one run; `model` holds the weights, `step_model` is what steps (compiled or not)."""
+class RunModel:
+    """A run's model and the data it is scored on: what evaluation rebuilds from a run dir. No optimiser
+    or scheduler, so a run dir's config builds only its cnnlab and torch.nn targets for it."""
 
     cfg: DictConfig
     device: torch.device
     amp: bool
     data: DataModule
     model: nn.Module
+
+    @property
+    def task(self) -> Task:
+        """What is learned (the data set's `task`): its metric, targets and per-epoch logs."""
+        return self.data.task
+
+
+@dataclass
+class Run(RunModel):
+    """The objects of one run; `model` holds the weights, `step_model` is what steps (compiled or not)."""
+
     step_model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any | None
     loss_fn: nn.Module
     n_params: int
     epoch_loggers: list[EpochLogger]
-
-    @property
-    def task(self) -> Task:
-        """What is learned (the data set's `task`): its metric, targets and per-epoch logs."""
-        return self.data.task
 
     @property
     def steps_scheduler_per_batch(self) -> bool:
@@ -109,28 +116,16 @@ class Run:
 def build_run(cfg: DictConfig, device: torch.device) -> Run:
     """Seed, then build data, model, optimiser, scheduler and loss from config (in that order, so
     the same seed gives the same initial weights whoever builds the run)."""
-    trainer = cfg.trainer
-    amp = resolve_amp(trainer.amp, device)
-    if amp and not native_bf16(device):
-        log.warning(
-            "trainer.amp=true on %s, which has no native bf16 (no AVX512-BF16/AMX on a CPU): bf16 "
-            "autocast runs several times slower here; use trainer.amp=auto to take it only where it pays.",
-            device,
-        )
-    seed_everything(trainer.seed, trainer.deterministic)
-    data = build_data(cfg, device)
+    amp, data = _seeded_data(cfg, device)
     epoch_loggers = data.task.epoch_loggers(data.loaders())
-    model = build_model(cfg.model, data.input_shape).to(device)
-    n_params = count_parameters(model)
-    if trainer.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = _model(cfg, data, device)
     optimizer = build(cfg.optimizer, key="optimizer")(model.parameters())
     scheduler = None
     if cfg.scheduler.build is not None:
         extra = {"steps_per_epoch": len(data.train)} if cfg.scheduler.interval == "step" else {}
         scheduler = build(cfg.scheduler.build, key="scheduler.build")(optimizer, **extra)
     loss_fn = build(cfg.loss, key="loss")
-    step_model = torch.compile(model) if trainer.compile else model
+    step_model = torch.compile(model) if cfg.trainer.compile else model
     return Run(
         cfg=cfg,
         device=device,
@@ -141,6 +136,31 @@ def build_run(cfg: DictConfig, device: torch.device) -> Run:
         optimizer=optimizer,
         scheduler=scheduler,
         loss_fn=loss_fn,
-        n_params=n_params,
+        n_params=count_parameters(model),
         epoch_loggers=epoch_loggers,
     )
+
+
+def build_run_model(cfg: DictConfig, device: torch.device) -> RunModel:
+    """Seed, then build data and model as build_run does: the same seed gives the same data and net."""
+    amp, data = _seeded_data(cfg, device)
+    return RunModel(cfg=cfg, device=device, amp=amp, data=data, model=_model(cfg, data, device))
+
+
+def _seeded_data(cfg: DictConfig, device: torch.device) -> tuple[bool, DataModule]:
+    """Whether bf16 autocast is on, then the seed, then the data: how every build starts."""
+    trainer = cfg.trainer
+    amp = resolve_amp(trainer.amp, device)
+    if amp and not native_bf16(device):
+        log.warning(
+            "trainer.amp=true on %s, which has no native bf16 (no AVX512-BF16/AMX on a CPU): bf16 "
+            "autocast runs several times slower here; use trainer.amp=auto to take it only where it pays.",
+            device,
+        )
+    seed_everything(trainer.seed, trainer.deterministic)
+    return amp, build_data(cfg, device)
+
+
+def _model(cfg: DictConfig, data: DataModule, device: torch.device) -> nn.Module:
+    model = build_model(cfg.model, data.input_shape).to(device)
+    return model.to(memory_format=torch.channels_last) if cfg.trainer.channels_last else model
