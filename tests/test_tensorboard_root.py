@@ -16,6 +16,7 @@ from cnnlab.engine.run_files import write_resolved_config
 from cnnlab.engine.tensorboard_log import write_experiment
 from cnnlab.tensorboard_root import experiment_root, main, refresh_root_experiment
 from tests.conftest import composed
+from tests.test_tensorboard_http import train
 
 RUNS = {
     "sweeps/lr/optimizer.lr=0.01": ["optimizer.lr=0.01"],
@@ -126,3 +127,12 @@ def test_a_sweep_is_covered_by_outputs_when_inside_it_else_by_its_own_root(tmp_p
     outputs = tmp_path / "outputs"
     assert experiment_root(outputs / "sweeps" / "a", outputs) == outputs
     assert experiment_root(tmp_path / "elsewhere", outputs) == tmp_path / "elsewhere"
+
+
+def test_a_single_run_adds_its_keys_to_the_root_summary(tmp_path):
+    """`python -m cnnlab.train` alone (no sweep, no make tensorboard): its keys are columns at once."""
+    train(tmp_path, "optimizer=sgd", "optimizer.momentum=0.8", "trainer.evaluate_at_end=false")
+    content = hparams_content(tmp_path / "outputs")
+    experiment = metadata.parse_experiment_plugin_data(content[metadata.EXPERIMENT_TAG])
+    types = {info.name: info.type for info in experiment.hparam_infos}
+    assert types["optimizer.momentum"] == api_pb2.DATA_TYPE_FLOAT64

@@ -3,7 +3,8 @@ under it, so `tensorboard --logdir outputs` shows every sweep's and single run's
 
 TensorBoard uses the first experiment summary it meets and its default (Rust) loader meets them in
 no fixed order, so a root holds the only one: this refresh deletes those left below it (e.g. at the
-sweep roots of older versions). `make tensorboard` and the end of every sweep refresh it; a live
+sweep roots of older versions). `make tensorboard`, the end of every sweep and the end of every
+single run inside the root refresh it; a live
 TensorBoard reads the new columns when restarted.
 """
 
@@ -66,6 +67,18 @@ def refresh_root_experiment(root: Path) -> list[Path]:
 def experiment_root(sweep_dir: Path, output_dir: Path) -> Path:
     """The root whose summary covers a sweep: output_dir when the sweep lies inside it, else the sweep dir."""
     return output_dir if sweep_dir.resolve().is_relative_to(output_dir.resolve()) else sweep_dir
+
+
+def refresh_after_run(run_dir: Path, output_dir: Path) -> None:
+    """After a single run inside output_dir, its keys join the root's columns; a failure here costs the
+    HParams columns only, never the run, so it is a warning."""
+    run_dir, output_dir = run_dir.resolve(), output_dir.resolve()
+    if run_dir == output_dir or not run_dir.is_relative_to(output_dir):
+        return
+    try:
+        refresh_root_experiment(output_dir)
+    except Exception as error:  # noqa: BLE001 - the run's own files are written; report and go on
+        log.warning("could not refresh the HParams summary of %s: %s", output_dir, error)
 
 
 def main(argv: list[str] | None = None) -> None:

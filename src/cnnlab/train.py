@@ -18,6 +18,7 @@ from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, disk_full_as_error
 from cnnlab.sweep import run_sweep_job
+from cnnlab.tensorboard_root import refresh_after_run
 from cnnlab.validate import validate
 
 log = logging.getLogger("cnnlab.train")
@@ -53,6 +54,7 @@ def main(cfg: DictConfig) -> float:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    refresh_after_run(Path(summary["run_dir"]), Path(cfg.paths.output_dir))
     if summary["status"] == "diverged":
         sys.exit(1)  # its message is logged; a script or CI running it alone must notice
     return monitored_value(summary)
