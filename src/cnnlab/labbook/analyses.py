@@ -123,7 +123,7 @@ def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
             if round(gap, 2) == 0:
                 parts.append(f"= {label} {_metric(score, value)}")
             else:
-                parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} lower)")
+                parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} below {ranked[i - 1][0]})")
         else:
             parts.append(f"{label} {_metric(score, value)}")
     return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
@@ -598,18 +598,16 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
         diff = ours - ref.lab
         unit = "points" if ref.unit == "%" else ref.unit
         shown = f"{num(ours)} {ref.unit}".strip()
-        rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), shown, f"{diff:+.4g} {unit}".strip()])
+        gap, tolerance = f"{diff:+.4g} {unit}".strip(), f"{num(ref.tolerance)} {unit}".strip()
+        rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), shown, gap])
         if diff == 0:
             matches.append(ref.label)
         elif abs(diff) <= ref.tolerance:
             block.reading.append(
-                f"{ref.label}: ours {shown} is within {num(ref.tolerance)} {unit} "
-                f"of the lab's {num(ref.lab)}."
+                f"{ref.label}: ours {shown} is within {tolerance} of the lab's {num(ref.lab)}."
             )
         else:
-            block.reading.append(
-                f"{ref.label}: ours {shown} differs from the lab's {num(ref.lab)} by {diff:+.4g} {unit}."
-            )
+            block.reading.append(f"{ref.label}: ours {shown} differs from the lab's {num(ref.lab)} by {gap}.")
     if matches:
         block.reading.insert(0, f"Ours equals the lab's figure for {'; '.join(matches)}.")
     block.lines += table(["figure", "the lab's", "ours", "ours - lab's"], rows)
