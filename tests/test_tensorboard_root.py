@@ -102,7 +102,7 @@ def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs, caplog)
     }
     assert len(list((outputs / "runs" / "single" / "tb").glob("events.out.tfevents.*"))) == 1
     # ... and is named in a warning, since TensorBoard may still take its one-key experiment.
-    (removed, warned) = caplog.records
+    (removed, warned) = [r for r in caplog.records if r.name == "cnnlab.tensorboard_root"]
     assert removed.levelno == logging.INFO and "sweeps/lr/events.out.tfevents" in removed.getMessage()
     assert warned.levelno == logging.WARNING and str(old_hparams) in warned.getMessage()
 
