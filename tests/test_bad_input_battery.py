@@ -85,6 +85,32 @@ def corrupt_jpeg(tmp: Path) -> tuple[list[str], str]:
     return ["dataset=cifar10", f"dataset.image_folder={folder}"], str(bad)
 
 
+def _damaged_after_caching(tmp: Path, workers: int) -> tuple[list[str], str]:
+    """The classic path reads every file again with PIL: one overwritten in place after its folder was
+    cached (same size and mtime, so the cache still matches) fails there, in a DataLoader worker or not."""
+    from cnnlab.data.cache import cached_split
+    from cnnlab.data.torchvision_source import TorchvisionSource
+
+    folder = fake_image_folder(tmp / "cifar", n_per_class=2, size=32)
+    source = TorchvisionSource("CIFAR10", str(tmp / "data"), image_folder=str(folder))
+    for split in ("train", "test"):
+        cached_split(source, split, tmp / "cache")
+    bad = folder / "train" / "class3" / "0001.png"
+    stat = bad.stat()
+    bad.write_bytes(b"\0" * stat.st_size)
+    os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    overrides = ["dataset=cifar10", f"dataset.image_folder={folder}", "dataset.loader=torch"]
+    return [*overrides, f"dataset.num_workers={workers}"], str(bad)
+
+
+def corrupt_image_classic_loader(tmp: Path) -> tuple[list[str], str]:
+    return _damaged_after_caching(tmp, workers=0)
+
+
+def corrupt_image_classic_loader_worker(tmp: Path) -> tuple[list[str], str]:
+    return _damaged_after_caching(tmp, workers=1)
+
+
 def truncated_tar(tmp: Path) -> tuple[list[str], str]:
     folder = _folder(tmp)
     archive = tmp / "cifar.tar.gz"
@@ -130,6 +156,8 @@ FILE_CASES = {
     "truncated_idx": truncated_idx,
     "truncated_gzip": truncated_gzip,
     "corrupt_jpeg": corrupt_jpeg,
+    "corrupt_image_classic_loader": corrupt_image_classic_loader,
+    "corrupt_image_classic_loader_worker": corrupt_image_classic_loader_worker,
     "truncated_tar": truncated_tar,
     "class_folders_differ": class_folders_differ,
     "disk_full": disk_full,

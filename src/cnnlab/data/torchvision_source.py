@@ -81,7 +81,9 @@ class TorchvisionSource:
         import torchvision  # imported when a split is decoded, not when it is read from the cache
 
         if self.image_folder is not None:
-            return torchvision.datasets.ImageFolder(self._folder_root() / split, transform=transform)
+            return torchvision.datasets.ImageFolder(
+                self._folder_root() / split, transform=transform, loader=read_image_file
+            )
         return self._torchvision(split, transform=transform)
 
     def _torchvision(self, split: str, transform) -> Dataset:
@@ -232,12 +234,29 @@ def _load_image_folder(folder: Path) -> ImageSet:
         try:
             return decode_image(read_file(path), mode=ImageReadMode.RGB)
         except RuntimeError as error:
-            raise DataError(
-                f"{path} cannot be decoded as an image ({str(error).splitlines()[0]}): it is truncated or "
-                "corrupt. Delete or replace it and run again (nothing of this folder was cached)."
-            ) from None
+            raise undecodable(path, error, "nothing of this folder was cached") from None
 
     images = [
         decode(path) for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
     ]
     return ImageSet(torch.stack(images), torch.as_tensor(index.targets, dtype=torch.int64))
+
+
+def undecodable(path: str, error: Exception, note: str) -> DataError:
+    """The error for an image file that cannot be decoded, naming it, what the decoder said and the fix."""
+    said = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DataError(
+        f"{path} cannot be decoded as an image ({said}): it is truncated or corrupt. Delete or replace it "
+        f"and run again ({note})."
+    )
+
+
+def read_image_file(path: str):
+    """The classic path's image reader (torchvision's PIL loader): a file that PIL cannot read is a
+    DataError naming it, also from inside a DataLoader worker, instead of PIL's bare traceback."""
+    from torchvision.datasets.folder import default_loader
+
+    try:
+        return default_loader(path)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise undecodable(path, error, "read by PIL on the classic dataset.loader=torch path") from None
