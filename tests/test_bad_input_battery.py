@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cnnlab import lab, report, train
+from cnnlab import evaluate, lab, report, train
 from tests.conftest import fake_image_folder, fake_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +187,28 @@ def test_bad_file_is_named_with_its_fix(case, tmp_path, capsys):
     assert_clear_error(code, output, named)
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".partial"))]
     assert leftovers == [], leftovers
+
+
+COMPOSITION_CASES = {
+    "misspelt_option": (train.main, ["model=lenett"], "did you mean model=lenet?"),
+    "misspelt_nested_option": (train.main, ["experiment=rdfiaa/q13"], "did you mean experiment=rdfia/q13?"),
+    "misspelt_key": (train.main, ["trainer.epoch=3"], "Did you mean trainer.epochs?"),
+    "key_without_group": (train.main, ["epochs=3"], "Did you mean trainer.epochs?"),
+    "malformed_override": (train.main, ["model=[a"], "model=[a"),
+    "evaluate_misspelt_key": (evaluate.main, ["runn=x"], "Did you mean run?"),
+    "lab_misspelt_task": (lab.main, ["task=summry"], "did you mean task=summary?"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMPOSITION_CASES))
+def test_hydra_composition_error_is_one_paragraph(case, tmp_path, capsys):
+    """Hydra's own errors (an option with no file, a key the config lacks) come out like cnnlab's: exit 2,
+    one line naming the bad value and the close match, instead of Hydra's report and exit 1."""
+    main, overrides, named = COMPOSITION_CASES[case]
+    code, output = call_main(main, [*overrides, *paths(tmp_path)[:2]], capsys)
+    assert_clear_error(code, output, named)
+    assert len(output.strip().splitlines()) == 1, output
+    assert "HYDRA_FULL_ERROR" not in os.environ  # set only while Hydra ran
 
 
 def test_second_run_into_a_busy_run_dir_is_refused(tmp_path, capsys):

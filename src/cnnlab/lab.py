@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
+from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.labtasks.context import TaskContext
 
@@ -42,6 +43,7 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
+@reports_composition_errors("python -m cnnlab.lab")
 @hydra.main(config_path="../../conf", config_name="lab", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Composes the config and runs one task; user mistakes print one paragraph and exit 2."""
