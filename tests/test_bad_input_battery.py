@@ -211,6 +211,26 @@ def test_hydra_composition_error_is_one_paragraph(case, tmp_path, capsys):
     assert "HYDRA_FULL_ERROR" not in os.environ  # set only while Hydra ran
 
 
+def test_missing_data_set_is_one_paragraph_naming_where_to_put_it(tmp_path, capsys, monkeypatch):
+    """Offline, torchvision's download error spans a line per mirror; the user gets one line naming the
+    folder searched and both fixes, and with downloading switched off, no advice to download."""
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading t10k.gz:\nTried https://mirror-a/, got:\n<urlopen error>\n")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    code, output = call_main(train.main, ["dataset=mnist", *QUICK, *paths(tmp_path)], capsys)
+    assert_clear_error(code, output, str(tmp_path / "data" / "MNIST"))
+    (line,) = output.strip().splitlines()
+    assert "Tried https://mirror-a/, got: <urlopen error>" in line and "paths.data_root=" in line
+    monkeypatch.undo()
+    code, output = call_main(
+        train.main, ["dataset=mnist", "dataset.source.download=false", *QUICK, *paths(tmp_path)], capsys
+    )
+    assert_clear_error(code, output, "dataset.source.download=false forbids downloading it")
+
+
 def test_second_run_into_a_busy_run_dir_is_refused(tmp_path, capsys):
     from cnnlab.engine.run_lock import hold_run_dir
 

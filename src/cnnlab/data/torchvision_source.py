@@ -94,11 +94,15 @@ class TorchvisionSource:
         try:
             return cls(str(self.root), train=split == "train", transform=transform, download=self.download)
         except (RuntimeError, OSError) as error:
+            # torchvision's message spans lines (one per mirror tried); one paragraph keeps it.
+            why = f"could not be downloaded ({' '.join(str(error).split())})"
+            if not self.download:
+                why = "dataset.source.download=false forbids downloading it"
             raise DataError(
                 f"{self.dataset} was not found under {self.root.resolve()}/{RAW_FOLDERS[self.dataset]} "
-                f"and could not be downloaded ({error}). Either connect to the internet so "
-                f"torchvision can download it, or give the folder that already holds it with "
-                f"dataset.source.root=/path (or paths.data_root=/path)."
+                f"and {why}. Either connect to the internet so torchvision can download it (with "
+                f"dataset.source.download=true), or give the folder that already holds "
+                f"{RAW_FOLDERS[self.dataset]}/ with paths.data_root=/path (or dataset.source.root=/path)."
             ) from error
 
     def _prepare_raw(self) -> None:
