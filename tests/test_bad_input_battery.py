@@ -111,6 +111,20 @@ def corrupt_image_classic_loader_worker(tmp: Path) -> tuple[list[str], str]:
     return _damaged_after_caching(tmp, workers=1)
 
 
+def images_of_two_sizes(tmp: Path) -> tuple[list[str], str]:
+    from PIL import Image
+
+    folder = _folder(tmp)
+    odd = folder / "test" / "class5" / "0000.png"
+    Image.new("RGB", (12, 10), "blue").save(odd)
+    return ["dataset=cifar10", f"dataset.image_folder={folder}"], f"{odd} is 10x12 pixels"
+
+
+def images_too_small_for_the_model(tmp: Path) -> tuple[list[str], str]:
+    """LeNet's two 5x5 convolutions and pools leave nothing of an 8x8 image."""
+    return ["dataset=cifar10", f"dataset.image_folder={_folder(tmp)}"], "model=lenet cannot take 3x8x8 inputs"
+
+
 def truncated_tar(tmp: Path) -> tuple[list[str], str]:
     folder = _folder(tmp)
     archive = tmp / "cifar.tar.gz"
@@ -159,6 +173,8 @@ FILE_CASES = {
     "corrupt_image_classic_loader": corrupt_image_classic_loader,
     "corrupt_image_classic_loader_worker": corrupt_image_classic_loader_worker,
     "truncated_tar": truncated_tar,
+    "images_of_two_sizes": images_of_two_sizes,
+    "images_too_small_for_the_model": images_too_small_for_the_model,
     "class_folders_differ": class_folders_differ,
     "disk_full": disk_full,
 }

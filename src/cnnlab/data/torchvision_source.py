@@ -243,6 +243,14 @@ def _load_image_folder(folder: Path) -> ImageSet:
     images = [
         decode(path) for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
     ]
+    odd = next((i for i, image in enumerate(images) if image.shape != images[0].shape), None)
+    if odd is not None:
+        size = "{1}x{2}".format
+        raise DataError(
+            f"{index.samples[odd][0]} is {size(*images[odd].shape)} pixels but {index.samples[0][0]} is "
+            f"{size(*images[0].shape)}: an image folder's pictures are batched as they are, so they must all "
+            "have one size. Resize them to one size first (nothing of this folder was cached)."
+        )
     return ImageSet(torch.stack(images), torch.as_tensor(index.targets, dtype=torch.int64))
 
 
