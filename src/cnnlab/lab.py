@@ -26,13 +26,18 @@ def run_task(cfg: DictConfig) -> dict:
             f"task={name!r} has no _target_: a conf/task/<name>.yaml must name the function "
             "that runs it, e.g. `_target_: cnnlab.labtasks.filters.filter_bank`."
         )
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
+    out_dir = task_dir(cfg)
     torch.manual_seed(cfg.seed)
     with TaskContext(cfg, out_dir) as ctx:
         results = build(spec, key=f"task={name}", ctx=ctx, _convert_="all") or {}
         payload = {"task": name, **results}
         (out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable))
     return payload
+
+
+def task_dir(cfg: DictConfig) -> Path:
+    """Where a task writes: output_dir when given, else Hydra's run dir (outputs/lab/<task>/<time>)."""
+    return Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
 
 
 def _jsonable(value: object) -> object:
@@ -53,6 +58,13 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps(results, indent=2, default=_jsonable))
+    out_dir = task_dir(cfg)
+    figures = sorted(path.name for path in out_dir.glob("*.png"))
+    print(
+        f"results in {out_dir}: results.json, {len(figures)} figures ({', '.join(figures) or 'none'}); "
+        f"tensorboard --logdir {out_dir / 'tb'}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":
