@@ -141,6 +141,22 @@ def test_tensorboard_reader_finds_the_scalars_and_the_hparams(make_cfg, tmp_path
     assert end.session_end_info.status == api_pb2.STATUS_SUCCESS
 
 
+def test_a_run_afresh_in_a_used_dir_shows_only_its_own_curves(make_cfg, tmp_path):
+    """`make run` twice trains into the same dir: TensorBoard then reads this run's events alone."""
+    for lr in ("0.002", "0.0005"):
+        run(
+            make_cfg("trainer.epochs=1", "trainer.limit_batches=2", f"optimizer.lr={lr}"),
+            run_dir=tmp_path / "run",
+        )
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [
+        (1, pytest.approx(metrics["train_loss"].iloc[0]))
+    ]
+    assert [e.value for e in events.Scalars("opt/lr")] == [pytest.approx(0.0005)]
+
+
 def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):
     run(make_cfg("trainer.epochs=1"), run_dir=tmp_path / "run")
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
