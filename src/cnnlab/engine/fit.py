@@ -29,7 +29,7 @@ from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tasks import Classification
-from cnnlab.engine.tensorboard_log import EVENTS_GLOB, TensorBoardLog, hparams_of
+from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,7 @@ def forget_previous_run(run_dir: Path) -> None:
     runs' curves as one (last.pt, metrics.csv and summary.json are rewritten anyway)."""
     (run_dir / "checkpoints" / "best.pt").unlink(missing_ok=True)
     shutil.rmtree(run_dir / EVALUATION_DIR, ignore_errors=True)
-    for events in run_dir.glob(EVENTS_GLOB):
-        events.unlink()
+    remove_events(run_dir)
 
 
 def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:
