@@ -51,7 +51,11 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path)
         log.info("resuming %s after epoch %d", run_dir, first_epoch)
     elif trainer.resume:
-        log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
+        log.info(
+            "trainer.resume=true but %s has no checkpoints/last.pt: starting afresh (to continue a run, "
+            "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
+            run_dir,
+        )
     if first_epoch == 0:
         forget_previous_run(run_dir)
 
