@@ -33,7 +33,7 @@ install: $(STAMP) ## create .venv (if missing) and install cnnlab with its depen
 run: $(STAMP) ## train the default experiment (LeNet on the embedded digits, offline, ~10 s)
 	$(PY) -m cnnlab.train experiment=quickstart paths.data_root=$(DATA_ROOT) \
 	  hydra.run.dir=outputs/runs/quickstart/latest
-	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/)"
+	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/, evaluation/test-last/)"
 	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest"
 
 test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest)

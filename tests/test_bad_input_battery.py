@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cnnlab import lab, report, train
+from cnnlab import evaluate, lab, report, train
 from tests.conftest import fake_image_folder, fake_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,46 @@ def corrupt_jpeg(tmp: Path) -> tuple[list[str], str]:
     return ["dataset=cifar10", f"dataset.image_folder={folder}"], str(bad)
 
 
+def _damaged_after_caching(tmp: Path, workers: int) -> tuple[list[str], str]:
+    """The classic path reads every file again with PIL: one overwritten in place after its folder was
+    cached (same size and mtime, so the cache still matches) fails there, in a DataLoader worker or not."""
+    from cnnlab.data.cache import cached_split
+    from cnnlab.data.torchvision_source import TorchvisionSource
+
+    folder = fake_image_folder(tmp / "cifar", n_per_class=2, size=32)
+    source = TorchvisionSource("CIFAR10", str(tmp / "data"), image_folder=str(folder))
+    for split in ("train", "test"):
+        cached_split(source, split, tmp / "cache")
+    bad = folder / "train" / "class3" / "0001.png"
+    stat = bad.stat()
+    bad.write_bytes(b"\0" * stat.st_size)
+    os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    overrides = ["dataset=cifar10", f"dataset.image_folder={folder}", "dataset.loader=torch"]
+    return [*overrides, f"dataset.num_workers={workers}"], str(bad)
+
+
+def corrupt_image_classic_loader(tmp: Path) -> tuple[list[str], str]:
+    return _damaged_after_caching(tmp, workers=0)
+
+
+def corrupt_image_classic_loader_worker(tmp: Path) -> tuple[list[str], str]:
+    return _damaged_after_caching(tmp, workers=1)
+
+
+def images_of_two_sizes(tmp: Path) -> tuple[list[str], str]:
+    from PIL import Image
+
+    folder = _folder(tmp)
+    odd = folder / "test" / "class5" / "0000.png"
+    Image.new("RGB", (12, 10), "blue").save(odd)
+    return ["dataset=cifar10", f"dataset.image_folder={folder}"], f"{odd} is 10x12 pixels"
+
+
+def images_too_small_for_the_model(tmp: Path) -> tuple[list[str], str]:
+    """LeNet's two 5x5 convolutions and pools leave nothing of an 8x8 image."""
+    return ["dataset=cifar10", f"dataset.image_folder={_folder(tmp)}"], "model=lenet cannot take 3x8x8 inputs"
+
+
 def truncated_tar(tmp: Path) -> tuple[list[str], str]:
     folder = _folder(tmp)
     archive = tmp / "cifar.tar.gz"
@@ -130,7 +170,11 @@ FILE_CASES = {
     "truncated_idx": truncated_idx,
     "truncated_gzip": truncated_gzip,
     "corrupt_jpeg": corrupt_jpeg,
+    "corrupt_image_classic_loader": corrupt_image_classic_loader,
+    "corrupt_image_classic_loader_worker": corrupt_image_classic_loader_worker,
     "truncated_tar": truncated_tar,
+    "images_of_two_sizes": images_of_two_sizes,
+    "images_too_small_for_the_model": images_too_small_for_the_model,
     "class_folders_differ": class_folders_differ,
     "disk_full": disk_full,
 }
@@ -159,6 +203,48 @@ def test_bad_file_is_named_with_its_fix(case, tmp_path, capsys):
     assert_clear_error(code, output, named)
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".partial"))]
     assert leftovers == [], leftovers
+
+
+COMPOSITION_CASES = {
+    "misspelt_option": (train.main, ["model=lenett"], "did you mean model=lenet?"),
+    "misspelt_nested_option": (train.main, ["experiment=rdfiaa/q13"], "did you mean experiment=rdfia/q13?"),
+    "misspelt_key": (train.main, ["trainer.epoch=3"], "Did you mean trainer.epochs?"),
+    "key_without_group": (train.main, ["epochs=3"], "Did you mean trainer.epochs?"),
+    "malformed_override": (train.main, ["model=[a"], "model=[a"),
+    "evaluate_misspelt_key": (evaluate.main, ["runn=x"], "Did you mean run?"),
+    "lab_misspelt_task": (lab.main, ["task=summry"], "did you mean task=summary?"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMPOSITION_CASES))
+def test_hydra_composition_error_is_one_paragraph(case, tmp_path, capsys):
+    """Hydra's own errors (an option with no file, a key the config lacks) come out like cnnlab's: exit 2,
+    one line naming the bad value and the close match, instead of Hydra's report and exit 1."""
+    main, overrides, named = COMPOSITION_CASES[case]
+    code, output = call_main(main, [*overrides, *paths(tmp_path)[:2]], capsys)
+    assert_clear_error(code, output, named)
+    assert len(output.strip().splitlines()) == 1, output
+    assert "HYDRA_FULL_ERROR" not in os.environ  # set only while Hydra ran
+
+
+def test_missing_data_set_is_one_paragraph_naming_where_to_put_it(tmp_path, capsys, monkeypatch):
+    """Offline, torchvision's download error spans a line per mirror; the user gets one line naming the
+    folder searched and both fixes, and with downloading switched off, no advice to download."""
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading t10k.gz:\nTried https://mirror-a/, got:\n<urlopen error>\n")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    code, output = call_main(train.main, ["dataset=mnist", *QUICK, *paths(tmp_path)], capsys)
+    assert_clear_error(code, output, str(tmp_path / "data" / "MNIST"))
+    (line,) = output.strip().splitlines()
+    assert "Tried https://mirror-a/, got: <urlopen error>" in line and "paths.data_root=" in line
+    monkeypatch.undo()
+    code, output = call_main(
+        train.main, ["dataset=mnist", "dataset.source.download=false", *QUICK, *paths(tmp_path)], capsys
+    )
+    assert_clear_error(code, output, "dataset.source.download=false forbids downloading it")
 
 
 def test_second_run_into_a_busy_run_dir_is_refused(tmp_path, capsys):

@@ -263,6 +263,28 @@ def test_main_prints_user_errors_and_exits_2(tmp_path):
     assert "task.image='nope.jpg'" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_main_says_where_the_results_and_figures_are(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnlab.lab",
+            "task=pooling",
+            "task.scale=0.1",
+            f"paths.output_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (out_dir,) = (tmp_path / "lab" / "pooling").iterdir()
+    assert json.loads(done.stdout) == json.loads((out_dir / "results.json").read_text())
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"results in {out_dir}: results.json, {len(pngs(out_dir))} figures")
+    assert all(name in last for name in pngs(out_dir)) and f"--logdir {out_dir / 'tb'}" in last
+
+
 def test_textblur_stats_counts_both_splits_and_finds_white_paper_at_zero(tmp_path):
     r, out = run(
         tmp_path,

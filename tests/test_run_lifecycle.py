@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -139,6 +140,34 @@ def test_tensorboard_reader_finds_the_scalars_and_the_hparams(make_cfg, tmp_path
     assert not {"lr", "model", "paths.output_dir", "trainer.device"} & set(hparams)
     end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
     assert end.session_end_info.status == api_pb2.STATUS_SUCCESS
+
+
+def test_a_run_afresh_in_a_used_dir_shows_only_its_own_curves(make_cfg, tmp_path):
+    """`make run` twice trains into the same dir: TensorBoard then reads this run's events alone."""
+    for lr in ("0.002", "0.0005"):
+        run(
+            make_cfg("trainer.epochs=1", "trainer.limit_batches=2", f"optimizer.lr={lr}"),
+            run_dir=tmp_path / "run",
+        )
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")] == [
+        (1, pytest.approx(metrics["train_loss"].iloc[0]))
+    ]
+    assert [e.value for e in events.Scalars("opt/lr")] == [pytest.approx(0.0005)]
+
+
+def test_resume_without_a_checkpoint_starts_afresh_and_says_how_to_name_the_run(make_cfg, tmp_path, caplog):
+    """The usual slip: trainer.resume=true without hydra.run.dir=<the old run> gets a new, empty dir."""
+    with caplog.at_level(logging.INFO, logger="cnnlab.engine.fit"):
+        run(
+            make_cfg("trainer.resume=true", "trainer.epochs=1", "trainer.limit_batches=2"),
+            run_dir=tmp_path / "new",
+        )
+    assert f"{tmp_path / 'new'} has no checkpoints/last.pt: starting afresh" in caplog.text
+    assert "hydra.run.dir=<run dir> trainer.resume=true" in caplog.text
+    assert list(pd.read_csv(tmp_path / "new" / "metrics.csv")["epoch"]) == [1]
 
 
 def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):

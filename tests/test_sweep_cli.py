@@ -87,7 +87,8 @@ def test_failing_job_is_recorded_others_finish_and_rerun_resumes(tmp_path):
     good, bad = (tmp_path / "sweep" / f"dataset.image_size={s}" for s in (28, 4))
     assert status(good) == "completed"
     failed = json.loads((bad / "summary.json").read_text())
-    assert failed["status"] == "failed" and failed["message"].startswith("RuntimeError")
+    assert failed["status"] == "failed"
+    assert failed["message"].startswith("ConfigError: model=lenet cannot take 1x4x4 inputs")
     tail = done.stderr.strip().splitlines()[-4:]
     assert tail[0] == "1 of 2 jobs did not finish:"
     assert tail[1].startswith("  [failed] dataset.image_size=4")

@@ -83,6 +83,25 @@ def test_the_schedule_is_stepped_through_before_any_work(make_cfg):
         check_optimizer_and_schedule(make_cfg("scheduler=onecycle", "~scheduler.build.max_lr"))
 
 
+def test_a_short_per_step_schedule_is_judged_by_the_real_batches_per_epoch(make_cfg, tmp_path):
+    """One epoch of one-cycle is fine (the dry run once assumed 4 batches an epoch, where pct_start 0.25
+    leaves no step for the warm-up, and refused `experiment=quickstart trainer.epochs=1`); a run whose
+    real batches per epoch are that few is refused naming them, before a step, not by a traceback."""
+    from cnnlab.train import run
+    from cnnlab.validate import check_optimizer_and_schedule
+
+    check_optimizer_and_schedule(make_cfg("experiment=quickstart", "trainer.epochs=1"))
+    with pytest.raises(ConfigError, match=r"trainer\.epochs=1 x 4 batches per epoch"):
+        check_optimizer_and_schedule(make_cfg("experiment=quickstart", "trainer.epochs=1"), steps_per_epoch=4)
+    # 1,294 training digits in batches of 1024: 2 batches an epoch, 4 steps in all, known only from the data.
+    cfg = make_cfg(
+        "experiment=quickstart", "trainer.epochs=2", "trainer.batch_size=1024", "trainer.device=cpu"
+    )
+    with pytest.raises(ConfigError, match=r"trainer\.epochs=2 x 2 batches per epoch"):
+        run(cfg, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 @pytest.mark.parametrize(
     "override",
     ["+dataset.max_eval=100", "+budget=smoke", "+optimizer.foreach=false"],

@@ -23,18 +23,40 @@ OUT_ROOT = Path("experiments")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnlab.experiments", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlab.experiments",
+        description=__doc__,
+        epilog=(
+            "Examples:\n"
+            "  python -m cnnlab.experiments collect outputs/labs --lab keras7   # make collect, one lab\n"
+            "  python -m cnnlab.experiments report                              # make report\n"
+            "  python -m cnnlab.experiments best outputs/sweeps/demo --key optimizer.lr   # best job's lr\n"
+            "Each command's own options: python -m cnnlab.experiments <command> --help"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     collect = sub.add_parser("collect", help="copy full-budget artefacts from LAB_OUT into experiments/")
-    collect.add_argument("lab_out", nargs="?", type=Path, default=Path("outputs/labs"))
-    collect.add_argument("--lab", choices=LABS, action="append")
-    collect.add_argument("--out", type=Path, default=OUT_ROOT)
+    collect.add_argument(
+        "lab_out", nargs="?", type=Path, default=Path("outputs/labs"), help="LAB_OUT (default: outputs/labs)"
+    )
+    collect.add_argument(
+        "--lab", choices=LABS, action="append", help="only this lab (repeatable; default: all)"
+    )
+    collect.add_argument("--out", type=Path, default=OUT_ROOT, help="where to copy (default: experiments)")
     report = sub.add_parser("report", help="rebuild experiments/*/README.md and README.md's scoreboard")
-    report.add_argument("--out", type=Path, default=OUT_ROOT)
-    report.add_argument("--readme", type=Path, default=Path("README.md"))
+    report.add_argument(
+        "--out", type=Path, default=OUT_ROOT, help="the collected results (default: experiments)"
+    )
+    report.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("README.md"),
+        help="whose scoreboard to rewrite (default: README.md)",
+    )
     sub.add_parser("targets", help="print mk/labs.targets, generated from conf/lab/*.yaml")
     best = sub.add_parser("best", help="print an override value of a sweep's best finished job")
-    best.add_argument("sweep_dir", type=Path)
+    best.add_argument("sweep_dir", type=Path, help="a finished sweep's dir (its jobs' summary.json)")
     best.add_argument("--name", default=None, help="only jobs whose run name is this")
     best.add_argument("--key", required=True, help="the override key to print, e.g. optimizer.lr")
     args = parser.parse_args(argv)

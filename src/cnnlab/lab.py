@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
+from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.labtasks.context import TaskContext
 
@@ -25,13 +26,18 @@ def run_task(cfg: DictConfig) -> dict:
             f"task={name!r} has no _target_: a conf/task/<name>.yaml must name the function "
             "that runs it, e.g. `_target_: cnnlab.labtasks.filters.filter_bank`."
         )
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
+    out_dir = task_dir(cfg)
     torch.manual_seed(cfg.seed)
     with TaskContext(cfg, out_dir) as ctx:
         results = build(spec, key=f"task={name}", ctx=ctx, _convert_="all") or {}
         payload = {"task": name, **results}
         (out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable))
     return payload
+
+
+def task_dir(cfg: DictConfig) -> Path:
+    """Where a task writes: output_dir when given, else Hydra's run dir (outputs/lab/<task>/<time>)."""
+    return Path(cfg.output_dir) if cfg.output_dir else Path(HydraConfig.get().runtime.output_dir)
 
 
 def _jsonable(value: object) -> object:
@@ -42,6 +48,7 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
+@reports_composition_errors("python -m cnnlab.lab")
 @hydra.main(config_path="../../conf", config_name="lab", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Composes the config and runs one task; user mistakes print one paragraph and exit 2."""
@@ -51,6 +58,13 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps(results, indent=2, default=_jsonable))
+    out_dir = task_dir(cfg)
+    figures = sorted(path.name for path in out_dir.glob("*.png"))
+    print(
+        f"results in {out_dir}: results.json, {len(figures)} figures ({', '.join(figures) or 'none'}); "
+        f"tensorboard --logdir {out_dir / 'tb'}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -90,8 +90,15 @@ def main(argv: list[str] | None = None) -> None:
             "before `tensorboard --logdir <dir>` (`make tensorboard` does) so the HParams table has a "
             "column for every key."
         ),
+        epilog="Example: python -m cnnlab.tensorboard_root outputs && tensorboard --logdir outputs",
     )
-    parser.add_argument("root", type=Path, nargs="?", default=Path("outputs"), help="default: outputs")
+    parser.add_argument(
+        "root",
+        type=Path,
+        nargs="?",
+        default=Path("outputs"),
+        help="the log dir TensorBoard opens (default: outputs)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         format="cnnlab.tensorboard_root: %(message)s", level=logging.INFO, stream=sys.stderr, force=True

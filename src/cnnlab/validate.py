@@ -101,8 +101,9 @@ ARGUMENT_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
 ]
 # Keys no config file sets but code reads when present (`+dataset.max_eval=2000`).
 OPTIONAL_KEYS = frozenset({"dataset.max_eval", "dataset.monitor", "dataset.max_train", "dataset.max_test"})
-# Steps per epoch the dry run of a per-step schedule takes (the real count comes with the data).
-DRY_STEPS_PER_EPOCH = 4
+# Steps per epoch the dry run of a per-step schedule takes before the data is read (at most
+# trainer.limit_batches); build_run steps it through again with the real count.
+DRY_STEPS_PER_EPOCH = 50
 MAX_DRY_STEPS = 10_000
 _ABSENT = object()
 
@@ -186,9 +187,11 @@ def _under_target(cfg: DictConfig, key: str) -> bool:
     return isinstance(node, DictConfig) and "_target_" in node
 
 
-def check_optimizer_and_schedule(cfg: DictConfig) -> None:
+def check_optimizer_and_schedule(cfg: DictConfig, steps_per_epoch: int | None = None) -> None:
     """Build the optimiser on a dummy parameter and step the schedule through the whole run, so a bad
-    argument or a schedule whose lr turns negative, infinite or divides by zero fails before any work."""
+    argument or a schedule whose lr turns negative, infinite or divides by zero fails before any work.
+    A per-step schedule is stepped `steps_per_epoch` times an epoch: the training loader's length once
+    the data is read, before that DRY_STEPS_PER_EPOCH (or trainer.limit_batches when fewer)."""
     optimizer = _dry_call(
         build(cfg.optimizer, key="optimizer"), "optimizer", [torch.nn.Parameter(torch.zeros(1))]
     )
@@ -196,9 +199,19 @@ def check_optimizer_and_schedule(cfg: DictConfig) -> None:
     if spec is None:
         return
     per_step = cfg.scheduler.interval == "step"
-    extra = {"steps_per_epoch": DRY_STEPS_PER_EPOCH} if per_step else {}
-    scheduler = _dry_call(build(spec, key="scheduler.build"), "scheduler.build", optimizer, **extra)
-    steps = min(cfg.trainer.epochs * (DRY_STEPS_PER_EPOCH if per_step else 1), MAX_DRY_STEPS)
+    if steps_per_epoch is None:
+        steps_per_epoch = min(DRY_STEPS_PER_EPOCH, cfg.trainer.limit_batches or DRY_STEPS_PER_EPOCH)
+    extra = {"steps_per_epoch": steps_per_epoch} if per_step else {}
+    span = (
+        f" (the schedule spans trainer.epochs={cfg.trainer.epochs} x {steps_per_epoch} batches per epoch; "
+        "a schedule in phases needs enough steps for each: raise trainer.epochs or trainer.limit_batches)"
+        if per_step
+        else ""
+    )
+    scheduler = _dry_call(
+        build(spec, key="scheduler.build"), "scheduler.build", optimizer, note=span, **extra
+    )
+    steps = min(cfg.trainer.epochs * (steps_per_epoch if per_step else 1), MAX_DRY_STEPS)
     target = spec.get("_target_")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": nothing trains here
@@ -215,16 +228,17 @@ def check_optimizer_and_schedule(cfg: DictConfig) -> None:
             except (ArithmeticError, TypeError, ValueError) as error:
                 raise ConfigError(
                     f"scheduler.build ({target}) fails when stepped at {'step' if per_step else 'epoch'} "
-                    f"{step + 1}: {type(error).__name__}: {error}. Check its arguments ({_shown(spec)})."
+                    f"{step + 1}: {type(error).__name__}: {error}{span}. "
+                    f"Check its arguments ({_shown(spec)})."
                 ) from None
 
 
-def _dry_call(partial: Callable[..., Any], key: str, *args: Any, **kwargs: Any) -> Any:
+def _dry_call(partial: Callable[..., Any], key: str, *args: Any, note: str = "", **kwargs: Any) -> Any:
     """Call a `_partial_` config's object with its remaining arguments; a complaint is a ConfigError."""
     try:
         return partial(*args, **kwargs)
     except (TypeError, ValueError, ArithmeticError) as error:
         raise ConfigError(
-            f"{key} ({getattr(partial, 'func', partial).__name__}) rejects its arguments: {error}. "
+            f"{key} ({getattr(partial, 'func', partial).__name__}) rejects its arguments: {error}{note}. "
             f"Fix {key}.<argument> (print the config with --cfg job)."
         ) from None

@@ -11,6 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from torchvision.transforms import v2
 
+from cnnlab.errors import CnnlabError
+
 
 def image_pipeline(
     augment: list[v2.Transform],
@@ -72,8 +74,19 @@ class ClassicLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.generator.manual_seed(self.seed * 1_000_003 + self.epoch)
-        for step, (x, y) in enumerate(self.loader):
-            if step == len(self):
-                return
-            x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-            yield x, y.to(self.device, non_blocking=True)
+        try:
+            for step, (x, y) in enumerate(self.loader):
+                if step == len(self):
+                    return
+                x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+                yield x, y.to(self.device, non_blocking=True)
+        except CnnlabError as error:
+            raise without_worker_traceback(error) from None
+
+
+def without_worker_traceback(error: CnnlabError) -> CnnlabError:
+    """A DataLoader worker's exception comes back with the worker's traceback as its message; a cnnlab
+    error is one paragraph for the user, so keep only its own message (the traceback's last line)."""
+    prefix = f"{type(error).__module__}.{type(error).__qualname__}: "
+    last = str(error).rstrip().splitlines()[-1] if str(error).strip() else ""
+    return type(error)(last.removeprefix(prefix)) if last.startswith(prefix) else error

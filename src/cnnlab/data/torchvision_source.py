@@ -81,7 +81,9 @@ class TorchvisionSource:
         import torchvision  # imported when a split is decoded, not when it is read from the cache
 
         if self.image_folder is not None:
-            return torchvision.datasets.ImageFolder(self._folder_root() / split, transform=transform)
+            return torchvision.datasets.ImageFolder(
+                self._folder_root() / split, transform=transform, loader=read_image_file
+            )
         return self._torchvision(split, transform=transform)
 
     def _torchvision(self, split: str, transform) -> Dataset:
@@ -92,11 +94,15 @@ class TorchvisionSource:
         try:
             return cls(str(self.root), train=split == "train", transform=transform, download=self.download)
         except (RuntimeError, OSError) as error:
+            # torchvision's message spans lines (one per mirror tried); one paragraph keeps it.
+            why = f"could not be downloaded ({' '.join(str(error).split())})"
+            if not self.download:
+                why = "dataset.source.download=false forbids downloading it"
             raise DataError(
                 f"{self.dataset} was not found under {self.root.resolve()}/{RAW_FOLDERS[self.dataset]} "
-                f"and could not be downloaded ({error}). Either connect to the internet so "
-                f"torchvision can download it, or give the folder that already holds it with "
-                f"dataset.source.root=/path (or paths.data_root=/path)."
+                f"and {why}. Either connect to the internet so torchvision can download it (with "
+                f"dataset.source.download=true), or give the folder that already holds "
+                f"{RAW_FOLDERS[self.dataset]}/ with paths.data_root=/path (or dataset.source.root=/path)."
             ) from error
 
     def _prepare_raw(self) -> None:
@@ -232,12 +238,37 @@ def _load_image_folder(folder: Path) -> ImageSet:
         try:
             return decode_image(read_file(path), mode=ImageReadMode.RGB)
         except RuntimeError as error:
-            raise DataError(
-                f"{path} cannot be decoded as an image ({str(error).splitlines()[0]}): it is truncated or "
-                "corrupt. Delete or replace it and run again (nothing of this folder was cached)."
-            ) from None
+            raise undecodable(path, error, "nothing of this folder was cached") from None
 
     images = [
         decode(path) for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
     ]
+    odd = next((i for i, image in enumerate(images) if image.shape != images[0].shape), None)
+    if odd is not None:
+        size = "{1}x{2}".format
+        raise DataError(
+            f"{index.samples[odd][0]} is {size(*images[odd].shape)} pixels but {index.samples[0][0]} is "
+            f"{size(*images[0].shape)}: an image folder's pictures are batched as they are, so they must all "
+            "have one size. Resize them to one size first (nothing of this folder was cached)."
+        )
     return ImageSet(torch.stack(images), torch.as_tensor(index.targets, dtype=torch.int64))
+
+
+def undecodable(path: str, error: Exception, note: str) -> DataError:
+    """The error for an image file that cannot be decoded, naming it, what the decoder said and the fix."""
+    said = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DataError(
+        f"{path} cannot be decoded as an image ({said}): it is truncated or corrupt. Delete or replace it "
+        f"and run again ({note})."
+    )
+
+
+def read_image_file(path: str):
+    """The classic path's image reader (torchvision's PIL loader): a file that PIL cannot read is a
+    DataError naming it, also from inside a DataLoader worker, instead of PIL's bare traceback."""
+    from torchvision.datasets.folder import default_loader
+
+    try:
+        return default_loader(path)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise undecodable(path, error, "read by PIL on the classic dataset.loader=torch path") from None

@@ -29,7 +29,7 @@ from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tasks import Classification
-from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of
+from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,11 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path)
         log.info("resuming %s after epoch %d", run_dir, first_epoch)
     elif trainer.resume:
-        log.info("trainer.resume=true but %s has no checkpoint: starting afresh", run_dir)
+        log.info(
+            "trainer.resume=true but %s has no checkpoints/last.pt: starting afresh (to continue a run, "
+            "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
+            run_dir,
+        )
     if first_epoch == 0:
         forget_previous_run(run_dir)
 
@@ -162,10 +166,12 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
 
 
 def forget_previous_run(run_dir: Path) -> None:
-    """Before training afresh in a dir that held another run: its best.pt and evaluations would be
-    taken for this run's (last.pt, metrics.csv and summary.json are rewritten anyway)."""
+    """Before training afresh in a dir that held another run (`make run` twice): its best.pt,
+    evaluations and TensorBoard events would be taken for this run's, and TensorBoard would draw both
+    runs' curves as one (last.pt, metrics.csv and summary.json are rewritten anyway)."""
     (run_dir / "checkpoints" / "best.pt").unlink(missing_ok=True)
     shutil.rmtree(run_dir / EVALUATION_DIR, ignore_errors=True)
+    remove_events(run_dir)
 
 
 def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:

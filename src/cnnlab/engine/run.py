@@ -20,6 +20,7 @@ from cnnlab.engine.device import native_bf16, resolve_amp
 from cnnlab.engine.loop import evaluate, train_epoch
 from cnnlab.engine.tasks import EpochLogger, Task
 from cnnlab.models import build_model, count_parameters
+from cnnlab.validate import check_optimizer_and_schedule
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def build_run(cfg: DictConfig, device: torch.device) -> Run:
     scheduler = None
     if cfg.scheduler.build is not None:
         extra = {"steps_per_epoch": len(data.train)} if cfg.scheduler.interval == "step" else {}
+        if extra:  # validate() could only guess the batches per epoch; a too-short schedule fails here
+            check_optimizer_and_schedule(cfg, len(data.train))
         scheduler = build(cfg.scheduler.build, key="scheduler.build")(optimizer, **extra)
     loss_fn = build(cfg.loss, key="loss")
     step_model = torch.compile(model) if cfg.trainer.compile else model

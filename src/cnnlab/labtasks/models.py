@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 
@@ -17,24 +16,20 @@ from cnnlab.analysis.checkpoint import load_run
 from cnnlab.analysis.hooks import conv_activations
 from cnnlab.analysis.summary import format_table, layer_table, write_csv
 from cnnlab.blocks.loop_conv import conv2d_single_loops
+from cnnlab.composition_errors import group_options, unknown_option
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import fit_to, load_photo, show
 from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
-from cnnlab.validate import CONF_DIR
 
 
 def missing_group(key: str) -> ConfigError:
     """The error for a config group the task needs but that is not composed: a name with no file
     behind it (`model=lenett`; the lab's groups are optional, so Hydra lets it pass) or none given."""
-    options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
+    options = group_options(key)
     chosen = HydraConfig.get().runtime.choices.get(key) if HydraConfig.initialized() else None
     if chosen:
-        close = difflib.get_close_matches(str(chosen), options, n=1)
-        hint = f"did you mean {key}={close[0]}? " if close else ""
-        return ConfigError(
-            f"{key}={chosen} names no file conf/{key}/{chosen}.yaml; {hint}use one of {options}."
-        )
+        return unknown_option(key, str(chosen), options)
     return ConfigError(
         f"this task needs a `{key}` config but none is composed; add {key}=<one of {options}>."
     )

@@ -7,6 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from cnnlab.build import build
+from cnnlab.errors import ConfigError
 
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]) -> nn.Module:
@@ -20,8 +21,17 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]) -> nn.Module:
     model = build(spec, key="model")
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    except RuntimeError as error:
+        shape = "x".join(str(n) for n in input_shape)
+        raise ConfigError(
+            f"model={cfg.get('name', spec['_target_'])} cannot take {shape} inputs "
+            f"({str(error).splitlines()[0]}): its layers shrink images this small to nothing, or expect "
+            "other channels. Give it the image size and channels it is built for (the data's images, "
+            "augmentation.crop_size, dataset.channels) or choose another model."
+        ) from None
     model.train(was_training)
     return model
 
