@@ -35,13 +35,15 @@ def replacing(path: Path) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through `replacing`. Serialised in memory first and written by Python, so a full disk
-    is an OSError (torch's own writer reports a short write as "inline_container.cc: unexpected pos")."""
+def atomic_save(obj: Any, path: Path, *more: Path) -> None:
+    """torch.save through `replacing`, to path and each of `more` in turn from one serialisation.
+    Serialised in memory first and written by Python, so a full disk is an OSError (torch's own writer
+    reports a short write as "inline_container.cc: unexpected pos")."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    with replacing(path) as tmp:
-        tmp.write_bytes(buffer.getbuffer())
+    for target in (path, *more):
+        with replacing(target) as tmp:
+            tmp.write_bytes(buffer.getbuffer())
 
 
 def atomic_write_text(text: str, path: Path) -> None:

@@ -53,9 +53,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((python["version"], tuple(python["internal"]), python["gauss"]))
 
 
-def save_checkpoint(path: Path, **state: Any) -> None:
-    """Written atomically: a crash while saving leaves the previous checkpoint intact."""
-    atomic_save({**state, "rng": rng_state()}, path)
+def save_checkpoint(path: Path, *more: Path, **state: Any) -> None:
+    """Written atomically to path and each of `more`, serialised once: a crash while saving leaves the
+    previous checkpoint intact."""
+    atomic_save({**state, "rng": rng_state()}, path, *more)
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:

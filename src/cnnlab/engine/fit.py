@@ -81,9 +81,11 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if initial is not None:
         summary["initial"] = initial
 
-    def checkpoint(epoch: int, path: Path = ckpt_path) -> None:
+    def checkpoint(epoch: int, improved: bool = False) -> None:
+        """last.pt, and best.pt first when the monitored metric improved (one serialisation for both),
+        so last.pt never records a best that best.pt lacks."""
         save_checkpoint(
-            path,
+            *((best_path, ckpt_path) if improved else (ckpt_path,)),
             **run.state_dict(),
             epoch=epoch,
             best=best,
@@ -133,12 +135,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 tb.epoch(row)
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
-                improved = _better(best, row, trainer.monitor, trainer.monitor_mode)
-                if improved is not best:  # best.pt first: last.pt never records a best that best.pt lacks
-                    best = improved
-                    checkpoint(epoch + 1, best_path)
+                previous, best = best, _better(best, row, trainer.monitor, trainer.monitor_mode)
                 log.info(_epoch_line(row, trainer.epochs))
-                checkpoint(epoch + 1)
+                checkpoint(epoch + 1, improved=best is not previous)
                 summary.update(epochs_completed=epoch + 1, heartbeat=now())
                 write_summary(run_dir / "summary.json", summary)
     except Diverged as error:
