@@ -20,7 +20,7 @@ from cnnlab.engine.device import resolve_device
 from cnnlab.engine.evaluation import CHECKPOINTS, MISTAKES_SHOWN, evaluate_split
 from cnnlab.engine.run import build_run_model
 from cnnlab.engine.run_files import RESOLVED_CONFIG
-from cnnlab.engine.tasks import Classification
+from cnnlab.engine.tasks import TASKS
 from cnnlab.errors import CheckpointError, CnnlabError, ConfigError
 
 
@@ -70,7 +70,7 @@ def evaluate_run(
         require_trusted_targets(config.get(group), str(config_path), group)
     cfg = OmegaConf.create(config)
     task = OmegaConf.select(cfg, "dataset.task")
-    if task != Classification.name:
+    if task not in TASKS or not TASKS[task].has_classes:
         raise ConfigError(
             f"run={str(run_dir)!r} is a {task} run (dataset.task={task}, e.g. deblurring), and "
             "cnnlab.evaluate is for classification runs: a confusion matrix, per-class table and "

@@ -28,7 +28,6 @@ from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
-from cnnlab.engine.tasks import Classification
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
 
 log = logging.getLogger(__name__)
@@ -176,7 +175,7 @@ def forget_previous_run(run_dir: Path) -> None:
 def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:
     """The completed run's last weights (in memory) on its test split; a failure here is logged, never
     raised: the run and its files are complete, and `python -m cnnlab.evaluate` can redo it."""
-    if not isinstance(run.task, Classification):
+    if not run.task.has_classes:
         log.info("no end-of-run evaluation: it is for classification runs, this is %s", run.task.name)
         return
     try:

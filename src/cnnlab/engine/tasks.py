@@ -32,6 +32,8 @@ class Task:
     name: ClassVar[str]
     metric: ClassVar[str]
     mode: ClassVar[str] = "max"
+    # Whether cnnlab.evaluate applies: a confusion matrix and per-class figures need classes.
+    has_classes: ClassVar[bool] = False
 
     def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The batch's summed metric, left on the device (the loop divides by the images seen)."""
@@ -54,6 +56,7 @@ class Classification(Task):
 
     name = "classification"
     metric = "acc"
+    has_classes = True
 
     def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (output.argmax(1) == target).sum()
