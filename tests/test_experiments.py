@@ -277,6 +277,15 @@ def test_what_the_lab_expects_is_checked_against_ours(tmp_path, a, b, verdict):
     assert f"Final test accuracy: {'b' if b > a else 'a'} {100 * max(a, b):.2f}%" in readme
 
 
+def test_maxfall_is_the_largest_fall_between_epochs_in_points(tmp_path):
+    lab = _lab_with(tmp_path, TWO_RUNS)
+    fake_run(tmp_path / "experiments" / "x" / "a", [0.30, 0.50, 0.45, 0.60, 0.52, 0.70])
+    fake_run(tmp_path / "experiments" / "x" / "b", [0.30, 0.40, 0.50])
+    art = LabArtefacts(lab, tmp_path / "experiments")
+    assert art.fill("{a:maxfall.test_acc|points}") == "8.00 points"  # 0.60 -> 0.52
+    assert art.fill("{b:maxfall.test_acc|points}") == "0.00 points"  # it never falls
+
+
 @pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
 def test_committed_readmes_have_a_row_per_labs_md_id():
     ids = lab_question_ids(LABS_MD.read_text())

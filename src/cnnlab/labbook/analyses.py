@@ -559,7 +559,8 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         return block
     path = spec["higher"].split(":", 1)[1]
     names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
-    shown = f"{names[0]} {fmt_value(high, path)} against {names[1]} {fmt_value(low, path)}"
+    fmt = spec.get("format")
+    shown = f"{names[0]} {fmt_value(high, path, fmt)} against {names[1]} {fmt_value(low, path, fmt)}"
     if high > low:
         block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
     else:

@@ -43,6 +43,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
     if fmt == "error":
         return pct(1 - float(value))
     percent_key = ("acc" in last and "fraction" not in last) or last.startswith("share")
+    if fmt == "points":
+        return f"{100 * float(value):.2f} points"
     if fmt == "pct" or (fmt is None and isinstance(value, float) and percent_key):
         return pct(float(value))
     if fmt == "s":
