@@ -1,6 +1,7 @@
 """Every lab task runs through run_task on tiny inputs and writes its files and right numbers."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,8 @@ def test_activation_grid_from_config_and_from_run(tmp_path):
     )
     assert {"activation_input.png", "activations_conv1.png", "activations_conv3.png"} <= pngs(out)
     assert [v["shape"] for v in r["layers"].values()] == [[8, 28, 28], [4, 14, 14], [4, 14, 14]]
+    assert list(r["layers"]) == ["conv1", "conv2", "conv3"]  # as the figures are named
+    assert re.fullmatch(r"digits test image 0 \(label \d, \d\)", r["image"])
 
     from cnnlab.models import build_model
 

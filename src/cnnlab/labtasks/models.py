@@ -110,7 +110,10 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
     else:
         images, targets = _dataset_images(cfg, "test", index + 1)
         x = F.interpolate(images[index : index + 1], size=shape[1:], mode="bilinear", antialias=True)
-        label = f"{cfg.dataset.name} test image {index} (label {int(targets[index])})"
+        from cnnlab.data.datamodule import class_names
+
+        target = int(targets[index])
+        label = f"{cfg.dataset.name} test image {index} (label {target}, {class_names(cfg)[target]})"
     try:
         normalised, normalisation = _normalise(cfg, x), "the data set's train-split statistics"
     except DataError:
@@ -141,7 +144,8 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
         fig.suptitle(f"conv layer {number} ({name}): {channels} channels after activation")
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8)
         ctx.save_figure(f"activations_conv{number}", fig)
-        layers[name] = {
+        layers[f"conv{number}"] = {
+            "module": name,
             "shape": list(act.shape[1:]),
             "mean": float(act.mean()),
             "fraction_active": float((act > 0).float().mean()),
