@@ -202,7 +202,7 @@ def test_readings_follow_the_numbers(tmp_path):
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "test loss is lowest at epoch 11 (0.94) and rises to 2.16 by epoch 30: the net over-fits" in readme
     assert "| q15 | final 59.00% |" in readme and "| q17 | start 90.10% |" in readme
-    assert "ours 59 % differs from the lab's 80 by -21 points" in readme
+    assert "ours 59.00% differs from the lab's 80.00% by -21 points" in readme
     assert "Before any step the error is 90.00% on train and 90.10% on test" in readme
     assert "ln(10) = 2.303" in readme
 
@@ -275,6 +275,20 @@ def test_what_the_lab_expects_is_checked_against_ours(tmp_path, a, b, verdict):
     assert f"{verdict} (b beats a): {ours}." in readme
     assert "not recorded in experiments/x/a: last.val_psnr" in readme
     assert f"Final test accuracy: {'b' if b > a else 'a'} {100 * max(a, b):.2f}%" in readme
+
+
+@pytest.mark.parametrize(
+    ("b", "verdict"), [(0.505, "agrees in direction only"), (0.52, "As the lab expects")]
+)
+def test_a_gap_below_the_margin_is_not_called_the_labs_effect(tmp_path, b, verdict):
+    with_margin = TWO_RUNS.replace('lower: "a:final.test_acc"}', 'lower: "a:final.test_acc", margin: 1.0}')
+    lab = _lab_with(tmp_path, with_margin)
+    fake_run(tmp_path / "experiments" / "x" / "a", [0.3, 0.5])
+    fake_run(tmp_path / "experiments" / "x" / "b", [0.3, b])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert verdict in readme
+    if b < 0.51:
+        assert "b 50.50% against a 50.00%, 0.50 points apart, less than the 1.0 points" in readme
 
 
 def test_maxfall_is_the_largest_fall_between_epochs_in_points(tmp_path):

@@ -11,7 +11,7 @@ from typing import Any
 
 from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job
 from cnnlab.labbook.figures import plot_curves
-from cnnlab.labbook.formatting import fmt_value, num, pct, seconds
+from cnnlab.labbook.formatting import fmt_value, num, pct, seconds, with_unit
 from cnnlab.report import varying_keys
 
 # A loss that ends this much above its minimum (relative) counts as rising again.
@@ -550,7 +550,8 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
 
 
 def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked."""
+    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked; with
+    `margin` (in points for accuracies), a smaller gap agrees in direction only, not as a clear effect."""
     block = Block()
     try:
         high, low = float(art.ref(spec["higher"])), float(art.ref(spec["lower"]))
@@ -561,7 +562,15 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
     fmt = spec.get("format")
     shown = f"{names[0]} {fmt_value(high, path, fmt)} against {names[1]} {fmt_value(low, path, fmt)}"
-    if high > low:
+    scale = 100 if fmt_value(high, path, fmt).endswith("%") else 1
+    margin = float(spec.get("margin", 0))
+    if 0 < (high - low) * scale < margin:
+        block.reading.append(
+            f"The lab expects that {spec['claim']}; ours agrees in direction only: {shown}, "
+            f"{(high - low) * scale:.2f}{' points' if scale == 100 else ''} apart, less than the "
+            f"{margin:.1f}{' points' if scale == 100 else ''} this section counts as a clear difference."
+        )
+    elif high > low:
         block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
     else:
         block.reading.append(f"Unlike what the lab expects ({spec['claim']}): {shown}.")
@@ -593,22 +602,20 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
             raw = art.ref(ref.ours)
         except Missing as missing:
             block.missing.append(missing.args[0])
-            rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), "not yet measured", ""])
+            rows.append([ref.label, with_unit(ref.lab, ref.unit), "not yet measured", ""])
             continue
         ours = float(raw) * (100 if ref.unit == "%" and "acc" in path else 1)
         diff = ours - ref.lab
         unit = "points" if ref.unit == "%" else ref.unit
-        shown = f"{num(ours)} {ref.unit}".strip()
+        shown, theirs = with_unit(ours, ref.unit), with_unit(ref.lab, ref.unit)
         gap, tolerance = f"{diff:+.4g} {unit}".strip(), f"{num(ref.tolerance)} {unit}".strip()
-        rows.append([ref.label, f"{num(ref.lab)} {ref.unit}".strip(), shown, gap])
+        rows.append([ref.label, theirs, shown, gap])
         if diff == 0:
             matches.append(ref.label)
         elif abs(diff) <= ref.tolerance:
-            block.reading.append(
-                f"{ref.label}: ours {shown} is within {tolerance} of the lab's {num(ref.lab)}."
-            )
+            block.reading.append(f"{ref.label}: ours {shown} is within {tolerance} of the lab's {theirs}.")
         else:
-            block.reading.append(f"{ref.label}: ours {shown} differs from the lab's {num(ref.lab)} by {gap}.")
+            block.reading.append(f"{ref.label}: ours {shown} differs from the lab's {theirs} by {gap}.")
     if matches:
         block.reading.insert(0, f"Ours equals the lab's figure for {'; '.join(matches)}.")
     block.lines += table(["figure", "the lab's", "ours", "ours - lab's"], rows)

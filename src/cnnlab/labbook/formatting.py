@@ -26,6 +26,11 @@ def num(value: float) -> str:
     return f"{value:.4g}"
 
 
+def with_unit(value: float, unit: str) -> str:
+    """A figure in its unit: percentages as everywhere else (98.80%), other units after a space."""
+    return f"{value:.2f}%" if unit == "%" else f"{num(value)} {unit}".strip()
+
+
 def seconds(value: float) -> str:
     """A wall time: seconds below two minutes, else minutes, else hours and minutes."""
     if value < 10:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cnnlab.labbook.analyses import ANALYSES, NOT_RUN, Block, Figures, reference_block, table
 from cnnlab.labbook.artefacts import LabArtefacts, Missing
-from cnnlab.labbook.formatting import num, seconds
+from cnnlab.labbook.formatting import seconds, with_unit
 from cnnlab.labbook.registry import Lab, Section, all_labs
 
 START, END = "<!-- lab-scoreboard:start -->", "<!-- lab-scoreboard:end -->"
@@ -88,7 +88,7 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, tim
     own = [f for f in training if f not in timed]
     timed.update(own)
     cpu, gpu = wall_times(art, own)
-    figure = "; ".join(f"{r.label} {num(r.lab)} {r.unit}".strip() for r in section.references) or "-"
+    figure = "; ".join(f"{r.label} {with_unit(r.lab, r.unit)}" for r in section.references) or "-"
     row = [ids, section.question, figure, ours, seconds(cpu) if cpu else "-", seconds(gpu) if gpu else "-"]
     return Rendered(lines, row, bool(training))
 
