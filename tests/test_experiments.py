@@ -288,7 +288,7 @@ def test_a_gap_below_the_margin_is_not_called_the_labs_effect(tmp_path, b, verdi
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert verdict in readme
     if b < 0.51:
-        assert "b 50.50% against a 50.00%, 0.50 points apart, less than the 1.0 points" in readme
+        assert "b 50.50% against a 50.00%, 0.50 points apart, less than the 1.00 points" in readme
 
 
 def test_maxfall_is_the_largest_fall_between_epochs_in_points(tmp_path):

@@ -11,7 +11,7 @@ from typing import Any
 
 from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job
 from cnnlab.labbook.figures import plot_curves
-from cnnlab.labbook.formatting import fmt_value, num, pct, seconds, with_unit
+from cnnlab.labbook.formatting import fmt_value, is_percent, num, pct, seconds, with_unit
 from cnnlab.report import varying_keys
 
 # A loss that ends this much above its minimum (relative) counts as rising again.
@@ -562,13 +562,14 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
     fmt = spec.get("format")
     shown = f"{names[0]} {fmt_value(high, path, fmt)} against {names[1]} {fmt_value(low, path, fmt)}"
-    scale = 100 if fmt_value(high, path, fmt).endswith("%") else 1
-    margin = float(spec.get("margin", 0))
-    if 0 < (high - low) * scale < margin:
+    percent = is_percent(high, path, fmt) or fmt == "points"
+    margin = float(spec.get("margin", 0)) / (100 if percent else 1)
+    if 0 < high - low < margin:
+        as_gap = "points" if percent else fmt
         block.reading.append(
             f"The lab expects that {spec['claim']}; ours agrees in direction only: {shown}, "
-            f"{(high - low) * scale:.2f}{' points' if scale == 100 else ''} apart, less than the "
-            f"{margin:.1f}{' points' if scale == 100 else ''} this section counts as a clear difference."
+            f"{fmt_value(high - low, path, as_gap)} apart, less than the {fmt_value(margin, path, as_gap)} "
+            "this section counts as a clear difference."
         )
     elif high > low:
         block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")

@@ -42,15 +42,21 @@ def seconds(value: float) -> str:
     return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
 
 
+def is_percent(value: Any, path: str = "", fmt: str | None = None) -> bool:
+    """Whether a value is a fraction shown in percent: asked for, or an accuracy or share by its key."""
+    last = path.rsplit(".", 1)[-1]
+    percent_key = ("acc" in last and "fraction" not in last) or last.startswith("share")
+    return fmt == "pct" or (fmt is None and isinstance(value, float) and percent_key)
+
+
 def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
     """Format one measured value: accuracies in percent, integers with separators, shapes as AxB."""
     last = path.rsplit(".", 1)[-1]
     if fmt == "error":
         return pct(1 - float(value))
-    percent_key = ("acc" in last and "fraction" not in last) or last.startswith("share")
     if fmt == "points":
         return f"{100 * float(value):.2f} points"
-    if fmt == "pct" or (fmt is None and isinstance(value, float) and percent_key):
+    if is_percent(value, path, fmt):
         return pct(float(value))
     if fmt == "s":
         return seconds(float(value))
