@@ -300,6 +300,13 @@ def test_maxfall_is_the_largest_fall_between_epochs_in_points(tmp_path):
     assert art.fill("{b:maxfall.test_acc|points}") == "0.00 points"  # it never falls
 
 
+def test_firstoverlast_is_the_first_epochs_value_over_the_last(tmp_path):
+    lab = _lab_with(tmp_path, TWO_RUNS)
+    fake_run(tmp_path / "experiments" / "x" / "a", [0.30, 0.50, 0.60])
+    art = LabArtefacts(lab, tmp_path / "experiments")
+    assert art.fill("{a:firstoverlast.test_acc|x}") == "0.5x"  # 0.30 / 0.60
+
+
 @pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
 def test_committed_readmes_have_a_row_per_labs_md_id():
     ids = lab_question_ids(LABS_MD.read_text())

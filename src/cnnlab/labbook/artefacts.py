@@ -118,14 +118,15 @@ def _walk(node: Any, path: str) -> Any:
 
 def run_value(run: Run, path: str) -> Any:
     """A value of one run: a summary.json path, or <stat>.<column> of metrics.csv
-    (stat: last, min, max, argmin, argmax, epoch<N>, or maxfall: the largest fall from one epoch to
-    the next, a measure of how unsteady learning is), or `epochs`."""
+    (stat: last, min, max, argmin, argmax, epoch<N>; maxfall: the largest fall from one epoch to
+    the next, a measure of how unsteady learning is; firstoverlast: the first epoch's value over
+    the last's, how near the end one epoch already gets), or `epochs`."""
     head, _, column = path.partition(".")
     metrics = run.metrics
     if path == "epochs":
         return len(metrics)
     if column in metrics.columns and (
-        head in ("last", "min", "max", "argmin", "argmax", "maxfall") or head[:5] == "epoch"
+        head in ("last", "min", "max", "argmin", "argmax", "maxfall", "firstoverlast") or head[:5] == "epoch"
     ):
         series = metrics.set_index("epoch")[column].dropna()
         if series.empty:
@@ -142,6 +143,7 @@ def run_value(run: Run, path: str) -> Any:
             "argmin": lambda: int(series.idxmin()),
             "argmax": lambda: int(series.idxmax()),
             "maxfall": lambda: max(0.0, -float(series.diff().min())) if len(series) > 1 else 0.0,
+            "firstoverlast": lambda: float(series.iloc[0] / series.iloc[-1]),
         }[head]()
     return _walk(run.summary, path)
 

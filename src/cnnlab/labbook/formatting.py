@@ -56,6 +56,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
         return pct(1 - float(value))
     if fmt == "points":
         return f"{100 * float(value):.2f} points"
+    if fmt == "x":
+        return f"{num(float(value))}x"
     if is_percent(value, path, fmt):
         return pct(float(value))
     if fmt == "s":
