@@ -8,6 +8,7 @@ import torch
 
 from cnnlab.data.datamodule import build_data
 from cnnlab.data.imageset import ImageSet, split_train_val
+from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.data.whitening import whiten, zca_whitening
 from cnnlab.errors import ConfigError
 from tests.conftest import fake_image_folder, fake_mnist
@@ -97,6 +98,23 @@ def test_loaders_whiten_with_the_train_split_statistics_on_both_paths(make_cfg, 
     train_x = torch.cat([x for x, _ in tensor.train]).flatten(1).double().numpy()
     assert np.abs(train_x.mean(0)).max() < 1e-4
     assert np.abs(test_x.mean(0)).max() > 1e-2
+
+
+def test_shuffled_batches_are_the_whitened_images_of_the_same_draw_in_every_epoch():
+    """The loader whitens a bucket once and indexes it: each shuffled batch equals whitening the
+    unwhitened loader's batch of the same seed and epoch."""
+    images = _correlated_images(50)
+    stats = zca_whitening([images], eps=1e-2)
+    whitening = (stats["mean"], stats["matrix"])
+    kwargs = {"shuffle": True, "seed": 3, "chunk": 16}
+    whitened = TensorLoader([images], 8, whitening=whitening, **kwargs)
+    plain = TensorLoader([images], 8, **kwargs)
+    for epoch in (0, 1):
+        whitened.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for (xw, yw), (xp, yp) in zip(whitened, plain, strict=True):
+            torch.testing.assert_close(xw, whiten(xp, *whitening), rtol=1e-5, atol=1e-5)
+            assert torch.equal(yw, yp)
 
 
 def test_whitening_with_standardisation_or_unknown_name_is_refused(make_cfg, tmp_path):
