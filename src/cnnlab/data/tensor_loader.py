@@ -45,7 +45,6 @@ class TensorLoader:
         self.transform = transform
         self.targets = targets
         self.whitening = whitening
-        self._whitened: dict[int, torch.Tensor] = {}
         self.seed = seed
         self.limit_batches = limit_batches
         self.memory_format = memory_format
@@ -97,33 +96,23 @@ class TensorLoader:
             while stop < min(len(plan), start + self.batches_per_pass) and plan[stop][0] == bucket_id:
                 stop += 1
             indices = [index for _, index in plan[start:stop]]
-            x, y = self._prepare(bucket_id, torch.cat(indices), generator)
+            x, y = self._prepare(self.buckets[bucket_id], torch.cat(indices), generator)
             sizes = [len(index) for index in indices]
             yield from zip(x.split(sizes), y.split(sizes), strict=True)
             start = stop
 
-    def _images(self, bucket_id: int, index: torch.Tensor) -> torch.Tensor:
-        """The indexed images in [0, 1], whitened if asked. A bucket is whitened once, on first use:
-        a C*H*W-square matmul per image every epoch doubled an AlexNet epoch on CIFAR-10."""
-        bucket = self.buckets[bucket_id]
-        if self.whitening is None:
-            return bucket.x[index].float().div_(255)
-        if bucket_id not in self._whitened:
-            parts = bucket.x.split(4096)
-            whitened = [whiten(part.float().div_(255), *self.whitening) for part in parts]
-            self._whitened[bucket_id] = torch.cat(whitened)
-        return self._whitened[bucket_id][index]
-
     def _prepare(
-        self, bucket_id: int, index: torch.Tensor, generator: torch.Generator
+        self, bucket, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather, scale to [0, 1], whiten, augment and normalise the images of one pass."""
-        x = self._images(bucket_id, index)
+        x = bucket.x[index].float().div_(255)
+        if self.whitening is not None:
+            x = whiten(x, *self.whitening)
         if self.transform is not None:
             x = self.transform(x, generator)
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        y = self.buckets[bucket_id].y[index]
+        y = bucket.y[index]
         if self.targets is not None:
             y = self.targets(y)
         return x.contiguous(memory_format=self.memory_format), y
