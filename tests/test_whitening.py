@@ -101,7 +101,7 @@ def test_loaders_whiten_with_the_train_split_statistics_on_both_paths(make_cfg, 
 
 
 def test_shuffled_batches_are_the_whitened_images_of_the_same_draw_in_every_epoch():
-    """The loader whitens a bucket once and indexes it: each shuffled batch equals whitening the
+    """Whitening acts on the seeded draw, not before it: each shuffled batch equals whitening the
     unwhitened loader's batch of the same seed and epoch."""
     images = _correlated_images(50)
     stats = zca_whitening([images], eps=1e-2)

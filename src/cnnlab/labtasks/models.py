@@ -17,6 +17,7 @@ from cnnlab.analysis.hooks import conv_activations
 from cnnlab.analysis.summary import format_table, layer_table, write_csv
 from cnnlab.blocks.loop_conv import conv2d_single_loops
 from cnnlab.composition_errors import group_options, unknown_option
+from cnnlab.data.datamodule import class_names
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import fit_to, load_photo, show
@@ -110,8 +111,6 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
     else:
         images, targets = _dataset_images(cfg, "test", index + 1)
         x = F.interpolate(images[index : index + 1], size=shape[1:], mode="bilinear", antialias=True)
-        from cnnlab.data.datamodule import class_names
-
         target = int(targets[index])
         label = f"{cfg.dataset.name} test image {index} (label {target}, {class_names(cfg)[target]})"
     try:
