@@ -222,6 +222,23 @@ def test_augment_preview_and_sobel(tmp_path):
     assert "sobel_keras7.png" in pngs(out) and r["max_abs_difference"] < 1e-5
 
 
+def test_augment_preview_shows_one_image_of_each_class_of_a_folder_sorted_by_class(tmp_path):
+    from tests.conftest import fake_image_folder
+
+    folder = fake_image_folder(tmp_path / "cifar", n_per_class=3, size=8)
+    r, _ = run(
+        tmp_path / "a",
+        "task=augment_preview",
+        "dataset=cifar10",
+        f"dataset.image_folder={folder}",
+        f"paths.data_root={tmp_path / 'data'}",
+        "task.count=4",
+        "task.draws=1",
+    )
+    assert r["images"] == ["class0", "class1", "class2", "class3"]
+    assert r["input_shape"] == [4, 3, 8, 8]
+
+
 def test_a_variable_resolution_data_set_asks_for_an_input_size(tmp_path):
     varres = ["task=summary", "dataset=mnist_varres", "model=global_pool"]
     with pytest.raises(ConfigError, match=r"dataset.image_size=<pixels>"):

@@ -80,6 +80,20 @@ def _dataset_images(cfg: DictConfig, split: str, count: int) -> tuple[torch.Tens
     return bucket.x[:count].float() / 255, bucket.y[:count]
 
 
+def _one_image_per_class(cfg: DictConfig, split: str, count: int) -> tuple[torch.Tensor, list[str]]:
+    """The first image of each of the first `count` classes and the class names: a folder sorted by
+    class would otherwise give `count` images of one class. Image targets (deblurring) have no
+    classes, so there it is the first `count` images."""
+    from cnnlab.data.imageset import as_buckets
+
+    bucket = as_buckets(instantiate(cfg.dataset.source).load(split))[0]
+    if bucket.y.dim() != 1:
+        return bucket.x[:count].float() / 255, [f"{split} image {i}" for i in range(len(bucket.x[:count]))]
+    first = torch.stack([(bucket.y == c).nonzero()[0, 0] for c in bucket.y.unique()[:count]])
+    names = class_names(cfg)
+    return bucket.x[first].float() / 255, [names[int(t)] for t in bucket.y[first]]
+
+
 def _normalise(cfg: DictConfig, x: torch.Tensor) -> torch.Tensor:
     """The per-channel standardisation training used, from the same train split statistics."""
     if not cfg.dataset.get("normalize", False):
@@ -170,13 +184,14 @@ def augment_preview(ctx: TaskContext, images: list[str] | None, count: int, draw
         x = torch.stack(
             [F.interpolate(p[None], size=(size, size), antialias=True, mode="bilinear")[0] for p in photos]
         )
+        labels = list(images)
     else:
-        x, _ = _dataset_images(ctx.cfg, "train", count)
+        x, labels = _one_image_per_class(ctx.cfg, "train", count)
     generator = torch.Generator().manual_seed(int(ctx.cfg.seed))
     augmented = [augmentation.apply(x.clone(), generator) for _ in range(draws)]
     fig, axes = plt.subplots(len(x), draws + 1, figsize=(1.8 * (draws + 1), 1.8 * len(x)), squeeze=False)
     for row in range(len(x)):
-        show(axes[row, 0], x[row], "original" if row == 0 else "")
+        show(axes[row, 0], x[row], f"original: {labels[row]}" if row == 0 else labels[row])
         for col, batch in enumerate(augmented, start=1):
             show(axes[row, col], batch[row], f"draw {col}" if row == 0 else "")
     ctx.save_figure("augment_preview", fig)
@@ -184,6 +199,7 @@ def augment_preview(ctx: TaskContext, images: list[str] | None, count: int, draw
     return {
         "augmentation": {k: v for k, v in ctx.cfg.augmentation.items() if k != "_target_"},
         "input_shape": list(x.shape),
+        "images": labels,
         "output_shape": list(augmented[0].shape),
         "mean_abs_change": float(torch.stack([(a - x).abs().mean() for a in augmented]).mean())
         if augmented[0].shape == x.shape
