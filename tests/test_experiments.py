@@ -314,3 +314,42 @@ def test_committed_readmes_have_a_row_per_labs_md_id():
         rows = _rows((ROOT / "experiments" / lab / "README.md").read_text())
         assert sorted(rows) == sorted(i.split("-", 1)[1] for i in ids if i.startswith(lab + "-"))
         assert not any("%" in a for a in rows.values() if "not yet run" in a)
+
+
+SWEEP = """
+title: x
+text: x.md
+recipes:
+  q28: {sweep: rdfia/q26, grid: {scheduler: [cosine, onecycle, cosine_warmup]}}
+sections:
+  - ids: [q28]
+    question: schedules
+    recipes: [q28]
+    answers: {q28: "best {q28:best_override.scheduler} of {q28:jobs}"}
+    analysis:
+      - {kind: sweep, sweep: q28}
+"""
+
+
+def test_a_sweep_answers_once_every_job_finished_and_a_job_that_diverged_at_once_is_a_row(tmp_path):
+    lab = _lab_with(tmp_path, SWEEP)
+    sweep = tmp_path / "experiments" / "x" / "q28"
+    for job, (scheduler, acc) in enumerate((("cosine", 0.5), ("onecycle", 0.7))):
+        fake_run(sweep / str(job), [acc - 0.1, acc], [f"scheduler={scheduler}"])
+    cosine = sweep / "0"
+    (cosine / "metrics.csv").write_text((cosine / "metrics.csv").read_text().splitlines()[0] + "\n")
+    summary = json.loads((cosine / "summary.json").read_text())
+    summary |= {"status": "diverged", "epochs_completed": 0, "final": {}, "best": None}
+    summary["message"] = "the training loss became nan at step 100 in epoch 1; the run stopped."
+    (cosine / "summary.json").write_text(json.dumps(summary))
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "x/q28 (2 of 3 jobs finished)" in readme and "| q28 | not yet run at full budget" in readme
+    fake_run(sweep / "2", [0.6, 0.65], ["scheduler=cosine_warmup"])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "| q28 | best onecycle of 3 |" in readme
+    assert "| scheduler=cosine | diverged | 0 | - | - | - |" in readme
+    assert (
+        "Of the 2 jobs with a finished epoch, scheduler=onecycle ends highest (test accuracy 70.00%)"
+        in readme
+    )
+    assert "Diverged: scheduler=cosine (the training loss became nan at step 100 in epoch 1)." in readme

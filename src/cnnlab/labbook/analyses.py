@@ -237,11 +237,15 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         jobs = [j for j in jobs if j.name == spec["name"]]
     keys = varying_keys([j.overrides for j in jobs])
     labelled = [(_job_label(j, keys), j) for j in jobs]
-    score = jobs[0].score or "train_loss"
+    score = next((j.score for j in jobs if j.score), None) or "train_loss"
     rows = []
     block.lines += [f"Sweep `{spec['sweep']}`, {len(jobs)} jobs:", ""]
     for label, job in labelled:
         metrics = job.metrics.set_index("epoch")
+        wall = seconds(float(job.summary.get("wall_s", math.nan)))
+        if metrics.empty:  # diverged in its first epoch
+            rows.append([label, str(job.summary.get("status")), "0", "-", "-", "-", wall])
+            continue
         best = metrics[score].idxmax()
         rows.append(
             [
@@ -251,7 +255,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
                 f"{metrics['train_loss'].iloc[-1]:.3g}",
                 _metric(score, metrics[score].iloc[-1]),
                 f"{_metric(score, metrics[score][best])} (epoch {best})",
-                seconds(float(job.summary.get("wall_s", math.nan))),
+                wall,
             ]
         )
     block.lines += table(
@@ -266,23 +270,34 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         ],
         rows,
     )
+    trained = [(label, j) for label, j in labelled if not j.metrics.empty]
     path, link = figures.next()
-    plot_curves(labelled, path, f"sweep {spec['sweep']}")
+    plot_curves(trained, path, f"sweep {spec['sweep']}")
     block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
-    ranked = sorted(labelled, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
-    (top_label, top), (low_label, low) = ranked[0], ranked[-1]
-    block.reading.append(
-        f"Of {len(jobs)} jobs, {top_label} ends highest "
-        f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
-        f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
-    )
+    ranked = sorted(trained, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
+    if ranked:
+        (top_label, top), (low_label, low) = ranked[0], ranked[-1]
+        counted = (
+            f"{len(jobs)} jobs"
+            if len(ranked) == len(jobs)
+            else f"the {len(ranked)} jobs with a finished epoch"
+        )
+        block.reading.append(
+            f"Of {counted}, {top_label} ends highest "
+            f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
+            f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
+        )
+        block.headline = f"best {top_label}: {_metric(score, top.metrics[score].iloc[-1])}"
     at_chance = [label for label, j in labelled if j.at_chance(score)]
     if at_chance:
         block.reading.append(f"At chance level: {', '.join(at_chance)}.")
-    diverged = [label for label, j in labelled if j.summary.get("status") == "diverged"]
+    diverged = [
+        f"{label} ({str(j.summary.get('message', '')).split(';')[0] or 'no message'})"
+        for label, j in labelled
+        if j.summary.get("status") == "diverged"
+    ]
     if diverged:
         block.reading.append(f"Diverged: {', '.join(diverged)}.")
-    block.headline = f"best {top_label}: {_metric(score, top.metrics[score].iloc[-1])}"
     return block
 
 

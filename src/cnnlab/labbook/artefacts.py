@@ -75,7 +75,12 @@ class Run:
 
     def at_chance(self, column: str = "test_acc") -> bool:
         """Whether the final accuracy in `column` is within CHANCE_MARGIN points of guessing."""
-        if self.chance is None or column not in self.metrics or not column.endswith("acc"):
+        if (
+            self.chance is None
+            or column not in self.metrics
+            or not column.endswith("acc")
+            or self.metrics.empty
+        ):
             return False
         return abs(100 * float(self.metrics[column].iloc[-1]) - self.chance) <= CHANCE_MARGIN
 
@@ -202,8 +207,9 @@ class LabArtefacts:
         return run
 
     def sweep(self, folder: str) -> list[Run]:
+        """Its finished jobs, once all of them have finished: a part of a sweep does not answer."""
         jobs = self._sweeps.get(folder) or []
-        if not jobs:
+        if len(jobs) < self.recipe(folder).jobs:
             raise Missing(folder)
         return jobs
 
@@ -214,7 +220,7 @@ class LabArtefacts:
         return json.loads(path.read_text())
 
     def has(self, folder: str) -> bool:
-        """Whether the recipe's artefacts are present (for a sweep: at least one finished job)."""
+        """Whether the recipe's artefacts are present (for a sweep: every job finished)."""
         try:
             self.value(folder, None)
         except Missing:

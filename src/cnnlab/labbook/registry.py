@@ -3,6 +3,7 @@ once, so that make targets, artefact collection and the experiments READMEs all 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,6 +40,13 @@ class Recipe:
     def trains(self) -> bool:
         """Runs and sweeps depend on the budget; tasks do not (unless they read a trained run)."""
         return self.kind in ("run", "sweep")
+
+    @property
+    def jobs(self) -> int:
+        """How many jobs it launches: one per preset and grid point for a sweep, else one."""
+        if self.kind != "sweep":
+            return 1
+        return len(self.preset) * math.prod(len(values) for values in self.grid.values())
 
     @property
     def per_budget(self) -> bool:

@@ -48,6 +48,12 @@ def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, flo
     return (sum(cpu) if cpu else None), (sum(gpu) if gpu else None)
 
 
+def _unfinished(lab: Lab, art: LabArtefacts, folder: str) -> str:
+    """A recipe not yet answered, with how many of a sweep's jobs have finished."""
+    done, jobs = len(art.runs_of(folder)), lab.recipes[folder].jobs
+    return f"{lab.name}/{folder}" + (f" ({done} of {jobs} jobs finished)" if done and jobs > 1 else "")
+
+
 def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, timed: set[str]) -> Rendered:
     """One section: the question, the command, a row per id, the analyses, the lab's figures, the reading.
     Its scoreboard row counts the wall time of the training recipes no earlier section counted (`timed`)."""
@@ -57,7 +63,7 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, tim
     missing_training = [f for f in training if not art.has(f)]
     if missing_training:
         lines += [
-            f"**{NOT_RUN.capitalize()}:** {', '.join(f'{lab.name}/{f}' for f in missing_training)}; "
+            f"**{NOT_RUN.capitalize()}:** {', '.join(_unfinished(lab, art, f) for f in missing_training)}; "
             f"run {_command(lab, section.ids[0])} then `make collect`.",
             "",
         ]

@@ -197,7 +197,7 @@ def augment_preview(ctx: TaskContext, images: list[str] | None, count: int, draw
     ctx.save_figure("augment_preview", fig)
     ctx.writer.add_images("augment_preview/draw1", augmented[0].clamp(0, 1).expand(-1, 3, -1, -1))
     return {
-        "augmentation": {k: v for k, v in ctx.cfg.augmentation.items() if k != "_target_"},
+        "augmentation": {k: v for k, v in ctx.cfg.augmentation.items() if k != "_target_" and v is not None},
         "input_shape": list(x.shape),
         "images": labels,
         "output_shape": list(augmented[0].shape),
