@@ -347,9 +347,25 @@ def test_a_sweep_answers_once_every_job_finished_and_a_job_that_diverged_at_once
     fake_run(sweep / "2", [0.6, 0.65], ["scheduler=cosine_warmup"])
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "| q28 | best onecycle of 3 |" in readme
-    assert "| scheduler=cosine | diverged | 0 | - | - | - |" in readme
+    assert "| scheduler=cosine | diverged | 0 | - | - | - | - |" in readme
     assert (
         "Of the 2 jobs with a finished epoch, scheduler=onecycle ends highest (test accuracy 70.00%)"
         in readme
     )
     assert "Diverged: scheduler=cosine (the training loss became nan at step 100 in epoch 1)." in readme
+
+
+def test_a_two_key_sweep_reads_each_keys_effect_and_each_jobs_largest_fall(tmp_path):
+    lab = _lab_with(
+        tmp_path, SWEEP.replace("{scheduler: [cosine, onecycle, cosine_warmup]}", "{a: [1, 2], b: [x, y]}")
+    )
+    finals = {("1", "x"): 0.50, ("1", "y"): 0.60, ("2", "x"): 0.70, ("2", "y"): 0.90}
+    for job, ((a, b), acc) in enumerate(finals.items()):
+        fake_run(
+            tmp_path / "experiments" / "x" / "q28" / str(job),
+            [acc, acc - 0.04 * job, acc],
+            [f"a={a}", f"b={b}"],
+        )
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "by a 1 55.00%, 2 80.00%; by b x 60.00%, y 75.00%." in readme
+    assert "| a=2 b=y | completed | 3 | 0.3 | 90.00% | 90.00% (epoch 1) | 12.00 points |" in readme

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job, run_value
 from cnnlab.labbook.figures import plot_curves
 from cnnlab.labbook.formatting import fmt_value, is_percent, num, pct, seconds, with_unit
 from cnnlab.report import varying_keys
@@ -227,6 +227,25 @@ def _job_label(run: Run, keys: list[str]) -> str:
     return " ".join(f"{k.rsplit('.', 1)[-1]}={run.overrides.get(k, '-')}" for k in keys) or run.path.name
 
 
+def _fall(score: str, value: float) -> str:
+    """The largest epoch-to-epoch fall of the score: how unsteady a job learned (a loss has none)."""
+    if score.endswith("_psnr"):
+        return f"{value:.2f} dB"
+    return fmt_value(value, score, "points") if score.endswith("_acc") else "-"
+
+
+def _effects(keys: list[str], jobs: list[tuple[str, Run]], score: str) -> str:
+    """Each swept key's effect: the final score averaged over the jobs at each of its values."""
+    parts = []
+    for key in keys:
+        finals: dict[str, list[float]] = {}
+        for _, job in jobs:
+            finals.setdefault(str(job.overrides.get(key, "-")), []).append(float(job.metrics[score].iloc[-1]))
+        means = ", ".join(f"{value} {_metric(score, sum(f) / len(f))}" for value, f in finals.items())
+        parts.append(f"{key.rsplit('.', 1)[-1]} {means}")
+    return f"Final {SCORE_NAMES[score]} averaged over the other keys' values, by {'; by '.join(parts)}."
+
+
 def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Every job of a sweep: one row each, their curves, the best and worst, and jobs at chance."""
     block = Block()
@@ -244,7 +263,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         metrics = job.metrics.set_index("epoch")
         wall = seconds(float(job.summary.get("wall_s", math.nan)))
         if metrics.empty:  # diverged in its first epoch
-            rows.append([label, str(job.summary.get("status")), "0", "-", "-", "-", wall])
+            rows.append([label, str(job.summary.get("status")), "0", "-", "-", "-", "-", wall])
             continue
         best = metrics[score].idxmax()
         rows.append(
@@ -255,6 +274,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
                 f"{metrics['train_loss'].iloc[-1]:.3g}",
                 _metric(score, metrics[score].iloc[-1]),
                 f"{_metric(score, metrics[score][best])} (epoch {best})",
+                _fall(score, run_value(job, f"maxfall.{score}")),
                 wall,
             ]
         )
@@ -266,6 +286,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             "final train loss",
             f"final {SCORE_NAMES[score]}",
             "best (epoch)",
+            "largest fall between epochs",
             "wall time",
         ],
         rows,
@@ -288,6 +309,8 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
         )
         block.headline = f"best {top_label}: {_metric(score, top.metrics[score].iloc[-1])}"
+    if len(keys) > 1 and len(ranked) == len(jobs):
+        block.reading.append(_effects(keys, trained, score))
     at_chance = [label for label, j in labelled if j.at_chance(score)]
     if at_chance:
         block.reading.append(f"At chance level: {', '.join(at_chance)}.")
