@@ -369,3 +369,20 @@ def test_a_two_key_sweep_reads_each_keys_effect_and_each_jobs_largest_fall(tmp_p
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "by a 1 55.00%, 2 80.00%; by b x 60.00%, y 75.00%." in readme
     assert "| a=2 b=y | completed | 3 | 0.3 | 90.00% | 90.00% (epoch 1) | 12.00 points |" in readme
+
+
+def test_a_sweeps_wall_time_counts_jobs_that_trained_side_by_side_once():
+    import pandas as pd
+
+    from cnnlab.labbook.artefacts import Run, device_walls
+
+    def job(start_s: int, wall_s: float) -> Run:
+        started = f"2026-11-23T21:{start_s // 60:02d}:{start_s % 60:02d}+00:00"
+        end = start_s + int(wall_s)
+        beat = f"2026-11-23T21:{end // 60:02d}:{end % 60:02d}+00:00"
+        summary = {"device": "cpu", "wall_s": wall_s, "started": started, "heartbeat": beat}
+        return Run(Path("j"), summary, pd.DataFrame(), {})
+
+    assert device_walls([job(0, 100), job(10, 100)]) == {"cpu": 110.0}
+    assert device_walls([job(0, 100), job(500, 100)]) == {"cpu": 200.0}
+    assert device_walls([job(0, 100)]) == {"cpu": 100.0}

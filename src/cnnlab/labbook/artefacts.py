@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -154,12 +155,34 @@ def run_value(run: Run, path: str) -> Any:
 
 
 def device_walls(runs: list[Run]) -> dict[str, float]:
-    """Total wall time of these runs per device kind ("cpu" or "gpu")."""
-    walls: dict[str, float] = {}
+    """Wall time of these runs per device kind ("cpu" or "gpu")."""
+    kinds: dict[str, list[Run]] = {}
     for run in runs:
-        kind = "gpu" if run.on_gpu else "cpu"
-        walls[kind] = walls.get(kind, 0.0) + float(run.summary.get("wall_s") or 0)
-    return walls
+        kinds.setdefault("gpu" if run.on_gpu else "cpu", []).append(run)
+    return {kind: elapsed(group) for kind, group in kinds.items()}
+
+
+def elapsed(runs: list[Run]) -> float:
+    """Their summed wall time or, where they trained side by side (a joblib sweep trains two jobs at
+    once), the time from the first one's start to the last one's end: whichever is shorter."""
+    total = sum(float(r.summary.get("wall_s") or 0) for r in runs)
+    spans = [_span(r) for r in runs]
+    if len(runs) < 2 or None in spans:
+        return total
+    return min(total, max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def _span(run: Run) -> tuple[float, float] | None:
+    """When a run started and ended, in seconds since the epoch: its last heartbeat (written after each
+    epoch) less its wall time, so that a resumed run counts as one stretch."""
+    try:
+        started = datetime.fromisoformat(run.summary["started"]).timestamp()
+        beat = datetime.fromisoformat(run.summary["heartbeat"]).timestamp()
+        wall = float(run.summary["wall_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    end = beat if beat > started else started + wall
+    return end - wall, end
 
 
 def read_walls(folder: Path, runs: list[Run]) -> dict[str, float]:
