@@ -278,7 +278,13 @@ def test_what_the_lab_expects_is_checked_against_ours(tmp_path, a, b, verdict):
 
 
 @pytest.mark.parametrize(
-    ("b", "verdict"), [(0.505, "agrees in direction only"), (0.52, "As the lab expects")]
+    ("b", "verdict"),
+    [
+        (0.505, "agrees in direction only"),
+        (0.52, "As the lab expects"),
+        (0.4963, "ours shows no clear difference"),
+        (0.48, "Unlike what the lab expects"),
+    ],
 )
 def test_a_gap_below_the_margin_is_not_called_the_labs_effect(tmp_path, b, verdict):
     with_margin = TWO_RUNS.replace('lower: "a:final.test_acc"}', 'lower: "a:final.test_acc", margin: 1.0}')
@@ -287,8 +293,10 @@ def test_a_gap_below_the_margin_is_not_called_the_labs_effect(tmp_path, b, verdi
     fake_run(tmp_path / "experiments" / "x" / "b", [0.3, b])
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert verdict in readme
-    if b < 0.51:
+    if b == 0.505:
         assert "b 50.50% against a 50.00%, 0.50 points apart, less than the 1.00 points" in readme
+    if b == 0.4963:
+        assert "b 49.63% against a 50.00%, 0.37 points the other way, less than the 1.00 points" in readme
 
 
 def test_maxfall_is_the_largest_fall_between_epochs_in_points(tmp_path):

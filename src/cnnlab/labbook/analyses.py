@@ -589,7 +589,7 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
 
 def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked; with
-    `margin` (in points for accuracies), a smaller gap agrees in direction only, not as a clear effect."""
+    `margin` (in points for accuracies), a smaller gap either way is no clear effect."""
     block = Block()
     try:
         high, low = float(art.ref(spec["higher"])), float(art.ref(spec["lower"]))
@@ -611,6 +611,13 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         )
     elif high > low:
         block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
+    elif low - high < margin:
+        as_gap = "points" if percent else fmt
+        block.reading.append(
+            f"The lab expects that {spec['claim']}; ours shows no clear difference: {shown}, "
+            f"{fmt_value(low - high, path, as_gap)} the other way, less than the "
+            f"{fmt_value(margin, path, as_gap)} this section counts as a clear difference."
+        )
     else:
         block.reading.append(f"Unlike what the lab expects ({spec['claim']}): {shown}.")
     return block
