@@ -505,7 +505,7 @@ def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             worst = (label, value)
     if not rows:
         return block
-    block.lines += table(["check", "max abs error"], rows)
+    block.lines += table(["check", "max error"], rows)
     if bad:
         block.reading.append(f"Above the tolerance {spec['tol']:.0e}: {', '.join(bad)}.")
     else:
