@@ -218,7 +218,9 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if ranking:
         block.reading.append(ranking)
     block.headline = "; ".join(
-        f"{label} {_metric(r.score, r.metrics[r.score].iloc[-1])}" for label, r in labelled if r.score
+        f"{label} {SCORE_NAMES[r.score]} {_metric(r.score, r.metrics[r.score].iloc[-1])}"
+        for label, r in labelled
+        if r.score
     )
     return block
 
