@@ -313,6 +313,7 @@ def test_firstoverlast_is_the_first_epochs_value_over_the_last(tmp_path):
     fake_run(tmp_path / "experiments" / "x" / "a", [0.30, 0.50, 0.60])
     art = LabArtefacts(lab, tmp_path / "experiments")
     assert art.fill("{a:firstoverlast.test_acc|x}") == "0.5x"  # 0.30 / 0.60
+    assert art.fill("{a:trainminus.test_acc|points}") == "2.00 points"  # fake train_acc is test_acc + 0.02
 
 
 @pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")

@@ -126,13 +126,15 @@ def run_value(run: Run, path: str) -> Any:
     """A value of one run: a summary.json path, or <stat>.<column> of metrics.csv
     (stat: last, min, max, argmin, argmax, epoch<N>; maxfall: the largest fall from one epoch to
     the next, a measure of how unsteady learning is; firstoverlast: the first epoch's value over
-    the last's, how near the end one epoch already gets), or `epochs`."""
+    the last's, how near the end one epoch already gets; trainminus: the last epoch's train value
+    less this one, how far the net fits its training set beyond it), or `epochs`."""
     head, _, column = path.partition(".")
     metrics = run.metrics
     if path == "epochs":
         return len(metrics)
     if column in metrics.columns and (
-        head in ("last", "min", "max", "argmin", "argmax", "maxfall", "firstoverlast") or head[:5] == "epoch"
+        head in ("last", "min", "max", "argmin", "argmax", "maxfall", "firstoverlast", "trainminus")
+        or head[:5] == "epoch"
     ):
         series = metrics.set_index("epoch")[column].dropna()
         if series.empty:
@@ -150,8 +152,16 @@ def run_value(run: Run, path: str) -> Any:
             "argmax": lambda: int(series.idxmax()),
             "maxfall": lambda: max(0.0, -float(series.diff().min())) if len(series) > 1 else 0.0,
             "firstoverlast": lambda: float(series.iloc[0] / series.iloc[-1]),
+            "trainminus": lambda: _train_minus(metrics, column, series),
         }[head]()
     return _walk(run.summary, path)
+
+
+def _train_minus(metrics: pd.DataFrame, column: str, series: pd.Series) -> float:
+    train = "train_" + column.split("_", 1)[-1]
+    if train not in metrics.columns or train == column:
+        raise Missing(f"trainminus.{column}")
+    return float(metrics.set_index("epoch")[train].dropna().iloc[-1] - series.iloc[-1])
 
 
 def device_walls(runs: list[Run]) -> dict[str, float]:

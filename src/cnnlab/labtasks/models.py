@@ -200,6 +200,7 @@ def augment_preview(ctx: TaskContext, images: list[str] | None, count: int, draw
         "augmentation": {k: v for k, v in ctx.cfg.augmentation.items() if k != "_target_" and v is not None},
         "input_shape": list(x.shape),
         "images": labels,
+        "draws": draws,
         "output_shape": list(augmented[0].shape),
         "mean_abs_change": float(torch.stack([(a - x).abs().mean() for a in augmented]).mean())
         if augmented[0].shape == x.shape
