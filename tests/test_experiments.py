@@ -395,3 +395,11 @@ def test_a_sweeps_wall_time_counts_jobs_that_trained_side_by_side_once():
     assert device_walls([job(0, 100), job(10, 100)]) == {"cpu": 110.0}
     assert device_walls([job(0, 100), job(500, 100)]) == {"cpu": 200.0}
     assert device_walls([job(0, 100)]) == {"cpu": 100.0}
+
+
+def test_a_layer_trend_says_whether_it_holds_at_every_layer():
+    from cnnlab.labbook.analyses import _trend
+
+    rows = [("conv1", {"f": 0.6}), ("conv2", {"f": 0.4}), ("conv3", {"f": 0.45}), ("conv4", {"f": 0.3})]
+    assert _trend(rows, "f").endswith("not at every layer: conv3 (0.45) is above conv2 (0.4).")
+    assert _trend([rows[0], rows[1], rows[3]], "f").endswith("conv4 (0.3), falling at every layer.")

@@ -568,12 +568,21 @@ def layers(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         )
     trend = spec.get("trend")
     if trend:
-        (first, a), (last, b) = items[0], items[-1]
-        block.reading.append(
-            f"{trend.replace('_', ' ')} goes from {fmt_value(a[trend], trend)} ({first}) "
-            f"to {fmt_value(b[trend], trend)} ({last})."
-        )
+        block.reading.append(_trend(items, trend))
     return block
+
+
+def _trend(items: list[tuple[str, dict[str, Any]]], key: str) -> str:
+    """How a per-layer value moves from the first layer to the last, and whether it does at every step."""
+    (first, a), (last, b) = items[0], items[-1]
+    shown = {name: f"{name} ({fmt_value(row[key], key)})" for name, row in items}
+    text = f"{key.replace('_', ' ')} goes from {shown[first]} to {shown[last]}"
+    sign = 1 if b[key] >= a[key] else -1
+    for (before, x), (name, y) in zip(items, items[1:], strict=False):
+        if sign * (y[key] - x[key]) < 0:
+            way = "below" if sign > 0 else "above"
+            return f"{text}, not at every layer: {shown[name]} is {way} {shown[before]}."
+    return f"{text}, {'rising' if sign > 0 else 'falling'} at every layer."
 
 
 def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
