@@ -310,7 +310,9 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
             f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
         )
-        block.headline = f"best {top_label}: {_metric(score, top.metrics[score].iloc[-1])}"
+        block.headline = (
+            f"best {top_label}: {SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}"
+        )
     if len(keys) > 1 and len(ranked) == len(jobs):
         block.reading.append(_effects(keys, trained, score))
     at_chance = [label for label, j in labelled if j.at_chance(score)]
