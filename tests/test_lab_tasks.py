@@ -85,6 +85,9 @@ def test_gradient_tasks(tmp_path):
     assert "grad_keras7.png" in pngs(out)
     assert r["max_abs_error_dX_vs_autograd"] < 1e-9 and r["max_abs_error_dK_vs_autograd"] < 1e-9
     assert all(abs(p["finite_difference"] - p["formula"]) < 1e-5 for p in r["finite_difference_checks"])
+    assert r["max_abs_error_formula_vs_finite_difference"] == max(
+        abs(p["finite_difference"] - p["formula"]) for p in r["finite_difference_checks"]
+    )
     assert r["ascent_loss_last"] > r["ascent_loss_first"]
     r, _ = run(tmp_path / "m", "task=grad_mainf6", "task.n=6")
     assert all(v["max_abs_error_vs_autograd"] < 1e-12 for v in r.values() if isinstance(v, dict))

@@ -213,6 +213,9 @@ def grad_keras7(ctx: TaskContext, image: str, crop: int, steps: int, lr: float, 
         "max_abs_error_dK_vs_autograd": float((grad_k - auto_k.grad).abs().max()),
         "dK": grad_k.tolist(),
         "finite_difference_checks": pairs,
+        "max_abs_error_formula_vs_finite_difference": max(
+            abs(pair["formula"] - pair["finite_difference"]) for pair in pairs
+        ),
         "ascent_loss_first": losses[0],
         "ascent_loss_last": losses[-1],
         "ascent_growth_per_step": losses[-1] / losses[-2],
