@@ -403,3 +403,9 @@ def test_a_layer_trend_says_whether_it_holds_at_every_layer():
     rows = [("conv1", {"f": 0.6}), ("conv2", {"f": 0.4}), ("conv3", {"f": 0.45}), ("conv4", {"f": 0.3})]
     assert _trend(rows, "f").endswith("not at every layer: conv3 (0.45) is above conv2 (0.4).")
     assert _trend([rows[0], rows[1], rows[3]], "f").endswith("conv4 (0.3), falling at every layer.")
+
+
+def test_pctrange_gives_a_lists_smallest_and_largest_share():
+    from cnnlab.labbook.formatting import fmt_value
+
+    assert fmt_value([0.5, 0.0007, 1.0], "q17_by_init", "pctrange") == "0.07% to 100.00%"

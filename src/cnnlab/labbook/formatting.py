@@ -66,6 +66,8 @@ def fmt_value(value: Any, path: str = "", fmt: str | None = None) -> str:
         return f"{int(value):,}"
     if fmt == "len":
         return str(len(value))
+    if fmt == "pctrange":
+        return f"{pct(min(value))} to {pct(max(value))}"
     if fmt == "sci":
         return f"{float(value):.1e}" if value else "0"
     if value is None:
