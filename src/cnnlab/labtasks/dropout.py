@@ -5,12 +5,11 @@ from __future__ import annotations
 import statistics
 
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 
-from cnnlab.analysis.checkpoint import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.labtasks.context import TaskContext
+from cnnlab.labtasks.trained import trained_classifier
 
 
 def _dropout_layers(model: nn.Module, run: str) -> list[nn.Dropout]:
@@ -65,21 +64,11 @@ def _two_forwards(model: nn.Module, layers: list[nn.Dropout], x: torch.Tensor) -
 def dropout_modes(ctx: TaskContext, run: str | None, passes: int, probabilities: list[float]) -> dict:
     """q30-q33 on a trained run: train-mode forwards differ, eval mode is deterministic, and the
     test accuracy in both modes, then with the Dropout p changed at test time (no retraining)."""
-    from cnnlab.data.datamodule import build_data
-
-    if not run:
-        raise ConfigError("task=dropout_modes needs task.run=<run dir of a net trained with dropout>.")
     if passes < 2:
         raise ConfigError(f"task.passes={passes!r}: the spread of train-mode accuracy needs at least 2.")
-    trained = load_run(run)
-    if trained.cfg.dataset.task != "classification":
-        raise ConfigError(
-            f"the run {run!r} is a {trained.cfg.dataset.task} run; dropout_modes measures accuracy."
-        )
+    trained, batches = trained_classifier(ctx, run, "dropout_modes", "a net trained with dropout")
     model, layers = trained.model, _dropout_layers(trained.model, run)
     trained_p = [layer.p for layer in layers]
-    cfg = OmegaConf.merge(trained.cfg, {"paths": ctx.cfg.paths})
-    batches = list(build_data(cfg, torch.device("cpu")).test)
     labels = torch.cat([y for _, y in batches])
     x = batches[0][0]
 

@@ -18,6 +18,7 @@ from cnnlab.analysis.summary import format_table, layer_table, write_csv
 from cnnlab.blocks.loop_conv import conv2d_single_loops
 from cnnlab.composition_errors import group_options, unknown_option
 from cnnlab.data.datamodule import class_names
+from cnnlab.data.imageset import ImageSet, as_buckets
 from cnnlab.errors import ConfigError, DataError
 from cnnlab.labtasks.context import TaskContext
 from cnnlab.labtasks.images import fit_to, load_photo, show
@@ -73,20 +74,20 @@ def summary(ctx: TaskContext, input_size: int | None) -> dict:
 
 def _dataset_images(cfg: DictConfig, split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `count` images of a split as floats in [0, 1], and their targets."""
-    from cnnlab.data.imageset import as_buckets
-
-    source = instantiate(cfg.dataset.source)
-    bucket = as_buckets(source.load(split))[0]
+    bucket = _first_bucket(cfg, split)
     return bucket.x[:count].float() / 255, bucket.y[:count]
+
+
+def _first_bucket(cfg: DictConfig, split: str) -> ImageSet:
+    """A split of the composed data set (its first bucket of one image size)."""
+    return as_buckets(instantiate(cfg.dataset.source).load(split))[0]
 
 
 def _one_image_per_class(cfg: DictConfig, split: str, count: int) -> tuple[torch.Tensor, list[str]]:
     """The first image of each of the first `count` classes and the class names: a folder sorted by
     class would otherwise give `count` images of one class. Image targets (deblurring) have no
     classes, so there it is the first `count` images."""
-    from cnnlab.data.imageset import as_buckets
-
-    bucket = as_buckets(instantiate(cfg.dataset.source).load(split))[0]
+    bucket = _first_bucket(cfg, split)
     if bucket.y.dim() != 1:
         return bucket.x[:count].float() / 255, [f"{split} image {i}" for i in range(len(bucket.x[:count]))]
     first = torch.stack([(bucket.y == c).nonzero()[0, 0] for c in bucket.y.unique()[:count]])
@@ -98,7 +99,7 @@ def _normalise(cfg: DictConfig, x: torch.Tensor) -> torch.Tensor:
     """The per-channel standardisation training used, from the same train split statistics."""
     if not cfg.dataset.get("normalize", False):
         return x
-    from cnnlab.data.imageset import as_buckets, channel_stats, split_train_val
+    from cnnlab.data.imageset import channel_stats, split_train_val
 
     source = instantiate(cfg.dataset.source)
     train = split_train_val(
