@@ -615,22 +615,21 @@ def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     shown = f"{names[0]} {fmt_value(high, path, fmt)} against {names[1]} {fmt_value(low, path, fmt)}"
     percent = is_percent(high, path, fmt) or fmt == "points"
     margin = float(spec.get("margin", 0)) / (100 if percent else 1)
-    if 0 < high - low < margin:
+    gap = abs(high - low)
+    if gap < margin:
         as_gap = "points" if percent else fmt
+        verdict, way = (
+            ("agrees in direction only", "apart")
+            if high > low
+            else ("shows no clear difference", "the other way")
+        )
         block.reading.append(
-            f"The lab expects that {spec['claim']}; ours agrees in direction only: {shown}, "
-            f"{fmt_value(high - low, path, as_gap)} apart, less than the {fmt_value(margin, path, as_gap)} "
-            "this section counts as a clear difference."
+            f"The lab expects that {spec['claim']}; ours {verdict}: {shown}, {fmt_value(gap, path, as_gap)} "
+            f"{way}, less than the {fmt_value(margin, path, as_gap)} this section counts as a clear "
+            "difference."
         )
     elif high > low:
         block.reading.append(f"As the lab expects ({spec['claim']}): {shown}.")
-    elif low - high < margin:
-        as_gap = "points" if percent else fmt
-        block.reading.append(
-            f"The lab expects that {spec['claim']}; ours shows no clear difference: {shown}, "
-            f"{fmt_value(low - high, path, as_gap)} the other way, less than the "
-            f"{fmt_value(margin, path, as_gap)} this section counts as a clear difference."
-        )
     else:
         block.reading.append(f"Unlike what the lab expects ({spec['claim']}): {shown}.")
     return block
