@@ -200,7 +200,10 @@ def test_readings_follow_the_numbers(tmp_path):
     accs = [0.3 + 0.01 * i for i in range(30)]
     fake_run(tmp_path / "experiments" / "x" / "q15", accs, test_loss=losses)
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
-    assert "test loss is lowest at epoch 11 (0.94) and rises to 2.16 by epoch 30: the net over-fits" in readme
+    assert (
+        "test loss is lowest at epoch 11 (0.94) and rises to 2.16 by epoch 30, "
+        "while its train loss falls from 0.0818 to 0.03: the net over-fits" in readme
+    )
     assert "| q15 | final 59.00% |" in readme and "| q17 | start 90.10% |" in readme
     assert "ours 59.00% differs from the lab's 80.00% by -21 points" in readme
     assert "Before any step the error is 90.00% on train and 90.10% on test" in readme

@@ -94,7 +94,7 @@ def _curve_reading(label: str, run: Run) -> list[str]:
         if low < last and values[last] > values[low] * (1 + RISE):
             out.append(
                 f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and rises to "
-                f"{values[last]:.3g} by epoch {last}: the net over-fits."
+                f"{values[last]:.3g} by epoch {last}{_train_loss_meanwhile(run, low, last)}"
             )
         elif low == last:
             out.append(f"Its {split} loss is still falling at the last epoch ({values[last]:.3g}).")
@@ -104,6 +104,19 @@ def _curve_reading(label: str, run: Run) -> list[str]:
                 f"{values[last]:.3g}: no clear over-fitting."
             )
     return out
+
+
+def _train_loss_meanwhile(run: Run, low: int, last: int) -> str:
+    """Over-fitting is an evaluation loss that rises while the train loss keeps falling."""
+    if "train_loss" not in run.metrics:
+        return ": the net over-fits."
+    train = run.metrics.set_index("epoch")["train_loss"]
+    if train[last] < train[low]:
+        return (
+            f", while its train loss falls from {train[low]:.3g} to {train[last]:.3g}: "
+            "the net over-fits."
+        )
+    return f"; its train loss does not fall meanwhile ({train[low]:.3g} to {train[last]:.3g})."
 
 
 def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
