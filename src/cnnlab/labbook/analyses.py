@@ -112,10 +112,7 @@ def _train_loss_meanwhile(run: Run, low: int, last: int) -> str:
         return ": the net over-fits."
     train = run.metrics.set_index("epoch")["train_loss"]
     if train[last] < train[low]:
-        return (
-            f", while its train loss falls from {train[low]:.3g} to {train[last]:.3g}: "
-            "the net over-fits."
-        )
+        return f", while its train loss falls from {train[low]:.3g} to {train[last]:.3g}: the net over-fits."
     return f"; its train loss does not fall meanwhile ({train[low]:.3g} to {train[last]:.3g})."
 
 
