@@ -18,6 +18,7 @@ from cnnlab.labbook.artefacts import LabArtefacts
 from cnnlab.labbook.collect import collect_lab
 from cnnlab.labbook.registry import all_labs, load_lab
 from cnnlab.labbook.render import END, START, build_all, build_lab
+from cnnlab.report import MAX_CURVE_RUNS
 
 from .labfakes import fake_recipe, fake_run
 from .test_labs_targets import LABS_MD, lab_question_ids
@@ -361,7 +362,7 @@ def test_a_sweep_answers_once_every_job_finished_and_a_job_that_diverged_at_once
     assert "| q28 | best onecycle of 3 |" in readme
     assert "| scheduler=cosine | diverged | 0 | - | - | - | - |" in readme
     assert (
-        "Of the 2 jobs with a finished epoch, scheduler=onecycle ends highest (test accuracy 70.00%)"
+        "Of the 2 jobs with a finished epoch of `q28`, scheduler=onecycle ends highest (test accuracy 70.00%)"
         in readme
     )
     assert "Diverged: scheduler=cosine (the training loss became nan at step 100 in epoch 1)." in readme
@@ -381,6 +382,43 @@ def test_a_two_key_sweep_reads_each_keys_effect_and_each_jobs_largest_fall(tmp_p
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "by a 1 55.00%, 2 80.00%; by b x 60.00%, y 75.00%." in readme
     assert "| a=2 b=y | completed | 3 | 0.3 | 90.00% | 90.00% (epoch 1) | 12.00 points |" in readme
+
+
+def test_a_sweep_names_a_job_by_its_overrides_and_reads_how_each_job_got_there(tmp_path):
+    grid = SWEEP.replace("{scheduler: [cosine, onecycle, cosine_warmup]}", "{optimizer.lr: [0.1, 0.01]}")
+    lab = _lab_with(
+        tmp_path,
+        grid.replace("best {q28:best_override.scheduler} of {q28:jobs}", "{q28:job[lr=0.1].max.test_acc}"),
+    )
+    fake_run(tmp_path / "experiments" / "x" / "q28" / "0", [0.3, 0.6, 0.45, 0.5], ["optimizer.lr=0.1"])
+    fake_run(tmp_path / "experiments" / "x" / "q28" / "1", [0.3, 0.4, 0.5, 0.55], ["optimizer.lr=0.01"])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "| q28 | 60.00% |" in readme
+    assert (
+        "lr=0.1 ends 10.00 points below its best (60.00% at epoch 2), with a fall of up to 15.00 points "
+        "from one epoch to the next." in readme
+    )
+    assert "At a new high in their last epoch, still rising when the budget ends: lr=0.01." in readme
+    art = LabArtefacts(lab, tmp_path / "experiments")
+    assert art.fill("{q28:job[optimizer.lr=0.01].argmax.test_acc}") == "4"
+    with pytest.raises(ValueError, match=r"job\[lr=0.5\] in a q28 reference matches 0 of its 2 jobs"):
+        art.fill("{q28:job[lr=0.5].last.test_acc}")
+
+
+def test_a_sweep_of_more_jobs_than_curves_can_show_plots_its_scores_against_the_swept_value(tmp_path):
+    lrs = [round(0.001 * (i + 1), 3) for i in range(MAX_CURVE_RUNS + 1)]
+    lab = _lab_with(
+        tmp_path, SWEEP.replace("{scheduler: [cosine, onecycle, cosine_warmup]}", f"{{optimizer.lr: {lrs}}}")
+    )
+    for job, lr in enumerate(lrs):
+        fake_run(
+            tmp_path / "experiments" / "x" / "q28" / str(job), [0.5, 0.9 - lr * 10], [f"optimizer.lr={lr}"]
+        )
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    figure = "best and final test accuracy of each job against optimizer.lr, sweep q28](figures/q28_1.png)"
+    assert figure in readme and "curves of the sweep" not in readme
+    png = tmp_path / "experiments" / "x" / "figures" / "q28_1.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_sweeps_wall_time_counts_jobs_that_trained_side_by_side_once():

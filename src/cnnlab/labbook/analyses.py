@@ -12,15 +12,18 @@ from typing import Any
 from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job, run_value
 from cnnlab.labbook.figures import plot_curves
 from cnnlab.labbook.formatting import fmt_value, is_percent, num, pct, seconds, with_unit
-from cnnlab.report import varying_keys
+from cnnlab.report import MAX_CURVE_RUNS, collect, plot_metric_vs_value, swept_axis, varying_keys
 
 # A loss that ends this much above its minimum (relative) counts as rising again.
 RISE = 0.10
+# A job whose final score ends this many points (accuracy) or dB (PSNR) below its best lost ground.
+SLIP = 1.0
 NOT_RUN = "not yet run at full budget"
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 SCORE_NAMES = {
     "test_acc": "test accuracy",
     "val_acc": "validation accuracy",
+    "val_loss": "validation loss",
     "val_psnr": "validation PSNR",
     "test_psnr": "test PSNR",
     "train_loss": "train loss",
@@ -258,6 +261,41 @@ def _effects(keys: list[str], jobs: list[tuple[str, Run]], score: str) -> str:
     return f"Final {SCORE_NAMES[score]} averaged over the other keys' values, by {'; by '.join(parts)}."
 
 
+def _course(jobs: list[tuple[str, Run]], score: str) -> list[str]:
+    """How the jobs got to their final score: which lost ground after their best epoch (with their
+    largest fall, a sign of unsteady learning) and which are still at their best when the budget ends."""
+    if score.endswith("loss"):
+        return []
+    scale, unit = (100, "points") if score.endswith("_acc") else (1, "dB")
+    out, rising = [], []
+    for label, job in jobs:
+        series = job.metrics.set_index("epoch")[score].dropna()
+        if len(series) < 2:
+            continue
+        best, last = series.idxmax(), series.index[-1]
+        slip = (series[best] - series[last]) * scale
+        if slip > SLIP:
+            fall = run_value(job, f"maxfall.{score}") * scale
+            out.append(
+                f"{label} ends {slip:.2f} {unit} below its best ({_metric(score, series[best])} at epoch "
+                f"{best}), with a fall of up to {fall:.2f} {unit} from one epoch to the next."
+            )
+        elif best == last:
+            rising.append(label)
+    others = [label for label, _ in jobs if label not in rising]
+    if rising and not others:
+        out.append("Every job reaches a new high in its last epoch: all still rising when the budget ends.")
+    elif 2 * len(rising) > len(jobs):
+        out.append(
+            f"All jobs but {', '.join(others)} reach a new high in their last epoch, still rising when the "
+            "budget ends."
+        )
+    elif rising:
+        names = ", ".join(rising)
+        out.append(f"At a new high in their last epoch, still rising when the budget ends: {names}.")
+    return out
+
+
 def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Every job of a sweep: one row each, their curves, the best and worst, and jobs at chance."""
     block = Block()
@@ -305,18 +343,22 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     )
     trained = [(label, j) for label, j in labelled if not j.metrics.empty]
     path, link = figures.next()
-    plot_curves(trained, path, f"sweep {spec['sweep']}")
-    block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
+    if len(trained) > MAX_CURVE_RUNS:
+        report = collect([j.path for _, j in trained])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot_metric_vs_value(report, path)
+        monitor = str(trained[0][1].summary.get("monitor"))
+        what = f"best and final {SCORE_NAMES.get(monitor, monitor)} of each job against {swept_axis(report)}"
+        block.lines += ["", f"![{what}, sweep {spec['sweep']}]({link})"]
+    else:
+        plot_curves(trained, path, f"sweep {spec['sweep']}")
+        block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
     ranked = sorted(trained, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
     if ranked:
         (top_label, top), (low_label, low) = ranked[0], ranked[-1]
-        counted = (
-            f"{len(jobs)} jobs"
-            if len(ranked) == len(jobs)
-            else f"the {len(ranked)} jobs with a finished epoch"
-        )
+        counted = f"{len(ranked)} jobs" + ("" if len(ranked) == len(jobs) else " with a finished epoch")
         block.reading.append(
-            f"Of {counted}, {top_label} ends highest "
+            f"Of the {counted} of `{spec['sweep']}`, {top_label} ends highest "
             f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
             f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
         )
@@ -325,6 +367,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         )
     if len(keys) > 1 and len(ranked) == len(jobs):
         block.reading.append(_effects(keys, trained, score))
+    block.reading += _course(trained, score)
     at_chance = [label for label, j in labelled if j.at_chance(score)]
     if at_chance:
         block.reading.append(f"At chance level: {', '.join(at_chance)}.")
@@ -484,9 +527,10 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         )
         heads.append(f"{net['label']} {rows[-1][-1]}")
         block.reading.append(
-            f"{net['label']}: lr {step1.overrides.get('optimizer.lr')} is best at batch 16, then batch "
-            f"{step2.overrides.get('trainer.batch_size')} at that lr ({SCORE_NAMES[score]} "
-            f"{_metric(score, step2.metrics[score].iloc[-1])} at the last epoch)."
+            f"{net['label']}: by best validation accuracy, lr {step1.overrides.get('optimizer.lr')} is best "
+            f"at batch {step1.config.get('trainer', {}).get('batch_size')}, then batch "
+            f"{step2.overrides.get('trainer.batch_size')} at that lr; that job's {SCORE_NAMES[score]} at "
+            f"its last epoch is {_metric(score, step2.metrics[score].iloc[-1])}."
         )
     if rows:
         block.lines += table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -25,6 +26,8 @@ WALLS = "wall_times.json"
 FINISHED = ("completed", "diverged")
 # A run within this many points of 100 / num_classes is reported as at chance level.
 CHANCE_MARGIN = 3.0
+# A sweep reference to one job: job[<key>=<value> ...].<run path>.
+JOB = re.compile(r"job\[([^\]]+)\]\.(.+)")
 
 
 class Missing(LookupError):
@@ -210,6 +213,27 @@ def best_job(jobs: list[Run], name: str | None = None) -> Run:
     return max(scored, key=_best_value)
 
 
+def job_at(jobs: list[Run], selector: str, folder: str) -> Run:
+    """The one job whose overrides match every `key=value` of the selector, where a key may be
+    shortened to its last part (`lr=0.1 batch_size=32`)."""
+    wanted = dict(pair.partition("=")[::2] for pair in selector.split())
+    matches = [
+        job
+        for job in jobs
+        if all(
+            any(key in (k, k.rsplit(".", 1)[-1]) and v == value for k, v in job.overrides.items())
+            for key, value in wanted.items()
+        )
+    ]
+    if len(matches) != 1:
+        labels = "; ".join(" ".join(f"{k}={v}" for k, v in j.overrides.items()) for j in jobs)
+        raise ValueError(
+            f"job[{selector}] in a {folder} reference matches {len(matches)} of its {len(jobs)} jobs, "
+            f"not one: name one job by its override values (the jobs: {labels})."
+        )
+    return matches[0]
+
+
 def _best_value(job: Run) -> float | None:
     value = (job.summary.get("best") or {}).get("value")
     return None if value is None or math.isnan(value) else float(value)
@@ -291,6 +315,9 @@ class LabArtefacts:
             return run_value(best_job(jobs), rest)
         if head == "best_override":
             return best_job(jobs).overrides.get(rest, "")
+        selected = JOB.fullmatch(path)
+        if selected:
+            return run_value(job_at(jobs, selected[1], folder), selected[2])
         raise Missing(path)
 
     def ref(self, text: str) -> Any:
