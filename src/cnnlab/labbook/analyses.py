@@ -503,6 +503,13 @@ def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     return block
 
 
+def _spread(jobs: list[Run]) -> str:
+    """How far apart the jobs' best monitored values lie: a choice inside a narrow spread is a weak one."""
+    values = [float(j.summary["best"]["value"]) for j in jobs if j.summary.get("best")]
+    low, high = min(values), max(values)
+    return f"lie within {100 * (high - low):.2f} points, {pct(low)} to {pct(high)}"
+
+
 def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second."""
     block = Block()
@@ -526,11 +533,14 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             ]
         )
         heads.append(f"{net['label']} {rows[-1][-1]}")
+        lr_jobs = [j for j in art.sweep(net["lr_sweep"]) if j.name == net["name"]]
+        lr, batch = step1.overrides.get("optimizer.lr"), step2.overrides.get("trainer.batch_size")
         block.reading.append(
-            f"{net['label']}: by best validation accuracy, lr {step1.overrides.get('optimizer.lr')} is best "
-            f"at batch {step1.config.get('trainer', {}).get('batch_size')}, then batch "
-            f"{step2.overrides.get('trainer.batch_size')} at that lr; that job's {SCORE_NAMES[score]} at "
-            f"its last epoch is {_metric(score, step2.metrics[score].iloc[-1])}."
+            f"{net['label'][:1].upper()}{net['label'][1:]}: by best validation accuracy, lr {lr} is best at "
+            f"batch {step1.config.get('trainer', {}).get('batch_size')} (the {len(lr_jobs)} lrs "
+            f"{_spread(lr_jobs)}), then batch {batch} at that lr (the {len(step2_jobs)} batch sizes "
+            f"{_spread(step2_jobs)}); that job's "
+            f"{SCORE_NAMES[score]} at its last epoch is {_metric(score, step2.metrics[score].iloc[-1])}."
         )
     if rows:
         block.lines += table(
