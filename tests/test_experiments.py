@@ -405,6 +405,19 @@ def test_a_sweep_names_a_job_by_its_overrides_and_reads_how_each_job_got_there(t
         art.fill("{q28:job[lr=0.5].last.test_acc}")
 
 
+def test_a_sweeps_jobs_come_in_the_order_of_their_values_not_of_their_names(tmp_path):
+    from cnnlab.labbook.artefacts import read_sweep
+
+    for bs in (16, 4, 64, 32):
+        fake_run(tmp_path / "bs" / f"trainer.batch_size={bs}", [0.5], [f"trainer.batch_size={bs}"])
+    for job in (10, 2, 1):
+        fake_run(tmp_path / "numbered" / str(job), [0.5])
+    assert [r.path.name for r in read_sweep(tmp_path / "bs")] == [
+        f"trainer.batch_size={b}" for b in (4, 16, 32, 64)
+    ]
+    assert [r.path.name for r in read_sweep(tmp_path / "numbered")] == ["1", "2", "10"]
+
+
 def test_a_sweep_of_more_jobs_than_curves_can_show_plots_its_scores_against_the_swept_value(tmp_path):
     lrs = [round(0.001 * (i + 1), 3) for i in range(MAX_CURVE_RUNS + 1)]
     lab = _lab_with(

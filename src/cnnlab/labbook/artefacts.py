@@ -111,7 +111,18 @@ def read_sweep(path: Path, budget: str | None = FULL) -> list[Run]:
 
 
 def _job_key(job: Path, sweep: Path) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in job.relative_to(sweep).parts)
+    """Jobs ordered by their overrides with numbers compared by value, so that batch_size=4 comes
+    before batch_size=16 and job 2 before job 10."""
+    return tuple(
+        tuple(_piece_key(p) for p in re.split(r"([=,])", part)) for part in job.relative_to(sweep).parts
+    )
+
+
+def _piece_key(piece: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(piece), "")
+    except ValueError:
+        return (1, 0.0, piece)
 
 
 def _walk(node: Any, path: str) -> Any:
