@@ -52,4 +52,4 @@ def test_both_paths_yield_the_same_batches_in_the_same_order(make_cfg, tmp_path)
     assert [len(y) for _, y in batches["tensor"]] == [16] * 5 + [10]
     for (xt, yt), (xc, yc) in zip(batches["tensor"], batches["torch"], strict=True):
         assert torch.equal(yt, yc)
-        torch.testing.assert_close(xt, xc, rtol=1e-5, atol=1e-5)
+        assert torch.equal(xt, xc)

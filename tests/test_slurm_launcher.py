@@ -31,7 +31,10 @@ def submit(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "sbatch").write_text(FAKE_SBATCH)
-    (bin_dir / "sbatch").chmod(0o755)
+    # A login node has srun too, and submitit >= 1.5.4 looks for it before it calls sbatch.
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
     command = [
         sys.executable,
         "-m",
@@ -100,6 +103,8 @@ def test_each_refusal_names_its_setting(said, setting):
 def test_missing_sbatch_and_other_errors():
     missing = sbatch_refusal(FileNotFoundError(2, "No such file or directory", "sbatch"))
     assert missing is not None and "hydra/launcher=submitit_local" in str(missing)
+    no_srun = sbatch_refusal(RuntimeError('Could not detect "srun", are you indeed on a slurm cluster?'))
+    assert no_srun is not None and "not on PATH" in str(no_srun)
     job_failed = RuntimeError("Job failed during processing")
     job_failed.__cause__ = subprocess.CalledProcessError(1, ["sacct", "-j", "3"])
     assert sbatch_refusal(job_failed) is None

@@ -105,7 +105,8 @@ class TensorLoader:
         self, bucket, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather, scale to [0, 1], whiten, augment and normalise the images of one pass."""
-        x = bucket.x[index].float().div_(255)
+        # Times 1/255, as v2.ToDtype(scale=True) does, so both paths give the same bits.
+        x = bucket.x[index].float().mul_(1.0 / 255)
         if self.whitening is not None:
             x = whiten(x, *self.whitening)
         if self.transform is not None:

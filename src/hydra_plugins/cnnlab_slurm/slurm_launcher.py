@@ -34,10 +34,15 @@ FALLBACK_HINT = "hydra.launcher.* against what the partition offers (sinfo -o '%
 
 def sbatch_refusal(error: BaseException) -> ConfigError | None:
     """The clear error for a failed sbatch call (or a missing sbatch); None for any other error."""
-    if isinstance(error, FileNotFoundError) and error.filename == "sbatch":
+    missing = (isinstance(error, FileNotFoundError) and error.filename in ("sbatch", "srun")) or (
+        # submitit >= 1.5.4 looks for srun before it submits anything
+        isinstance(error, RuntimeError) and 'Could not detect "srun"' in str(error)
+    )
+    if missing:
         return ConfigError(
-            "hydra/launcher=slurm needs the `sbatch` command, which is not on PATH: run the sweep on the "
-            "cluster's login node, or use hydra/launcher=submitit_local (or joblib) on this machine."
+            "hydra/launcher=slurm needs SLURM's `sbatch` and `srun` commands, which are not on PATH: run "
+            "the sweep on the cluster's login node, or use hydra/launcher=submitit_local (or joblib) on "
+            "this machine."
         )
     cause = error.__cause__
     if not (isinstance(cause, subprocess.CalledProcessError) and cause.cmd and cause.cmd[0] == "sbatch"):
