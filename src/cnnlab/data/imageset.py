@@ -30,6 +30,12 @@ class ImageSet:
 Buckets = list[ImageSet]
 
 
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images as float32 in [0, 1], computed as torchvision's v2.ToDtype(scale=True) does
+    (times 1/255), so the tensor and classic paths give the same bits without importing torchvision."""
+    return x.to(torch.float32).mul_(1.0 / 255)
+
+
 def as_buckets(data: ImageSet | Buckets) -> Buckets:
     """Sources return one ImageSet or a list of size buckets; the rest of cnnlab sees lists."""
     return [data] if isinstance(data, ImageSet) else list(data)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from cnnlab.data.imageset import Buckets
+from cnnlab.data.imageset import Buckets, to_unit
 from cnnlab.data.whitening import whiten
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -105,8 +105,7 @@ class TensorLoader:
         self, bucket, index: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather, scale to [0, 1], whiten, augment and normalise the images of one pass."""
-        # Times 1/255, as v2.ToDtype(scale=True) does, so both paths give the same bits.
-        x = bucket.x[index].float().mul_(1.0 / 255)
+        x = to_unit(bucket.x[index])
         if self.whitening is not None:
             x = whiten(x, *self.whitening)
         if self.transform is not None:

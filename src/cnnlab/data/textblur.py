@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from cnnlab.data.imageset import ImageSet
+from cnnlab.data.imageset import ImageSet, to_unit
 from cnnlab.errors import ConfigError
 
 # Bump when the rendering or blurring changes, so cached sets built by older code are not reused.
@@ -329,7 +329,7 @@ class PairDataset(Dataset):
         return self.x.shape[0]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.x[index].float().div(255)
+        image = to_unit(self.x[index])
         if self.transform is not None:
             image = self.transform(image)
-        return image, self.y[index].float().div(255)
+        return image, to_unit(self.y[index])

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from cnnlab.build import build
+from cnnlab.data.imageset import to_unit
 from cnnlab.data.protocols import Loader
 from cnnlab.engine.regression import GridLogger, psnr
 from cnnlab.errors import ConfigError
@@ -76,7 +77,7 @@ class ImageRegression(Task):
         return psnr(output, target) * target.shape[0]
 
     def batch_targets(self, y: torch.Tensor) -> torch.Tensor:
-        return y.float().div_(255)
+        return to_unit(y)
 
     def check_augmentation(self, augmentation: DictConfig, dataset: str) -> None:
         moved = build(augmentation, key="augmentation").pixel_moving_settings()

@@ -7,6 +7,7 @@ import torch
 from hydra.utils import instantiate
 
 from cnnlab.data.cache import cached_split
+from cnnlab.data.imageset import to_unit
 from cnnlab.engine.regression import psnr
 from cnnlab.labtasks.context import TaskContext
 
@@ -17,7 +18,7 @@ def textblur_stats(ctx: TaskContext, examples: int) -> dict:
     results: dict = {}
     for split, label in (("train", "train"), ("test", "val")):
         bucket = cached_split(source, split, ctx.cfg.paths.cache_dir)[0]
-        x, y = bucket.x.float() / 255, bucket.y.float() / 255
+        x, y = to_unit(bucket.x), to_unit(bucket.y)
         results[f"n_{label}"] = len(bucket)
         results[f"{label}_input_psnr_db"] = float(psnr(x, y))
         if split == "train":

@@ -34,7 +34,7 @@ FALLBACK_HINT = "hydra.launcher.* against what the partition offers (sinfo -o '%
 
 def sbatch_refusal(error: BaseException) -> ConfigError | None:
     """The clear error for a failed sbatch call (or a missing sbatch); None for any other error."""
-    missing = (isinstance(error, FileNotFoundError) and error.filename in ("sbatch", "srun")) or (
+    missing = (isinstance(error, FileNotFoundError) and error.filename == "sbatch") or (
         # submitit >= 1.5.4 looks for srun before it submits anything
         isinstance(error, RuntimeError) and 'Could not detect "srun"' in str(error)
     )
