@@ -57,6 +57,13 @@ $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data
 	touch $$@
 endef
 
+# One run per seed: $(1) = the recipe's folder, $(2) = its seed folders (seed0 seed1 ...), each
+# made by its own lab_run; the recipe is done when every seed is, seed by seed in that order.
+define lab_seeds
+$(LAB_RUNS)/$(1)/done: $(foreach s,$(2),$(LAB_RUNS)/$(1)/$(s)/done)
+	touch $$@
+endef
+
 # One sweep (multirun): $(1) = folder, $(2) = preset and sweep overrides.
 define lab_sweep
 $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data

@@ -65,6 +65,13 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("trainer.prepare_chunk", _int_at_least(0), "an integer >= 0 (0: batch by batch)"),
     ("trainer.amp", lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
     ("trainer.monitor_mode", lambda v: v in ("min", "max"), "min or max"),
+    ("trainer.early_stopping.mode", lambda v: v in ("min", "max"), "min or max"),
+    ("trainer.early_stopping.patience", _int_at_least(1), "an integer >= 1 (epochs without improvement)"),
+    (
+        "trainer.early_stopping.min_delta",
+        _number(lambda v: v >= 0),
+        "a number >= 0 (the smallest gain that counts as an improvement)",
+    ),
     *(
         (f"trainer.{key}", _boolean, BOOLEAN)
         for key in (
@@ -75,6 +82,8 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
             "resume_allow_changes",
             "channels_last",
             "compile",
+            "early_stopping.enabled",
+            "early_stopping.restore_best",
         )
     ),
     ("dataset.val_fraction", _number(lambda v: 0 <= v < 1), "a fraction in [0, 1)"),
@@ -120,19 +129,46 @@ def validate(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
             if not ok(value):
                 raise ConfigError(f"{key}={_shown(value)} is not allowed: it must be {allowed}.")
     check_optimizer_and_schedule(cfg)
-    monitor = cfg.trainer.monitor
+    check_monitor(cfg, "trainer.monitor", cfg.trainer.monitor)
+    check_early_stopping(cfg)
+    make_task(cfg.dataset.task).check_augmentation(cfg.augmentation, cfg.dataset.name)
+
+
+def check_monitor(cfg: DictConfig, key: str, monitor: str) -> None:
+    """A monitored metric must be one the run records, and a val_ one needs a validation split."""
     metric = cfg.dataset.metric
     allowed_monitors = [f"{s}_{m}" for s in ("train", "val", "test") for m in ("loss", metric)]
     if monitor not in allowed_monitors:
         raise ConfigError(
-            f"trainer.monitor={monitor!r} is not a metric this run records; use one of {allowed_monitors}."
+            f"{key}={monitor!r} is not a metric this run records; use one of {allowed_monitors}."
         )
     if monitor.startswith("val_") and cfg.dataset.val_fraction == 0:
         raise ConfigError(
-            f"trainer.monitor={monitor!r} needs a validation split but dataset.val_fraction=0; "
-            f"set dataset.val_fraction (e.g. 0.1) or monitor a test_ metric."
+            f"{key}={monitor!r} needs a validation split but dataset.val_fraction=0; "
+            f"set dataset.val_fraction (e.g. 0.1) or monitor a train_ metric."
         )
-    make_task(cfg.dataset.task).check_augmentation(cfg.augmentation, cfg.dataset.name)
+
+
+def check_early_stopping(cfg: DictConfig) -> None:
+    """Early stopping may not look at the test split (that would tune on it), and restoring the best
+    weights restores checkpoints/best.pt, so its monitor must be trainer.monitor."""
+    es = cfg.trainer.early_stopping
+    if not es.enabled:
+        return
+    check_monitor(cfg, "trainer.early_stopping.monitor", es.monitor)
+    if es.monitor.startswith("test_"):
+        raise ConfigError(
+            f"trainer.early_stopping.monitor={es.monitor!r} would stop on the test split, which then no "
+            "longer measures unseen data; monitor a val_ metric (dataset.val_fraction > 0 holds one out) "
+            "or the train loss (trainer.early_stopping.monitor=train_loss)."
+        )
+    if es.restore_best and (es.monitor, es.mode) != (cfg.trainer.monitor, cfg.trainer.monitor_mode):
+        raise ConfigError(
+            f"trainer.early_stopping.restore_best=true restores checkpoints/best.pt, the best epoch by "
+            f"trainer.monitor={cfg.trainer.monitor!r} ({cfg.trainer.monitor_mode}), but early stopping "
+            f"watches {es.monitor!r} ({es.mode}); set trainer.monitor={es.monitor} or "
+            "trainer.early_stopping.restore_best=false."
+        )
 
 
 def _shown(value: Any) -> str:

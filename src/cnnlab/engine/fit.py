@@ -22,6 +22,15 @@ from cnnlab.engine.checkpoint import (
     set_rng_state,
 )
 from cnnlab.engine.device import resolve_device
+from cnnlab.engine.early_stopping import (
+    DIVERGED,
+    FAILED,
+    INTERRUPTED,
+    MAX_EPOCHS,
+    PLATEAU,
+    EarlyStopping,
+    early_stopping_from,
+)
 from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
@@ -42,12 +51,13 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     device = resolve_device(trainer.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     run = build_run(cfg, device)
+    stopper = early_stopping_from(cfg)
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     best_path = run_dir / "checkpoints" / "best.pt"
     first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
-        first_epoch, prior_wall, best, initial = resume(run, ckpt_path)
+        first_epoch, prior_wall, best, initial = resume(run, ckpt_path, stopper)
         log.info("resuming %s after epoch %d", run_dir, first_epoch)
     elif trainer.resume:
         log.info(
@@ -92,23 +102,36 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             input_shape=list(data.input_shape),
             config=resolved,
             initial=summary.get("initial"),
+            early_stopping=stopper.state_dict() if stopper else None,
         )
 
-    def finish(status: str, message: str | None = None) -> dict[str, Any]:
+    def finish(status: str, stop_reason: str, message: str | None = None) -> dict[str, Any]:
         rows = metrics.rows
+        final = rows[-1] if rows else {}
+        if status == "completed" and restore_best and best is not None:
+            run.model.load_state_dict(load_checkpoint(best_path, run.device)["model"])
+            final = best["row"]
+            summary["restored_epoch"] = int(best["epoch"])
+            log.info("restored the weights of epoch %d (best %s)", best["epoch"], best["metric"])
         summary.update(
             status=status,
+            stop_reason=stop_reason,
             epochs_completed=len(rows),
-            final={k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {},
+            final={k: v for k, v in final.items() if k != "epoch"},
             best=best,
             wall_s=prior_wall + time.perf_counter() - start,
         )
+        if stopper is not None:
+            summary["early_stopping"] = stopper.record()
         if message:
             summary["message"] = message
         write_summary(run_dir / "summary.json", summary)
-        tb.end_session(status, best)
+        tb.end_session(status, best, stop_reason, len(rows))
         tb.close()
         return summary
+
+    restore_best = stopper is not None and trainer.early_stopping.restore_best
+    stop_reason = MAX_EPOCHS
 
     if first_epoch == 0:
         if trainer.get("eval_at_start"):
@@ -117,8 +140,16 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         checkpoint(0)
     write_summary(run_dir / "summary.json", summary)
     epoch = first_epoch
+    if first_epoch >= trainer.epochs:
+        log.warning(
+            "%d epochs are already done, trainer.epochs=%d: nothing to train (raise trainer.epochs to go on)",
+            first_epoch,
+            trainer.epochs,
+        )
+    if stopper is not None and stopper.best_value is not None and stopper.update_is_due(first_epoch):
+        stop_reason = PLATEAU  # the run had already stopped on its plateau before this resume
     try:
-        for epoch in range(first_epoch, trainer.epochs):
+        for epoch in range(first_epoch, trainer.epochs if stop_reason == MAX_EPOCHS else first_epoch):
             lr = current_lr(run.optimizer)
             tick = time.perf_counter()
             train, seen = run.train_epoch(
@@ -135,31 +166,43 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
                 previous, best = best, _better(best, row, trainer.monitor, trainer.monitor_mode)
+                plateau = stopper is not None and stopper.update(row)
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1, improved=best is not previous)
                 summary.update(epochs_completed=epoch + 1, heartbeat=now())
                 write_summary(run_dir / "summary.json", summary)
+            if plateau:
+                stop_reason = PLATEAU
+                log.info(
+                    "early stopping after epoch %d: %s has not improved by more than %g since epoch %d",
+                    epoch + 1,
+                    stopper.monitor,
+                    stopper.min_delta,
+                    stopper.best_epoch,
+                )
+                break
     except Diverged as error:
         message = (
             f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate "
             f"(optimizer.lr={cfg.optimizer.get('lr')}) or add a schedule/normalisation."
         )
         log.error(message)
-        return finish("diverged", message)
+        return finish("diverged", DIVERGED, message)
     except KeyboardInterrupt:
         log.warning(
             "interrupted in epoch %d; resume with: hydra.run.dir=%s trainer.resume=true",
             epoch + 1,
             run_dir,
         )
-        finish("interrupted")
+        finish("interrupted", INTERRUPTED)
         raise
     except Exception as error:
-        finish("failed", f"{type(error).__name__}: {error}")
+        finish("failed", FAILED, f"{type(error).__name__}: {error}")
         raise
-    summary = finish("completed")
+    summary = finish("completed", stop_reason)
     if trainer.get("evaluate_at_end", True):
-        evaluate_at_end(run, run_dir, summary["epochs_completed"])
+        restored = summary.get("restored_epoch")
+        evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")
     return summary
 
 
@@ -172,14 +215,14 @@ def forget_previous_run(run_dir: Path) -> None:
     remove_events(run_dir)
 
 
-def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:
+def evaluate_at_end(run: Run, run_dir: Path, epoch: int, checkpoint: str = "last") -> None:
     """The completed run's last weights (in memory) on its test split; a failure here is logged, never
     raised: the run and its files are complete, and `python -m cnnlab.evaluate` can redo it."""
     if not run.task.has_classes:
         log.info("no end-of-run evaluation: it is for classification runs, this is %s", run.task.name)
         return
     try:
-        result = evaluate_split(run, run_dir, "test", "last", epoch)
+        result = evaluate_split(run, run_dir, "test", checkpoint, epoch)
     except Exception as error:  # noqa: BLE001  (anything: the training run must stay completed)
         log.warning(
             "end-of-run evaluation failed (%s: %s); the run itself completed. Retry with "
@@ -192,10 +235,13 @@ def evaluate_at_end(run: Run, run_dir: Path, epoch: int) -> None:
     log.info("test accuracy %.4f per class and mistakes in %s", result["accuracy"], result["dir"])
 
 
-def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None, dict | None]:
-    """Load the checkpoint's weights, optimiser, scheduler and RNG states into `run`, after checking
-    that its config is this run's; returns the epochs done, the wall time spent, the best so far and
-    the metrics measured before any step (trainer.eval_at_start), which summary.json keeps."""
+def resume(
+    run: Run, ckpt_path: Path, stopper: EarlyStopping | None = None
+) -> tuple[int, float, dict | None, dict | None]:
+    """Load the checkpoint's weights, optimiser, scheduler, early-stopping and RNG states into `run`,
+    after checking that its config is this run's; returns the epochs done, the wall time spent, the
+    best so far and the metrics measured before any step (trainer.eval_at_start), which summary.json
+    keeps."""
     state = load_checkpoint(ckpt_path, run.device)
     changed = check_resume_config(
         state.get("config") or {},
@@ -206,6 +252,8 @@ def resume(run: Run, ckpt_path: Path) -> tuple[int, float, dict | None, dict | N
     if changed:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
     run.load_state_dict(state)
+    if stopper is not None:
+        stopper.load_state_dict(state.get("early_stopping"))
     set_rng_state(state["rng"])
     return state["epoch"], state["wall_s"], state["best"], state.get("initial")
 

@@ -26,6 +26,8 @@ from cnnlab.engine.run_files import RESOLVED_CONFIG, SPLITS, scalar_tag
 from cnnlab.overrides import flatten, is_plumbing
 
 EVENTS_GLOB = "events.out.tfevents.*"
+# Why and when the run ended (summary.json's status, stop_reason and epochs_completed), as a text.
+STOP_REASON_TAG = "run/stop_reason"
 # summary.json status -> what the HParams table shows in its Status column.
 SESSION_STATUS = {
     "completed": api_pb2.STATUS_SUCCESS,
@@ -86,9 +88,12 @@ class TensorBoardLog:
         self.writer.file_writer.add_summary(session_start(params))
         self.writer.flush()
 
-    def end_session(self, status: str, best: dict[str, Any] | None) -> None:
+    def end_session(self, status: str, best: dict[str, Any] | None, stop_reason: str, epochs: int) -> None:
+        """The best monitored value at its epoch, why the run stopped (a text at its last epoch) and the
+        session's status."""
         if best is not None:
             self.writer.add_scalar(best_tag(best["metric"]), best["value"], int(best["epoch"]))
+        self.writer.add_text(STOP_REASON_TAG, f"{status}: {stop_reason} after epoch {epochs}", epochs)
         self.writer.file_writer.add_summary(session_end(status))
         self.writer.flush()
 

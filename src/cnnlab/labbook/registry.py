@@ -35,6 +35,12 @@ class Recipe:
     data: str | None = None
     overrides: tuple[str, ...] = ()
     full_overrides: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def seed_folders(self) -> tuple[str, ...]:
+        """A run recipe with seeds trains one run per seed, each in <folder>/seed<N>."""
+        return tuple(f"seed{seed}" for seed in self.seeds)
 
     @property
     def trains(self) -> bool:
@@ -112,12 +118,30 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
             f"task: <task>; it names {kinds or 'none'}."
         )
     kind = kinds[0]
-    known = {"run", "sweep", "task", "grid", "at_best", "reads", "data", "overrides", "full_overrides"}
+    known = {
+        "run",
+        "sweep",
+        "task",
+        "grid",
+        "at_best",
+        "reads",
+        "data",
+        "overrides",
+        "full_overrides",
+        "seeds",
+    }
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ConfigError(f"{where}: recipe {folder!r} has unknown keys {unknown}; known: {sorted(known)}.")
     if spec.get("data") not in (None, "cifar10", "varres"):
         raise ConfigError(f"{where}: recipe {folder!r} has data={spec['data']!r}; use cifar10 or varres.")
+    seeds = _tuple(spec.get("seeds"))
+    if seeds and (
+        kind != "run" or len(set(seeds)) != len(seeds) or not all(isinstance(x, int) for x in seeds)
+    ):
+        raise ConfigError(
+            f"{where}: recipe {folder!r} has seeds={list(seeds)}; seeds are distinct integers of a run."
+        )
     return Recipe(
         folder=folder,
         kind=kind,
@@ -129,6 +153,7 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         data=spec.get("data"),
         overrides=_tuple(spec.get("overrides")),
         full_overrides=_tuple(spec.get("full_overrides")),
+        seeds=seeds,
     )
 
 

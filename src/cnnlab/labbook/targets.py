@@ -7,7 +7,7 @@ from cnnlab.labbook.registry import Lab, Recipe, all_labs
 
 HEADER = """\
 # Generated from conf/lab/*.yaml by `make lab-targets` (python -m cnnlab.experiments targets):
-# do not edit. The macros (lab_run, lab_sweep, lab_sweep_at_best, lab_task, lab_run_task) and the
+# do not edit. The macros (lab_run, lab_seeds, lab_sweep, lab_sweep_at_best, lab_task, lab_run_task) and the
 # variables (BUDGET, LAB_OUT, LAB_DATA, ARGS, CIFAR, VARRES, JOBLIB) are in mk/labs.mk.
 """
 DATA = {"cifar10": "$$(CIFAR)", "varres": "$$(VARRES)"}
@@ -43,6 +43,11 @@ def recipe_done(lab: Lab, recipe: Recipe) -> str:
 
 def _recipe_rule(lab: Lab, recipe: Recipe) -> str:
     folder = f"{lab.name}/{recipe.folder}"
+    if recipe.kind == "run" and recipe.seeds:
+        return f"$(eval $(call lab_seeds,{folder},{' '.join(recipe.seed_folders)}))\n" + "\n".join(
+            f"$(eval $(call lab_run,{folder}/seed{seed},{_args(recipe)} trainer.seed={seed}))"
+            for seed in recipe.seeds
+        )
     if recipe.kind == "run":
         return f"$(eval $(call lab_run,{folder},{_args(recipe)}))"
     if recipe.kind == "sweep" and recipe.at_best:
