@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e '.[dev]'
+	@# cnnlab's own Optuna sweeper replaced hydra-optuna-sweeper, whose config schemas would clash with it.
+	@$(BIN)/pip uninstall -q -y hydra-optuna-sweeper 2>/dev/null || true
 	@touch $@
 
 install: $(STAMP) ## create .venv (if missing) and install cnnlab with its dependencies

@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from cnnlab.engine.run_files import RESOLVED_CONFIG
+from cnnlab.engine.run_files import RESOLVED_CONFIG, trial_state
 from cnnlab.engine.run_lock import died_message, run_status
 from cnnlab.overrides import flatten, parse_overrides
 from cnnlab.plot_style import draw_splits, run_colors, run_handles, split_key
@@ -149,6 +149,13 @@ def _read_run(run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, Any], p
         "wall_s": summary.get("wall_s", math.nan),
         "message": summary.get("message", ""),
     }
+    trial = summary.get("trial")
+    if isinstance(trial, dict):  # a job of an Optuna search (hydra/sweeper=optuna)
+        row |= {
+            "trial": trial.get("number", math.nan),
+            "trial_state": trial_state(status),
+            "pruned_epoch": summary.get("pruned_epoch", math.nan),
+        }
     return row, metrics.assign(run_dir=str(run_dir))
 
 
@@ -314,8 +321,11 @@ def to_markdown(report: Report, title: str) -> str:
     shown = [
         "best",
         "sweep",
+        "trial",
         *report.varying,
         "status",
+        "trial_state",
+        "pruned_epoch",
         "epochs",
         *[
             c

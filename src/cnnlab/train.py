@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -15,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cnnlab.composition_errors import reports_composition_errors
+from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, disk_full_as_error
@@ -25,20 +27,31 @@ from cnnlab.validate import validate
 log = logging.getLogger("cnnlab.train")
 
 
-def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> float:
+def run(
+    cfg: DictConfig,
+    run_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    hooks: Sequence[EpochHook] = (),
+) -> float:
     """Train one configuration; returns the monitored metric (best over epochs) for sweepers."""
-    return monitored_value(train_run(cfg, run_dir, overrides))
+    return monitored_value(train_run(cfg, run_dir, overrides, hooks))
 
 
-def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> dict:
-    """Validate, then train in run_dir (Hydra's run dir by default) holding its lock; the summary."""
+def train_run(
+    cfg: DictConfig,
+    run_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    hooks: Sequence[EpochHook] = (),
+) -> dict:
+    """Validate, then train in run_dir (Hydra's run dir by default) holding its lock; the summary.
+    `hooks` see each epoch and may end the run (an Optuna trial's pruner, engine/epoch_hooks.py)."""
     if run_dir is None:
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         overrides = list(hydra_cfg.overrides.task)
     validate(cfg, overrides or [])
     with hold_run_dir(run_dir), disk_full_as_error(run_dir):
-        summary = fit(cfg, run_dir, overrides or [])
+        summary = fit(cfg, run_dir, overrides or [], hooks)
     if summary["status"] == "completed":
         log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
     return summary

@@ -21,6 +21,13 @@ OTHER_TAGS = {"lr": "opt/lr", "epoch_s": "perf/epoch_s", "images_per_s": "perf/i
 # The config a run trained with, resolved, as plain YAML in the run dir: what sweeps compare and what
 # experiments/ keeps (Hydra's .hydra/config.yaml is unresolved and is rewritten before a job starts).
 RESOLVED_CONFIG = "config.yaml"
+# summary.json's status -> the state of the Optuna trial the run was (hydra/sweeper=optuna tells its study
+# this, and the sweep report shows it); every other status (failed, diverged, ...) is a failed trial.
+TRIAL_STATES = {"completed": "COMPLETE", "pruned": "PRUNED"}
+
+
+def trial_state(status: str | None) -> str:
+    return TRIAL_STATES.get(str(status), "FAIL")
 
 
 def _atomic_write_text(text: str, path: Path) -> None:

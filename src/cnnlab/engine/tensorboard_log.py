@@ -31,6 +31,7 @@ STOP_REASON_TAG = "run/stop_reason"
 # summary.json status -> what the HParams table shows in its Status column.
 SESSION_STATUS = {
     "completed": api_pb2.STATUS_SUCCESS,
+    "pruned": api_pb2.STATUS_SUCCESS,  # ended early by its search's pruner, files complete
     "diverged": api_pb2.STATUS_FAILURE,
     "failed": api_pb2.STATUS_FAILURE,
 }

@@ -4,6 +4,7 @@ instead of taking the other jobs down with it."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -20,18 +21,21 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
 from cnnlab.engine.run_lock import run_status
 from cnnlab.engine.tensorboard_log import remove_events
 from cnnlab.overrides import changed_settings, is_plumbing, split_override
 from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
+from cnnlab.sweep.study import TRIAL_ENV
 
 log = logging.getLogger("cnnlab.sweep")
 
 MAX_DIRNAME = 200
-# Outcomes a rerun would only repeat: skipped. A diverged run is a result (NaN), not an error.
-FINISHED = ("completed", "diverged")
+# Outcomes a rerun would only repeat: skipped. A diverged run is a result (NaN), not an error; a pruned
+# one was stopped on purpose by its search (hydra/sweeper=optuna), so it is not retried either.
+FINISHED = ("completed", "diverged", "pruned")
 
 
 # Written into the sweep dir when a multirun starts (sweep/callback.py): the keys it varies.
@@ -154,8 +158,34 @@ def record_failure(
     write_summary(run_dir / "summary.json", summary)
 
 
-def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float]) -> float:
-    """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish."""
+def trial_hooks(hydra_cfg: DictConfig, cfg: DictConfig) -> tuple[EpochHook, ...]:
+    """The job's Optuna trial as an epoch hook when an Optuna search launched it (the pruning and the
+    per-epoch reports, cnnlab.sweep.pruning); nothing for any other sweep's job."""
+    if TRIAL_ENV not in (hydra_cfg.job.get("env_set") or {}):
+        return ()
+    from cnnlab.sweep.pruning import trial_of_job  # Optuna: paid by searches only
+
+    return (trial_of_job(hydra_cfg, cfg.trainer.monitor),)
+
+
+def _metrics_rows(run_dir: Path) -> list[dict[str, float]]:
+    with (run_dir / "metrics.csv").open(newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def _replay_into_trial(hydra_cfg: DictConfig, cfg: DictConfig, run_dir: Path) -> None:
+    """A finished run dir that an Optuna search asked for again: its epochs become the new trial's
+    per-epoch values, so pruners and the dashboard see them as if it had trained."""
+    try:
+        for hook in trial_hooks(hydra_cfg, cfg):
+            hook.replay(_metrics_rows(run_dir))
+    except Exception as error:  # noqa: BLE001  (the run is finished; its trial just lacks its curve)
+        log.warning("could not report %s's epochs to its trial: %s", run_dir, error)
+
+
+def run_sweep_job(cfg: DictConfig, train: Callable[..., float]) -> float:
+    """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish.
+    `train(cfg, run_dir, overrides, hooks=...)` trains; hooks are the job's Optuna trial, if any."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
@@ -175,6 +205,7 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
                     summary.get("monitor"),
                     value,
                 )
+                _replay_into_trial(hydra_cfg, cfg, run_dir)
                 return value
             if (run_dir / "checkpoints" / "last.pt").is_file():
                 log.info("%s stopped as %s: resuming from its checkpoint", run_dir, status)
@@ -189,7 +220,7 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
         stop_when_parent_dies()
     started = time.time()
     try:
-        return train(cfg, run_dir, overrides)
+        return train(cfg, run_dir, overrides, hooks=trial_hooks(hydra_cfg, cfg))
     except KeyboardInterrupt:
         exit_if_orphaned()
         raise
