@@ -1,8 +1,8 @@
 """An Optuna search space from Hydra's override syntax, as conf/hparams_search/*.yaml write it under
-hydra.sweeper.params (and as the command line may add): `interval(a, b)` a float (an int when both ends
-are), `tag(log, interval(a, b))` the same on a log scale, `choice(a, b)` or `a,b` a categorical, `range(a,
-b, step)` evenly spaced values with b excluded as in Hydra's grids; a plain value is fixed for every
-trial."""
+hydra.sweeper.params (and as the command line may add): `interval(a, b)` a float (Hydra reads its ends
+as floats; `tag(int, interval(a, b))` an integer), `tag(log, interval(a, b))` the same on a log scale,
+`choice(a, b)` or `a,b` a categorical, `range(a, b, step)` evenly spaced values with b excluded as in
+Hydra's grids; a plain value is fixed for every trial."""
 
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def distribution(override: Override) -> BaseDistribution:
                 f"{override.input_line} is not a range Optuna can draw from: interval(low, high) needs "
                 f"low < high{', both above 0 on a log scale' if log else ''}."
             )
-        if isinstance(start, int) and isinstance(end, int):
-            return IntDistribution(start, end, log=log)
+        if "int" in value.tags:
+            return IntDistribution(math.ceil(start), math.floor(end), log=log)
         return FloatDistribution(float(start), float(end), log=log)
     raise ConfigError(f"{override.input_line}: the Optuna sweeper takes choice, range and interval sweeps.")
 
