@@ -28,8 +28,6 @@ GOOD, BAD = "0.003", "1e-07"
 # A grid over a good lr and one that learns nothing: with seed 1 the grid tries the good one first, so
 # by the bad one's first epoch the median pruner has a finished trial to compare it with.
 PRUNED_SEARCH = [
-    "-m",
-    "hydra/sweeper=optuna",
     "hydra/sweeper/sampler=grid",
     "hydra.sweeper.sampler.seed=1",
     "hydra/sweeper/pruner=median",
@@ -45,12 +43,18 @@ def trials(storage: str, name: str = "sweep") -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=storage).trials
 
 
+def search(root: Path, *overrides: str) -> list[optuna.trial.FrozenTrial]:
+    """An Optuna search through the CLI into root/sweep; the trials of its study (root/sweep/optuna.db)."""
+    done, _ = sweep(root, "-m", "hydra/sweeper=optuna", *overrides)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return trials(f"sqlite:///{root / 'sweep' / 'optuna.db'}")
+
+
 @pytest.fixture(scope="module")
 def pruned_search(tmp_path_factory) -> Path:
     """One search whose bad trial was pruned (shared by the pruning and the dashboard tests)."""
     root = tmp_path_factory.mktemp("pruned")
-    done, _ = sweep(root, *PRUNED_SEARCH)
-    assert done.returncode == 0, done.stderr[-3000:]
+    search(root, *PRUNED_SEARCH)
     return root
 
 
@@ -92,12 +96,10 @@ def test_a_clearly_worse_trial_is_pruned_and_a_rerun_does_not_retrain_it(pruned_
 
     # The same command again continues the study, whose grid is done: nothing trains.
     before = {r: snapshot(r) for r in (good, bad)}
-    done, _ = sweep(root, *PRUNED_SEARCH)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert len(trials(storage)) == 2
+    assert len(search(root, *PRUNED_SEARCH)) == 2
     # A new study asks for both points again: the jobs are skipped, the pruned one told as pruned.
     other = f"sqlite:///{root / 'other.db'}"
-    done, _ = sweep(root, *PRUNED_SEARCH, f"hydra.sweeper.storage={other}")
+    done, _ = sweep(root, "-m", "hydra/sweeper=optuna", *PRUNED_SEARCH, f"hydra.sweeper.storage={other}")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "already pruned with this config" in (bad / "train.log").read_text()
     assert "epoch 1/3" not in done.stdout + done.stderr
@@ -160,9 +162,8 @@ def test_optuna_dashboard_serves_the_study_over_http(pruned_search):
 def test_joblib_starts_a_trial_as_soon_as_a_slot_frees_up(tmp_path):
     # Three trials, two slots: with seed 0 the grid asks for 16 epochs, then 2, then 1. The third starts
     # when the 2-epoch trial ends, long before the 16-epoch one does (a batch of two would wait for both).
-    search = [
-        "-m",
-        "hydra/sweeper=optuna",
+    long, short, third = search(
+        tmp_path,
         "hydra/sweeper/sampler=grid",
         "hydra.sweeper.sampler.seed=0",
         "hydra/launcher=joblib",
@@ -170,10 +171,7 @@ def test_joblib_starts_a_trial_as_soon_as_a_slot_frees_up(tmp_path):
         "trainer.epochs=choice(1,2,16)",
         "trainer.limit_batches=2",
         "trainer.evaluate_at_end=false",
-    ]
-    done, _ = sweep(tmp_path, *search)
-    assert done.returncode == 0, done.stderr[-3000:]
-    long, short, third = trials(f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}")
+    )
     assert [t.params["trainer.epochs"] for t in (long, short, third)] == [16, 2, 1]
     assert all(t.state.name == "COMPLETE" for t in (long, short, third))
     assert short.datetime_complete <= third.datetime_start < long.datetime_complete
@@ -183,20 +181,16 @@ def test_joblib_starts_a_trial_as_soon_as_a_slot_frees_up(tmp_path):
 
 @pytest.mark.slow
 def test_submitit_jobs_report_every_epoch_through_the_storage(tmp_path):
-    search = [
-        "-m",
-        "hydra/sweeper=optuna",
+    found = search(
+        tmp_path,
         "hydra/launcher=submitit_local",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=2",
         "hydra/sweeper/sampler=random",
         "optimizer.lr=tag(log, interval(0.001, 0.01))",
         *TINY,
-    ]
-    done, _ = sweep(tmp_path, *search)
-    assert done.returncode == 0, done.stderr[-3000:]
+    )
     assert (tmp_path / "sweep" / ".submitit").is_dir()
-    found = trials(f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}")
     assert len(found) == 2
     by_trial = {
         json.loads((r / "summary.json").read_text())["trial"]["number"]: r for r in job_dirs(tmp_path)
@@ -209,20 +203,16 @@ def test_submitit_jobs_report_every_epoch_through_the_storage(tmp_path):
 
 @pytest.mark.slow
 def test_a_multi_objective_search_writes_its_pareto_front(tmp_path):
-    search = [
-        "-m",
-        "hydra/sweeper=optuna",
+    found = search(
+        tmp_path,
         "hydra/sweeper/sampler=nsgaii",
         "hydra.sweeper.direction=[maximize,minimize]",
         "hydra.sweeper.objectives=[best.value,n_params]",
         "model=lenet,simple_cnn",
         "hydra.sweeper.n_trials=3",
         *TINY,
-    ]
-    done, _ = sweep(tmp_path, *search)
-    assert done.returncode == 0, done.stderr[-3000:]
+    )
     summaries = {r.name: json.loads((r / "summary.json").read_text()) for r in job_dirs(tmp_path)}
-    found = trials(f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}")
     for trial in found:
         summary = summaries[f"model={trial.params['model']}"]
         assert trial.values == [pytest.approx(summary["best"]["value"]), summary["n_params"]]

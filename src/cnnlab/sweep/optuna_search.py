@@ -152,8 +152,7 @@ class OptunaSearch:
             n_trials = min(n_trials, grid_size(values))
         return sampler, n_trials
 
-    def open_study(self, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-        url = storage_url(self.settings.storage, self.sweep_dir)
+    def open_study(self, sampler: optuna.samplers.BaseSampler, url: str) -> optuna.Study:
         name = study_name(self.settings.study_name, self.sweep_dir)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         study = optuna.create_study(
@@ -181,38 +180,28 @@ class OptunaSearch:
                 "optimizer.lr=interval(1e-4,1e-1)."
             )
         sampler, n_trials = self._sampler(space)
+        url = storage_url(self.settings.storage, self.sweep_dir)
         previous = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # cnnlab logs one line per trial itself
         try:
-            study = self.open_study(sampler)
-            self._search(study, sampler, space, fixed, n_trials)
+            study = self.open_study(sampler, url)
+            log.info(
+                "Optuna study %s in %s: %s, pruner %s, %s, %d trials, %d at a time (%d already in it)",
+                study.study_name,
+                url,
+                type(sampler).__name__,
+                type(self.settings.pruner).__name__,
+                "/".join(self.settings.directions),
+                n_trials,
+                self.slots,
+                len(study.trials),
+            )
+            self._optimize(study, sampler, space, fixed, n_trials)
         finally:
             optuna.logging.set_verbosity(previous)
-        return study
-
-    def _search(
-        self,
-        study: optuna.Study,
-        sampler: optuna.samplers.BaseSampler,
-        space: dict[str, BaseDistribution],
-        fixed: list[str],
-        n_trials: int,
-    ) -> None:
-        url = storage_url(self.settings.storage, self.sweep_dir)
-        log.info(
-            "Optuna study %s in %s: %s, pruner %s, %s, %d trials, %d at a time (%d already in the study)",
-            study.study_name,
-            url,
-            type(sampler).__name__,
-            type(self.settings.pruner).__name__,
-            "/".join(self.settings.directions),
-            n_trials,
-            self.slots,
-            len(study.trials),
-        )
-        self._optimize(study, sampler, space, fixed, n_trials)
         self._write_results(study, url)
         log.info("look at the study: optuna-dashboard %s  (or make dashboard STORAGE=%s)", url, url)
+        return study
 
     def _optimize(
         self,
@@ -294,7 +283,10 @@ class OptunaSearch:
             state = TrialState.FAIL
         tell(study, trial, state, values if state == TrialState.COMPLETE else None)
         pruned = f" at epoch {summary.get('pruned_epoch')}" if state == TrialState.PRUNED and summary else ""
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(self.objectives, values, strict=True))
+        monitor = f"best {self.config.trainer.monitor}"
+        shown = ", ".join(
+            f"{monitor if k == 'best.value' else k} {v:.4g}" for k, v in zip(self.objectives, values, strict=True)
+        )
         log.info("trial %d %s%s: %s (%s)", trial.number, state.name, pruned, shown, run_dir.name)
 
     def _write_results(self, study: optuna.Study, url: str) -> None:
