@@ -253,6 +253,7 @@ class OptunaSearch:
         """Run the trial's job through the launcher, its JobReturns into `job`: from a pool thread, or here
         when there is one slot."""
         params = [f"{key}={value}" for key, value in trial.params.items()]
+        # The trial's id in the storage (Optuna keeps it private; its number is only unique in the study).
         overrides = [*params, *fixed, f"++hydra.job.env_set.{TRIAL_ENV}={trial._trial_id}"]
         idx, self.job_idx = self.job_idx, self.job_idx + 1
         log.info("trial %d: %s", trial.number, " ".join(params))
@@ -285,7 +286,8 @@ class OptunaSearch:
         pruned = f" at epoch {summary.get('pruned_epoch')}" if state == TrialState.PRUNED and summary else ""
         monitor = f"best {self.config.trainer.monitor}"
         shown = ", ".join(
-            f"{monitor if k == 'best.value' else k} {v:.4g}" for k, v in zip(self.objectives, values, strict=True)
+            f"{monitor if k == 'best.value' else k} {v:.4g}"
+            for k, v in zip(self.objectives, values, strict=True)
         )
         log.info("trial %d %s%s: %s (%s)", trial.number, state.name, pruned, shown, run_dir.name)
 
@@ -320,7 +322,7 @@ def tell(
     study: optuna.Study, trial: optuna.Trial, state: TrialState, values: list[float] | None = None
 ) -> None:
     """study.tell, except that the grid sampler's study.stop() once every point is done, meant for
-    study.optimize, is moot here: the trial's state is stored all the same (Optuna stores it first)."""
+    study.optimize, is moot here: Optuna stores the trial's state all the same (in a `finally`)."""
     try:
         study.tell(trial, values=values, state=state, skip_if_finished=True)
     except RuntimeError as error:
