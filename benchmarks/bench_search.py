@@ -3,7 +3,7 @@ lr_wd_batch_size.yaml: AdamW's lr and weight decay and the batch size, TPE) run 
 once per sampler seed, the two modes interleaved (off, on, off, on, ...) so machine noise hits both.
 
     python benchmarks/bench_search.py --data-root data   # make bench-search: MNIST, LeNet, 24 trials x 10
-                                                         # epochs, seeds 0,1,2 (about 1.5 h on 2 cores)
+                                                         # epochs, seeds 0,1,2 (about 2 h on 2 cores)
     python benchmarks/bench_search.py --smoke            # pipeline check: digits, 4 trials, 2 epochs, seed 0
 
 Each search is the real CLI (`python -m cnnlab.train hparams_search=... -m`) in its own sweep dir, so its
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from commands import cnnlab_sweep, cnnlab_train, run_timed  # benchmarks/commands.py, beside this script
+from commands import cnnlab_sweep, run_timed  # benchmarks/commands.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = "hparams_search=lr_wd_batch_size"
@@ -107,18 +106,19 @@ def search(args: argparse.Namespace, root: Path, name: str, seed: int, mode: lis
 
 
 def warm_up(args: argparse.Namespace, root: Path) -> None:
-    """One tiny run that decodes the data set into the cache, so no search pays for it."""
-    command = cnnlab_train(
+    """A one-trial, one-batch search first: it decodes the data set into the cache and pays the one-off
+    costs (compiled imports, the file cache) that would otherwise fall on the first timed search."""
+    command = cnnlab_sweep(
+        root,
         root / "warm-up",
+        PRESET,
+        "hydra.sweeper.n_trials=1",
         f"dataset={args.dataset}",
         "trainer.epochs=1",
         "trainer.limit_batches=1",
-        "trainer.evaluate_at_end=false",
         f"paths.data_root={Path(args.data_root).resolve()}",
-        f"paths.cache_dir={root / 'cache'}",
-        f"paths.output_dir={root / 'outputs'}",
     )
-    subprocess.run(command, capture_output=True, check=True)
+    run_timed(command)
 
 
 def render(args: argparse.Namespace, runs: list[dict[str, Any]], load: tuple[str, str], command: str) -> str:

@@ -13,5 +13,5 @@ bench: $(STAMP) ## images/s: tensor path vs classic DataLoader vs bare compute (
 bench-tta: $(STAMP) ## wall time to 99% MNIST test accuracy: fast/mnist99 vs standalone vs keras7 recipe
 	$(PY) benchmarks/bench_tta.py --data-root $(DATA_ROOT) $(TTA_ARGS)
 
-bench-search: $(STAMP) lab-data ## one Optuna search, pruning off vs on, 3 seeds (MNIST, ~1.5 h; SEARCH_ARGS=--smoke)
+bench-search: $(STAMP) lab-data ## one Optuna search, pruning off vs on, 3 seeds (MNIST, ~2 h; SEARCH_ARGS=--smoke)
 	$(PY) benchmarks/bench_search.py --data-root $(LAB_DATA) $(SEARCH_ARGS)
