@@ -13,8 +13,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
+from cnnlab.conf_dir import CONF_DIR as _CONF_DIR
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CONF_DIR = str(_CONF_DIR)
 
 
 def options(group: str) -> list[str]:

@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.labbook.registry import all_labs
 from cnnlab.labbook.targets import make_text
 from cnnlab.models import build_model, count_parameters
@@ -19,7 +20,7 @@ from cnnlab.models import build_model, count_parameters
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/LABS.md beside the checkout; CNNLAB_LABS_MD points elsewhere (e.g. from a git worktree).
 LABS_MD = Path(os.environ.get("CNNLAB_LABS_MD", ROOT.parent / "shared" / "LABS.md"))
-CONF = ROOT / "conf"
+CONF = CONF_DIR
 PRESETS = sorted(
     p.relative_to(CONF / "experiment").with_suffix("").as_posix() for p in CONF.glob("experiment/**/*.yaml")
 )

@@ -16,8 +16,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.errors import ConfigError
-from cnnlab.validate import CONF_DIR
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 

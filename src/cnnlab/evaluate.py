@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab.analysis.checkpoint import REBUILT_GROUPS
 from cnnlab.build import require_trusted_targets
 from cnnlab.composition_errors import reports_composition_errors
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.device import resolve_device
 from cnnlab.engine.evaluation import CHECKPOINTS, MISTAKES_SHOWN, evaluate_split
@@ -91,7 +92,7 @@ def evaluate_run(
 
 
 @reports_composition_errors("python -m cnnlab.evaluate")
-@hydra.main(config_path="../../conf", config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Composes the config and evaluates; user mistakes print one paragraph and exit 2."""
     try:

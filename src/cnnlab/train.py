@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cnnlab.composition_errors import reports_composition_errors
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, disk_full_as_error
@@ -45,7 +46,7 @@ def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str]
 
 
 @reports_composition_errors("python -m cnnlab.train")
-@hydra.main(config_path="../../conf", config_name="train", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg, run)

@@ -11,18 +11,16 @@ import difflib
 import math
 import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.tasks import make_task
 from cnnlab.errors import ConfigError
 from cnnlab.overrides import split_override
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def _int_at_least(low: int) -> Callable[[Any], bool]:

@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.errors import ConfigError
 
-LAB_DIR = Path(__file__).resolve().parents[3] / "conf" / "lab"
+LAB_DIR = CONF_DIR / "lab"
 LABS = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
 RECIPE_KINDS = ("run", "sweep", "task")
 # A reference to a measured value inside a template: {<recipe folder>:<path>[|<format>]}.
