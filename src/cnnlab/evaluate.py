@@ -23,6 +23,7 @@ from cnnlab.engine.run import build_run_model
 from cnnlab.engine.run_files import RESOLVED_CONFIG
 from cnnlab.engine.tasks import TASKS
 from cnnlab.errors import CheckpointError, CnnlabError, ConfigError
+from cnnlab.overrides import quoted_value
 
 
 def evaluate_run(
@@ -121,8 +122,7 @@ def quote_run_dir(argument: str) -> str:
     key, equals, value = argument.partition("=")
     if key != "run" or not equals or value[:1] in ("'", '"'):
         return argument
-    quote = "'" if "'" not in value else '"'
-    return f"{key}={quote}{value}{quote}"
+    return f"{key}={quoted_value(value)}"
 
 
 def cli() -> None:

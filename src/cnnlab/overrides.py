@@ -9,6 +9,7 @@ training does not import the one and the report not the other.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Exact keys; Hydra's exclude_keys matches whole keys only, so paths' own keys are listed as well.
@@ -66,3 +67,12 @@ def changed_settings(old: dict[str, Any], new: dict[str, Any], ignore: frozenset
         for key in sorted(before.keys() & after.keys())
         if not is_plumbing(key) and key not in ignore and before[key] != after[key]
     }
+
+
+def quoted_value(value: str) -> str:
+    """`value` as Hydra's override parser reads it back verbatim: quoted when it holds anything but
+    path characters (the `=` and `,` of a sweep job's dir name would otherwise be syntax)."""
+    if re.fullmatch(r"[\w./:@%+~-]+", value):
+        return value
+    quote = '"' if '"' not in value else "'"
+    return f"{quote}{value}{quote}"

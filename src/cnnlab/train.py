@@ -1,4 +1,5 @@
-"""Training entry point: `python -m cnnlab.train [group=option ...] [key=value ...]`.
+"""Training entry point: `python -m cnnlab.train [group=option ...] [key=value ...]` (`cnnlab-train`),
+and from Python `cnnlab.train([overrides], run_dir=None) -> Result`: this module is callable.
 
 Hydra composes the config; `run` does the work and is what tests and sweeps call.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -14,11 +16,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from cnnlab.api import Result, as_hydra_job, compose_train, make_callable
 from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.run_lock import hold_run_dir
-from cnnlab.errors import CnnlabError, disk_full_as_error
+from cnnlab.errors import CnnlabError, ConfigError, disk_full_as_error
 from cnnlab.sweep import run_sweep_job
 from cnnlab.tensorboard_root import refresh_after_run
 from cnnlab.validate import validate
@@ -34,6 +37,11 @@ def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | Non
 def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> dict:
     """Validate, then train in run_dir (Hydra's run dir by default) holding its lock; the summary."""
     if run_dir is None:
+        if not HydraConfig.initialized():
+            raise ConfigError(
+                "train_run(cfg) without run_dir= takes Hydra's run dir, and no Hydra app is running: "
+                "give run_dir=, or call cnnlab.train([overrides], run_dir=None), which picks one."
+            )
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         overrides = list(hydra_cfg.overrides.task)
@@ -62,6 +70,20 @@ def main(cfg: DictConfig) -> float:
         sys.exit(1)  # its message is logged; a script or CI running it alone must notice
     return monitored_value(summary)
 
+
+def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> Result:
+    """`python -m cnnlab.train <overrides>` from Python: trains in run_dir (default: Hydra's
+    outputs/runs/<name>/<time>) showing each epoch's line, and returns the run's Result. Bad input raises
+    ConfigError (one paragraph)."""
+    cfg = compose_train(list(overrides))
+    run_dir = Path(run_dir if run_dir is not None else cfg.hydra.run.dir)
+    with as_hydra_job(cfg, run_dir) as job:
+        train_run(job, run_dir, list(cfg.hydra.overrides.task))
+    refresh_after_run(run_dir, Path(job.paths.output_dir))
+    return Result.read(run_dir)
+
+
+make_callable(__name__, train)
 
 if __name__ == "__main__":
     main()
