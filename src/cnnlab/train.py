@@ -1,7 +1,8 @@
 """Training entry point: `python -m cnnlab.train [group=option ...] [key=value ...]` (`cnnlab-train`),
 and from Python `cnnlab.train([overrides], run_dir=None) -> Result`: this module is callable.
 
-Hydra composes the config; `run` does the work and is what tests and sweeps call.
+Hydra composes the config; `run` does the work and is what tests and sweeps call. A bare resume
+(`hydra.run.dir=<dir> trainer.resume=true`) gets the run's own overrides first (overrides.resumed_overrides).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, ConfigError, disk_full_as_error
+from cnnlab.overrides import resumed_overrides
 from cnnlab.sweep import run_sweep_job
 from cnnlab.tensorboard_root import refresh_after_run
 from cnnlab.validate import validate
@@ -71,11 +73,21 @@ def main(cfg: DictConfig) -> float:
     return monitored_value(summary)
 
 
+def cli() -> None:
+    """`cnnlab-train` and `python -m cnnlab.train`: Hydra's main, after a bare resume command got its
+    run's saved overrides (a sweep resumes each job itself)."""
+    if not {"-m", "--multirun"} & set(sys.argv[1:]):
+        sys.argv[1:] = resumed_overrides(sys.argv[1:])
+    main()
+
+
 def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> Result:
     """`python -m cnnlab.train <overrides>` from Python: trains in run_dir (default: Hydra's
     outputs/runs/<name>/<time>) showing each epoch's line, and returns the run's Result. Bad input raises
-    ConfigError (one paragraph)."""
-    cfg = compose_train(list(overrides))
+    ConfigError (one paragraph); after an interrupt, `trainer.resume=true` with the same run_dir continues
+    the run with its own settings."""
+    overrides = resumed_overrides(list(overrides), None if run_dir is None else Path(run_dir))
+    cfg = compose_train(overrides)
     run_dir = Path(run_dir if run_dir is not None else cfg.hydra.run.dir)
     with as_hydra_job(cfg, run_dir) as job:
         train_run(job, run_dir, list(cfg.hydra.overrides.task))
@@ -86,4 +98,4 @@ def train(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> R
 make_callable(__name__, train)
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
+from cnnlab.errors import ConfigError
+from cnnlab.overrides import quoted_value
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path, stopper)
-        log.info("resuming %s after epoch %d", run_dir, first_epoch)
+        log.info("resuming %s after epoch %d with the overrides %s", run_dir, first_epoch, overrides)
     elif trainer.resume:
         log.info(
             "trainer.resume=true but %s has no checkpoints/last.pt: starting afresh (to continue a run, "
@@ -140,7 +144,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         checkpoint(0)
     write_summary(run_dir / "summary.json", summary)
     epoch = first_epoch
-    if first_epoch >= trainer.epochs:
+    if first_epoch == trainer.epochs:
         log.warning(
             "%d epochs are already done, trainer.epochs=%d: nothing to train (raise trainer.epochs to go on)",
             first_epoch,
@@ -189,11 +193,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         log.error(message)
         return finish("diverged", DIVERGED, message)
     except KeyboardInterrupt:
-        log.warning(
-            "interrupted in epoch %d; resume with: hydra.run.dir=%s trainer.resume=true",
-            epoch + 1,
-            run_dir,
-        )
+        log.warning("interrupted in epoch %d; resume with: %s", epoch + 1, resume_command(run_dir))
         finish("interrupted", INTERRUPTED)
         raise
     except Exception as error:
@@ -243,6 +243,13 @@ def resume(
     best so far and the metrics measured before any step (trainer.eval_at_start), which summary.json
     keeps."""
     state = load_checkpoint(ckpt_path, run.device)
+    if state["epoch"] > run.cfg.trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={run.cfg.trainer.epochs}, but {ckpt_path} has {state['epoch']} epochs done: a "
+            "resume cannot shorten a run (its metrics.csv would hold more epochs than its config says). "
+            f"Leave trainer.epochs out to keep the run's own, give trainer.epochs>={state['epoch']}, or "
+            "train a new run dir."
+        )
     changed = check_resume_config(
         state.get("config") or {},
         OmegaConf.to_container(run.cfg, resolve=True),
@@ -256,6 +263,13 @@ def resume(
         stopper.load_state_dict(state.get("early_stopping"))
     set_rng_state(state["rng"])
     return state["epoch"], state["wall_s"], state["best"], state.get("initial")
+
+
+def resume_command(run_dir: Path) -> str:
+    """The shell command that continues run_dir with its own settings (train.py takes them from its
+    summary.json), with this interpreter, so it works as printed."""
+    run_dir_override = shlex.quote(f"hydra.run.dir={quoted_value(str(run_dir.absolute()))}")
+    return f"{shlex.quote(sys.executable)} -m cnnlab.train {run_dir_override} trainer.resume=true"
 
 
 def initial_metrics(run: Run) -> dict[str, float]:
