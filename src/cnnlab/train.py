@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.engine.fit import fit, monitored_value
+from cnnlab.engine.run_files import remove_unused_run_dir
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, disk_full_as_error
 from cnnlab.sweep import run_sweep_job
@@ -53,6 +54,7 @@ def main(cfg: DictConfig) -> float:
         summary = train_run(cfg)
     except CnnlabError as error:
         log.error("%s", error)
+        remove_unused_run_dir(Path(HydraConfig.get().runtime.output_dir), Path(cfg.paths.output_dir))
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
