@@ -36,6 +36,7 @@ from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
 from cnnlab.engine.inference import INFERENCE_KEY, inference_record
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
+from cnnlab.engine.mlflow_log import tracker_for
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
@@ -73,10 +74,13 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
 
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
     inference = inference_record(run.data, class_names(cfg) if run.task.has_classes else None)
+    tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
+    if tracker is not None:
+        tracker.params(hparams_of(resolved))
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -136,6 +140,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         write_summary(run_dir / "summary.json", summary)
         tb.end_session(status, best, stop_reason, len(rows))
         tb.close()
+        if tracker is not None and status != "completed":  # a completed run is evaluated first
+            tracker.end(summary)
         return summary
 
     restore_best = stopper is not None and trainer.early_stopping.restore_best
@@ -171,6 +177,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             with sigint_deferred():  # a Ctrl-C waits until the row and its checkpoint are both written
                 metrics.append(row)
                 tb.epoch(row)
+                if tracker is not None:
+                    tracker.epoch(row)
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
                 previous, best = best, _better(best, row, trainer.monitor, trainer.monitor_mode)
@@ -211,6 +219,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if trainer.get("evaluate_at_end", True):
         restored = summary.get("restored_epoch")
         evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")
+    if tracker is not None:
+        tracker.end(summary)
     return summary
 
 

@@ -53,11 +53,15 @@ class SweepReport(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Record the swept keys before any job starts: each job's dir is named by its values of them."""
+        from cnnlab.engine.mlflow_log import start_sweep
         from cnnlab.sweep.jobs import swept_keys, write_swept_keys
 
-        write_swept_keys(Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra))
+        sweep_dir, keys = Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra)
+        write_swept_keys(sweep_dir, keys)
+        start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnlab.engine.mlflow_log import end_sweep
         from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
         from cnnlab.tensorboard_root import experiment_root, refresh_root_experiment
 
@@ -67,9 +71,13 @@ class SweepReport(Callback):
             report = write_report([sweep_dir])
         except FileNotFoundError:
             log.warning("no finished run under %s: no report written", sweep_dir)
+            end_sweep(config, sweep_dir, [], failed=True)
             return
+        failing = bool(report.runs["status"].isin(FAILING).any())
+        reported = ["summary.csv", "summary_by_config.csv", "summary.md", *figure_names(report)]
+        end_sweep(config, sweep_dir, reported, failing)
         log.info("sweep report: %s/summary.md, summary.csv, %s", sweep_dir, ", ".join(figure_names(report)))
         log.info("compare in TensorBoard: tensorboard --logdir %s", sweep_dir)
-        if report.runs["status"].isin(FAILING).any():
+        if failing:
             print("\n".join(failure_lines(report)), file=sys.stderr)
             sys.exit(1)
