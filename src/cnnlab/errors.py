@@ -46,3 +46,24 @@ def disk_full_as_error(where: Path) -> Iterator[None]:
             "Free space there, or point paths.output_dir and paths.cache_dir at a disk with room; a run "
             "resumes from its last complete checkpoint with hydra.run.dir=<its dir> trainer.resume=true."
         ) from None
+
+
+# The OS's "you may not write here": a read-only mount (a shared data folder), or no write permission.
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+@contextmanager
+def unwritable_as_error(where: Path) -> Iterator[None]:
+    """Turn a write refused by the OS (read-only file system, no permission) into a ConfigError naming
+    the file and the paths.* key that moves it somewhere writable."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in NOT_WRITABLE:
+            raise
+        raise ConfigError(
+            f"cannot write {error.filename or where}: {error.strerror.lower()} there. cnnlab writes its "
+            "decoded-data cache to paths.cache_dir (default <paths.data_root>/cache) and its runs to "
+            "paths.output_dir: point the one that holds it at a folder you can write, e.g. "
+            "paths.cache_dir=$HOME/.cache/cnnlab (a shared read-only data folder can stay paths.data_root)."
+        ) from None

@@ -6,6 +6,7 @@ Hydra composes conf/evaluate.yaml; `evaluate_run` does the work and is what test
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.analysis.checkpoint import REBUILT_GROUPS
-from cnnlab.build import require_trusted_targets
+from cnnlab.build import require_trusted_targets, trusted_prefixes
 from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.checkpoint import load_checkpoint
@@ -33,9 +34,11 @@ def evaluate_run(
     *,
     mistakes: int = MISTAKES_SHOWN,
     device: str = "auto",
+    trusted_targets: Iterable[str] | str | None = None,
 ) -> dict[str, Any]:
-    """Rebuild a classification run from its config.yaml (trusted targets only), load the checkpoint's
-    weights (weights-only) and evaluate them on `split`; returns what evaluation.json holds."""
+    """Rebuild a classification run from its config.yaml (trusted targets only: cnnlab's, torch.nn's and
+    those of `trusted_targets` or $CNNLAB_TRUSTED_TARGETS), load the checkpoint's weights (weights-only)
+    and evaluate them on `split`; returns what evaluation.json holds."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(
@@ -68,8 +71,9 @@ def evaluate_run(
             "monitored metric was never measured, have none); pick one that exists."
         )
     config = OmegaConf.to_container(OmegaConf.load(config_path))
+    trusted = trusted_prefixes(trusted_targets)
     for group in REBUILT_GROUPS:
-        require_trusted_targets(config.get(group), str(config_path), group)
+        require_trusted_targets(config.get(group), str(config_path), group, trusted)
     cfg = OmegaConf.create(config)
     task = OmegaConf.select(cfg, "dataset.task")
     if task not in TASKS or not TASKS[task].has_classes:
@@ -102,7 +106,14 @@ def main(cfg: DictConfig) -> None:
                 "no run given: name the run dir to evaluate, e.g. "
                 "python -m cnnlab.evaluate run=outputs/runs/digits-lenet/<timestamp>"
             )
-        summary = evaluate_run(cfg.run, cfg.split, cfg.checkpoint, mistakes=cfg.mistakes, device=cfg.device)
+        summary = evaluate_run(
+            cfg.run,
+            cfg.split,
+            cfg.checkpoint,
+            mistakes=cfg.mistakes,
+            device=cfg.device,
+            trusted_targets=cfg.trusted_targets,
+        )
     except CnnlabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

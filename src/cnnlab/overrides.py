@@ -38,9 +38,16 @@ PLUMBING_KEYS = frozenset(
         "trainer.resume_allow_changes",
         "trainer.evaluate_at_end",
         "hparams_search",
+        "logger",
+        "logger.name",
+        "logger.mlflow",
+        "logger.mlflow.tracking_uri",
+        "logger.mlflow.experiment",
+        "logger.mlflow.artifact_location",
+        "logger.mlflow.log_checkpoints",
     }
 )
-PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/")
+PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/", "logger.")
 
 
 def is_plumbing(key: str) -> bool:

@@ -21,6 +21,7 @@ from cnnlab.api import Result, as_hydra_job, compose_train, make_callable
 from cnnlab.composition_errors import reports_composition_errors
 from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.fit import fit, monitored_value
+from cnnlab.engine.run_files import remove_unused_run_dir
 from cnnlab.engine.run_lock import hold_run_dir
 from cnnlab.errors import CnnlabError, ConfigError, disk_full_as_error
 from cnnlab.overrides import resumed_overrides
@@ -64,6 +65,7 @@ def main(cfg: DictConfig) -> float:
         summary = train_run(cfg)
     except CnnlabError as error:
         log.error("%s", error)
+        remove_unused_run_dir(Path(HydraConfig.get().runtime.output_dir), Path(cfg.paths.output_dir))
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

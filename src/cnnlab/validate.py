@@ -105,6 +105,7 @@ ARGUMENT_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("scheduler.build.max_lr", _number(lambda v: v > 0), "a number > 0, e.g. ${optimizer.lr}"),
     ("scheduler.build.T_max", _int_at_least(1), "an integer >= 1"),
     ("scheduler.build.eta_min", _number(lambda v: v >= 0), "a number >= 0"),
+    ("logger.mlflow.log_checkpoints", _boolean, BOOLEAN),
 ]
 # Keys no config file sets but code reads when present (`+dataset.max_eval=2000`).
 OPTIONAL_KEYS = frozenset({"dataset.max_eval", "dataset.monitor", "dataset.max_train", "dataset.max_test"})
@@ -130,6 +131,16 @@ def validate(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
     check_monitor(cfg, "trainer.monitor", cfg.trainer.monitor)
     check_early_stopping(cfg)
     make_task(cfg.dataset.task).check_augmentation(cfg.augmentation, cfg.dataset.name)
+    check_logger(cfg)
+
+
+def check_logger(cfg: DictConfig) -> None:
+    """logger=mlflow needs MLflow installed: said before any work, with the extra to install."""
+    from cnnlab.engine.mlflow_log import client_for, settings_of
+
+    settings = settings_of(cfg)
+    if settings is not None:
+        client_for(str(settings.tracking_uri))
 
 
 def check_monitor(cfg: DictConfig, key: str, monitor: str) -> None:

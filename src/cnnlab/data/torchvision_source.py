@@ -196,7 +196,8 @@ def _gunzip(packed: Path, unpacked: Path, folder: Path) -> None:
             f"folder and give that as paths.data_root."
         ) from error
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # on a read-only file system even unlinking a missing file fails
+            tmp.unlink()
 
 
 # IDX type codes (the third byte of the magic number) and their item sizes in bytes.

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.data.datamodule import class_names
 from cnnlab.engine.checkpoint import (
     check_resume_config,
     load_checkpoint,
@@ -34,8 +35,10 @@ from cnnlab.engine.early_stopping import (
     early_stopping_from,
 )
 from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
+from cnnlab.engine.inference import INFERENCE_KEY, inference_record
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
+from cnnlab.engine.mlflow_log import tracker_for
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
@@ -56,6 +59,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     run = build_run(cfg, device)
     stopper = early_stopping_from(cfg)
+    log.info(startup_line(cfg, run, run_dir))
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     best_path = run_dir / "checkpoints" / "best.pt"
@@ -73,10 +77,14 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         forget_previous_run(run_dir)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
+    inference = inference_record(run.data, class_names(cfg) if run.task.has_classes else None)
+    tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
+    if tracker is not None:
+        tracker.params(hparams_of(resolved))
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -85,6 +93,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "monitor": trainer.monitor,
         "n_params": run.n_params,
         "input_shape": list(data.input_shape),
+        "images": data.sizes(),
         "device": str(device),
         "bf16_autocast": run.amp,
         "overrides": overrides,
@@ -93,6 +102,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     }
     if initial is not None:
         summary["initial"] = initial
+    if data.sample_note:
+        summary["evaluation_sample"] = data.sample_note
 
     def checkpoint(epoch: int, improved: bool = False) -> None:
         """last.pt, and best.pt first when the monitored metric improved (one serialisation for both),
@@ -105,6 +116,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             wall_s=prior_wall + time.perf_counter() - start,
             input_shape=list(data.input_shape),
             config=resolved,
+            **{INFERENCE_KEY: inference},
             initial=summary.get("initial"),
             early_stopping=stopper.state_dict() if stopper else None,
         )
@@ -132,6 +144,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         write_summary(run_dir / "summary.json", summary)
         tb.end_session(status, best, stop_reason, len(rows))
         tb.close()
+        if tracker is not None and status != "completed":  # a completed run is evaluated first
+            tracker.end(summary)
         return summary
 
     restore_best = stopper is not None and trainer.early_stopping.restore_best
@@ -167,6 +181,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             with sigint_deferred():  # a Ctrl-C waits until the row and its checkpoint are both written
                 metrics.append(row)
                 tb.epoch(row)
+                if tracker is not None:
+                    tracker.epoch(row)
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
                 previous, best = best, _better(best, row, trainer.monitor, trainer.monitor_mode)
@@ -203,7 +219,24 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     if trainer.get("evaluate_at_end", True):
         restored = summary.get("restored_epoch")
         evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")
+    if tracker is not None:
+        tracker.end(summary)
     return summary
+
+
+def startup_line(cfg: DictConfig, run: Run, run_dir: Path) -> str:
+    """One line before the first epoch naming where the run writes and what it trains, so a log read
+    through a pipe, nohup, Slurm or a notebook says it from the start (a progress bar shows only on a
+    terminal)."""
+    sizes = ", ".join(f"{split} {n:,}" for split, n in run.data.sizes().items())
+    shape = "x".join(str(n) for n in run.data.input_shape)
+    return (
+        f"run dir {run_dir} | device {run.device}{' (bf16 autocast)' if run.amp else ''} | "
+        f"data {cfg.dataset.name}: {sizes} images of {shape}"
+        f"{' (val/test sampled: trainer.limit_batches)' if run.data.sample_note else ''} | "
+        f"model {cfg.model.get('name', cfg.model.get('_target_'))}: {run.n_params:,} parameters | "
+        f"up to {cfg.trainer.epochs} epochs"
+    )
 
 
 def forget_previous_run(run_dir: Path) -> None:

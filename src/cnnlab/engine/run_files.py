@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,24 @@ def scalar_tag(column: str) -> str:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     _atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", path)
+
+
+# What a run dir holds before any training: Hydra's files and the run lock.
+BEFORE_TRAINING = frozenset({".hydra", "train.log", ".lock"})
+
+
+def remove_unused_run_dir(run_dir: Path, output_dir: Path) -> bool:
+    """Remove a run dir that a refused config left holding nothing of a run (only Hydra's .hydra/ and
+    train.log, and a .lock no process holds), and its parents up to `output_dir` that are left empty,
+    so a typo leaves no dir to mistake for a run; True when it went. A dir with any run file stays."""
+    from cnnlab.engine.run_lock import is_held  # the report imports this module without fcntl's users
+
+    if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= BEFORE_TRAINING or is_held(run_dir):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    output_dir = output_dir.resolve()
+    parent = run_dir.resolve().parent
+    while parent != output_dir and output_dir in parent.parents and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+    return not run_dir.exists()

@@ -114,7 +114,7 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
     from cnnlab.models import build_model
 
     if run:
-        trained = load_run(run)
+        trained = load_run(run, trusted_targets=ctx.cfg.get("trusted_targets"))
         model, cfg, shape = trained.model, trained.cfg, trained.input_shape
     else:
         cfg = ctx.cfg

@@ -1,6 +1,6 @@
 """The Hydra callback that closes a multirun: writes the sweep's report, refreshes the TensorBoard
-HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed, prints one screen of
-what failed and ends the process non-zero so scripts and CI notice."""
+HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed or diverged, prints one
+screen of them and ends the process non-zero so scripts and CI notice, as a single run would."""
 
 from __future__ import annotations
 
@@ -19,19 +19,32 @@ log = logging.getLogger("cnnlab.sweep")
 
 # Statuses that mean a job did not finish: `died` (or `running` after the sweep) means it was killed.
 NOT_FINISHED = ("failed", "running", "died", "interrupted")
+# Statuses that make the sweep exit non-zero: a diverged job finished, but a single run of it exits 1.
+FAILING = (*NOT_FINISHED, "diverged")
 MAX_LISTED = 15
 
 
 def failure_lines(report: Report, width: int = 160) -> list[str]:
-    """One line per job that did not finish (at most MAX_LISTED), each cut to `width` characters."""
-    bad = report.runs[report.runs["status"].isin(NOT_FINISHED)]
-    lines = [f"{len(bad)} of {len(report.runs)} jobs did not finish:"]
+    """One line per job that did not finish or diverged (at most MAX_LISTED), each cut to `width`
+    characters."""
+    bad = report.runs[report.runs["status"].isin(FAILING)]
+    diverged = int((bad["status"] == "diverged").sum())
+    what = "did not finish" + (f" or diverged ({diverged} diverged)" if diverged else "")
+    lines = [f"{len(bad)} of {len(report.runs)} jobs {what}:"]
     for row in bad.head(MAX_LISTED).itertuples():
         reason = (row.message or "no summary; killed? (e.g. the launcher's timeout_min)").splitlines()[0]
         lines.append(f"  [{row.status}] {Path(row.run_dir).name}: {reason}"[:width])
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more: see summary.md")
-    lines.append("Tracebacks are in each job's train.log; rerun the same command to retry only these jobs.")
+    if len(bad) > diverged:
+        lines.append(
+            "Tracebacks are in each job's train.log; rerun the same command to retry only these jobs."
+        )
+    if diverged:
+        lines.append(
+            "A diverged job is a result (a rerun skips it): its loss became NaN or infinite; rerun it with a "
+            "lower optimizer.lr."
+        )
     return lines
 
 
@@ -40,11 +53,15 @@ class SweepReport(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Record the swept keys before any job starts: each job's dir is named by its values of them."""
+        from cnnlab.engine.mlflow_log import start_sweep
         from cnnlab.sweep.jobs import swept_keys, write_swept_keys
 
-        write_swept_keys(Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra))
+        sweep_dir, keys = Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra)
+        write_swept_keys(sweep_dir, keys)
+        start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnlab.engine.mlflow_log import end_sweep
         from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
         from cnnlab.tensorboard_root import experiment_root, refresh_root_experiment
 
@@ -54,9 +71,13 @@ class SweepReport(Callback):
             report = write_report([sweep_dir])
         except FileNotFoundError:
             log.warning("no finished run under %s: no report written", sweep_dir)
+            end_sweep(config, sweep_dir, [], failed=True)
             return
+        failing = bool(report.runs["status"].isin(FAILING).any())
+        reported = ["summary.csv", "summary_by_config.csv", "summary.md", *figure_names(report)]
+        end_sweep(config, sweep_dir, reported, failing)
         log.info("sweep report: %s/summary.md, summary.csv, %s", sweep_dir, ", ".join(figure_names(report)))
         log.info("compare in TensorBoard: tensorboard --logdir %s", sweep_dir)
-        if report.runs["status"].isin(NOT_FINISHED).any():
+        if failing:
             print("\n".join(failure_lines(report)), file=sys.stderr)
             sys.exit(1)

@@ -12,7 +12,8 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,10 +155,47 @@ def record_failure(
     write_summary(run_dir / "summary.json", summary)
 
 
+class JobName(logging.Filter):
+    """Starts each log line with `[<job dir name>] `, the job's TensorBoard run name, so the lines of
+    jobs that run side by side (joblib) say which job wrote them; a record is named once even when
+    several handlers (terminal, train.log) pass it on."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "cnnlab_job", None) is None:
+            record.cnnlab_job = self.name
+            record.msg = f"[{self.name.replace('%', '%%') if record.args else self.name}] {record.msg}"
+        return True
+
+
+@contextmanager
+def lines_named(name: str) -> Iterator[None]:
+    """Every handler of the root logger names the job while it runs (Hydra set them up for this job)."""
+    handlers, named = list(logging.getLogger().handlers), JobName(name)
+    for handler in handlers:
+        handler.addFilter(named)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(named)
+
+
 def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float]) -> float:
-    """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish."""
+    """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish.
+    Its log lines carry its name."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with lines_named(run_dir.name):
+        return _sweep_job(cfg, train, run_dir)
+
+
+def _sweep_job(
+    cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float], run_dir: Path
+) -> float:
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     summary = _read_summary(run_dir)
     status = run_status(run_dir, summary) if summary is not None else None
