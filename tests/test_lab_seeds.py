@@ -89,7 +89,7 @@ def test_a_seeded_value_reads_as_the_mean_and_sample_std_over_its_seeds(tmp_path
     assert art.fill("{a:epoch1.lr}") == "0.1"  # a value every seed shares, once
     assert art.fill("{b:final.test_acc}") == "80.00% (n=1 of 3)"
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
-    assert "| q1 | a 72.33 ± 2.52% (n=3), b 80.00% (n=1 of 3) after 3 (n=1 of 3) epochs, lr 0.1 |" in readme
+    assert "| q1 | a 72.33 ± 2.52% (n=3), b 80.00% (n=1 of 3) after 3 epochs, lr 0.1 |" in readme
     assert "**Seeds still to land:** x/b (1 of 3 seeds landed)" in readme
     assert "| a: the base | 3 of 3 | 3, 4, 3 (plateau) | 3, 4, 3 |" in readme
     assert "the verdict waits for n ≥ 3 seeds of b." in readme
@@ -289,7 +289,9 @@ def test_stripping_keeps_a_sweeps_csv_and_a_tasks_results_readable(tmp_path):
         csv.writer(f, lineterminator="\n").writerows(
             [["run", "run_dir", "final_val_acc"], ["gp,0.004", job, "0.9801"]]
         )
-    (out / "vu3a" / "results.json").write_text(json.dumps({"run": f"{lab_out}/tasks/x", "n": 3}, indent=2))
+    elsewhere = "/home/gpu/labs/full/vu3a/q2_7/seed1"  # a run trained on another machine, copied here
+    results = {"run": f"{lab_out}/tasks/x", "n": 3, "read": elsewhere}
+    (out / "vu3a" / "results.json").write_text(json.dumps(results, indent=2))
     changed = strip_tree(out, lab_out)
     assert sorted(p.name for p in changed) == ["results.json", "summary.csv"]
     with (out / "vu3a" / "summary.csv").open(newline="") as f:
@@ -299,7 +301,11 @@ def test_stripping_keeps_a_sweeps_csv_and_a_tasks_results_readable(tmp_path):
         "experiments/vu3a/q3_17/lr/experiment=vu3a_q3_17_gp,optimizer.lr=0.004",
         "0.9801",
     ]
-    assert json.loads((out / "vu3a" / "results.json").read_text()) == {"run": "<LAB_OUT>/tasks/x", "n": 3}
+    assert json.loads((out / "vu3a" / "results.json").read_text()) == {
+        "run": "<LAB_OUT>/tasks/x",
+        "n": 3,
+        "read": "experiments/vu3a/q2_7/seed1",
+    }
     assert list(machine_paths_in(out)) == [] and strip_tree(out, lab_out) == []
 
 

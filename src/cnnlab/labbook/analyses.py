@@ -179,8 +179,11 @@ def _seeded(
     """`runs` over recipes trained with seeds: mean ± std, n and stop epochs per recipe, curves as a mean
     line with a min-max band (figures.BAND), a reading per recipe and the ranking by means with each gap's
     Welch test; with `compare: true` the joint figure (and `table: true` the rows) only."""
-    groups = [(art.recipe(folder), found) for folder, found in present]
-    folders = ", ".join(folder for folder, _ in present)
+    groups, unscored = seeded_runs.scored([(art.recipe(folder), found) for folder, found in present])
+    block.missing += unscored
+    if not groups:
+        return block
+    folders = ", ".join(recipe.folder for recipe, _ in groups)
     compare = spec.get("compare")
     if compare and len(groups) < 2:
         block.reading.append(f"Nothing to compare yet, {NOT_RUN}: {', '.join(block.missing)}.")
@@ -368,15 +371,15 @@ def initial(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         return block
     run = found[0]
     firsts = [r.metrics.iloc[0] for r in found]
-    wanted = len(art.recipe(spec["run"]).seeds) or 1
+    wanted = len(art.recipe(spec["run"]).seeds)
 
     def error(rows: list[Any], key: str) -> str:
-        if len(rows) == 1:
+        if not wanted:
             return pct(1 - rows[0][key])
         return spread_text(Spread(tuple(1 - float(r[key]) for r in rows), wanted), fmt="pct")
 
     def loss(rows: list[Any], key: str) -> str:
-        if len(rows) == 1:
+        if not wanted:
             return f"{rows[0][key]:.3f}"
         return spread_text(Spread(tuple(float(r[key]) for r in rows), wanted))
 
@@ -388,7 +391,7 @@ def initial(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     block.lines += table(["when", "train loss, error", f"{split} loss, error"], rows)
     n = run.num_classes or 0
     chance_error = 100 - (run.chance or 0)
-    nets = "untrained net's" if len(found) == 1 else "untrained nets'"
+    nets = "untrained nets'" if wanted else "untrained net's"
     text = (
         f"Before any step the error is {error(starts, 'train_acc')} on train and "
         f"{error(starts, f'{split}_acc')} on {split}; guessing among {n} classes errs {chance_error:.0f}% "

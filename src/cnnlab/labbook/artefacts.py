@@ -172,6 +172,19 @@ def run_value(run: Run, path: str) -> Any:
     return _walk(run.summary, path)
 
 
+def over_seeds(runs: list[Run], path: str, wanted: int) -> Spread:
+    """A run value (run_value's paths) on each of a recipe's seeds that records it, of `wanted` seeds."""
+    values = []
+    for run in runs:
+        try:
+            values.append(run_value(run, path))
+        except Missing:
+            continue
+    if not values:
+        raise Missing(path)
+    return Spread(tuple(values), wanted)
+
+
 def _train_minus(metrics: pd.DataFrame, column: str, series: pd.Series) -> float:
     train = "train_" + column.split("_", 1)[-1]
     if train not in metrics.columns or train == column:
@@ -367,17 +380,7 @@ class LabArtefacts:
         """A value of a seeded recipe: its landed runs (path None), else a Spread of the value on each
         landed seed that records it."""
         runs = self.trained(folder)
-        if path is None:
-            return runs
-        values = []
-        for run in runs:
-            try:
-                values.append(run_value(run, path))
-            except Missing:
-                continue
-        if not values:
-            raise Missing(path)
-        return Spread(tuple(values), len(self.recipe(folder).seeds))
+        return runs if path is None else over_seeds(runs, path, len(self.recipe(folder).seeds))
 
     def ref(self, text: str) -> Any:
         """The value a "<folder>:<path>" reference names (Missing carries the folder)."""

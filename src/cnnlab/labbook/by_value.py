@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, over_seeds
 from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
 from cnnlab.labbook.figures import plot_against
 from cnnlab.labbook.formatting import is_percent
 from cnnlab.labbook.registry import Recipe
-from cnnlab.labbook.seeded_runs import over_seeds, wanted
+from cnnlab.labbook.seeded_runs import wanted
 from cnnlab.labbook.seeds import MIN_SEEDS, Spread, spread_text, stop_text
 from cnnlab.labbook.welch import ALPHA, test_text, welch
 

@@ -13,6 +13,7 @@ from cnnlab.labbook.figures import curve, plot_curves
 from cnnlab.labbook.readings import SCORE_NAMES
 from cnnlab.labbook.registry import Recipe
 from cnnlab.labbook.seeded_runs import final, score_of, wanted
+from cnnlab.labbook.seeded_runs import scored as scored_groups
 from cnnlab.labbook.seeds import MIN_SEEDS, spread_text, stop_text
 from cnnlab.labbook.welch import step_verdict, test_text, welch
 
@@ -38,6 +39,10 @@ def ladder(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         except Missing:
             block.missing.append(folder)
             groups.append((art.recipe(folder), []))
+    scored, unscored = scored_groups([g for g in groups if g[1]])
+    block.missing += unscored
+    kept = {id(g) for g in scored}
+    groups = [g if id(g) in kept else (g[0], []) for g in groups]
     landed = [g for g in groups if g[1]]
     if not landed:
         return block

@@ -2,7 +2,8 @@
 paths in its overrides, paths.* and the data source in config.yaml, a task's run), and those name
 folders of one machine. Collect rewrites them: a path into LAB_OUT's full budget becomes the path of
 its copy under experiments/, any other LAB_OUT path `<LAB_OUT>/...`, and any other machine path
-`<local>/<its last part>` (the file's name says what was read; its folder says nothing elsewhere)."""
+`<local>/<its last part>` (the file's name says what was read; its folder says nothing elsewhere).
+A result's path under another machine's LAB_OUT (.../full/<lab>/...) is read as its copy's too."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from typing import Any
 
 import yaml
 
+from cnnlab.labbook.registry import LABS
+
 # The folders a machine path starts with; the user's home is added where it is a real folder.
 MACHINE_ROOTS = ("/root", "/tmp", "/home", "/work")
 LOCAL, LAB_OUT = "<local>", "<LAB_OUT>"
 FULL = "full"
+# A full-budget result's path under any LAB_OUT: .../full/<lab>/<folder>[/...].
+FULL_RESULT = re.compile(rf"/{FULL}/((?:{'|'.join(LABS)})/.+)$")
 # The files collect copies that can hold paths (PNG figures and other binaries are left alone).
 TEXT_SUFFIXES = (".json", ".yaml", ".csv")
 
@@ -48,6 +53,9 @@ def relocate(path: str, lab_out: list[str], out_name: str) -> str:
             if budget == FULL and rest:
                 return f"{out_name}/{rest}"
             return f"{LAB_OUT}/{rel}" if rel else LAB_OUT
+    copied = FULL_RESULT.search(path)
+    if copied:  # a full-budget result of another LAB_OUT (trained on another machine, collected from a copy)
+        return f"{out_name}/{copied[1]}"
     name = path.rstrip("/").rsplit("/", 1)[-1]
     return f"{LOCAL}/{name}" if name else LOCAL
 

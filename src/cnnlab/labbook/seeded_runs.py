@@ -4,11 +4,9 @@ their means with each gap's Welch test, so that no ordering is read from noise."
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from cnnlab.labbook.artefacts import Missing, Run, run_value
+from cnnlab.labbook.artefacts import Missing, Run, over_seeds
 from cnnlab.labbook.block import table
 from cnnlab.labbook.formatting import seconds
 from cnnlab.labbook.readings import SCORE_NAMES, loss_reading
@@ -31,19 +29,6 @@ HEAD = [
 ]
 
 
-def over_seeds(runs: list[Run], path: str, wanted: int) -> Spread:
-    """A run value (artefacts.run_value's paths) on each run that records it."""
-    values = []
-    for run in runs:
-        try:
-            values.append(run_value(run, path))
-        except Missing:
-            continue
-    if not values:
-        raise Missing(path)
-    return Spread(tuple(values), wanted)
-
-
 def wanted(recipe: Recipe) -> int:
     return len(recipe.seeds) or 1
 
@@ -57,6 +42,19 @@ def final(group: Group) -> Spread:
     with (its best validation epoch when it restored them)."""
     recipe, runs = group
     return over_seeds(runs, f"final.{score_of(runs)}", wanted(recipe))
+
+
+def scored(groups: list[Group]) -> tuple[list[Group], list[str]]:
+    """The groups whose seeds record a final score, and the folders of those that do not (every seed
+    diverged before its first epoch)."""
+    kept, dropped = [], []
+    for group in groups:
+        try:
+            final(group)
+            kept.append(group)
+        except Missing:
+            dropped.append(f"{group[0].folder} (no seed with a final score)")
+    return kept, dropped
 
 
 def row(group: Group) -> list[str]:
@@ -79,9 +77,15 @@ def row(group: Group) -> list[str]:
         shown(f"final.{train}"),
         f"{SCORE_NAMES[score]} {shown(f'final.{score}')}",
         shown("n_params"),
-        seconds(sum(float(r.summary.get("wall_s", math.nan)) for r in runs)),
+        _wall(runs),
         ", ".join(devices),
     ]
+
+
+def _wall(runs: list[Run]) -> str:
+    """The seeds' summed wall time, of those that record one."""
+    walls = [float(r.summary["wall_s"]) for r in runs if r.summary.get("wall_s") is not None]
+    return seconds(sum(walls)) if walls else "-"
 
 
 def rows(groups: list[Group]) -> list[str]:

@@ -56,14 +56,15 @@ class Spread:
 
 
 def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
-    """How a value over seeds reads: `72.10 ± 0.45% (n=3)` for a measurement, each seed's integer
-    (`31, 35, 28`) for a count such as an epoch, and the value once where every seed agrees; with n
-    of the recipe's seeds while some are still to land."""
+    """How a value over seeds reads: `72.10 ± 0.45% (n=3)` for a measurement (`70.72% (n=1 of 3)` while
+    seeds are still to land), each seed's integer (`31, 35, 28`) for a count such as an epoch, and a
+    value once where every seed agrees."""
     values = spread.values
-    if len(set(map(repr, values))) == 1:
+    if not spread.numeric or all(isinstance(v, int) for v in values):  # counts, names: seed by seed
+        shown = [fmt_value(v, path, fmt) for v in values]
+        return shown[0] if len(set(shown)) == 1 else ", ".join(shown)
+    if len(set(values)) == 1:
         return fmt_value(values[0], path, fmt) + _partial(spread)
-    if not spread.numeric or all(isinstance(v, int) for v in values):
-        return ", ".join(fmt_value(v, path, fmt) for v in values) + _partial(spread)
     if fmt == "error":
         spread, fmt = Spread(tuple(1 - v for v in values), spread.wanted), "pct"
     mean, std = spread.mean, spread.std
