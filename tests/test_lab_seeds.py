@@ -359,3 +359,14 @@ def _flat(node: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def test_q32s_recipes_train_dropout_p_at_02_and_08_under_q29s_rule():
+    """q32 varies p as a training hyper-parameter: q29's preset, its stopping rule, three seeds."""
+    lab = load_lab("rdfia")
+    for folder, p in (("q32_p02", 0.2), ("q32_p08", 0.8)):
+        recipe = lab.recipes[folder]
+        cfg = composed(f"experiment={recipe.preset[0]}", *recipe.overrides, "trainer.seed=1", "+budget=full")
+        assert cfg.model.dropout == p and cfg.trainer.seed == 1 and recipe.seeds == (0, 1, 2)
+        assert cfg.trainer.early_stopping.enabled and cfg.trainer.monitor == "val_acc"
+    assert lab.recipes["q29"].seeds == (0, 1, 2) and composed("experiment=rdfia/q29").model.dropout == 0.5
