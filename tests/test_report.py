@@ -207,13 +207,14 @@ def test_more_than_eight_runs_plot_best_and_final_against_the_swept_value(tmp_pa
     best_ax, final_ax = fig.axes
     assert best_ax.get_xscale() == "log" and best_ax.get_xlabel() == "optimizer.lr (log scale)"
     assert "best val_acc" in best_ax.get_ylabel() and "final val_acc" in final_ax.get_ylabel()
+    assert best_ax.get_ylabel().endswith("(%)")  # accuracies in percent, as in every other figure
     for ax, column in ((best_ax, "best_value"), (final_ax, "final_value")):
         lines = {line.get_label(): line for line in ax.get_lines()}
         assert sorted(lines) == ["model=lenet", "model=mlp_bn"]
         for model in ("lenet", "mlp_bn"):
             rows = table[table["model"] == model].sort_values("optimizer.lr")
             np.testing.assert_allclose(lines[f"model={model}"].get_xdata(), rows["optimizer.lr"])
-            np.testing.assert_allclose(lines[f"model={model}"].get_ydata(), rows[column])
+            np.testing.assert_allclose(lines[f"model={model}"].get_ydata(), 100 * rows[column])
 
 
 @pytest.mark.parametrize(("monitor", "mode"), [("val_acc", "max"), ("val_loss", "min")])

@@ -442,16 +442,26 @@ def plot_metric_vs_value(report: Report, path: Path) -> Figure:
         x_of = runs[x_key].map(str).map({c: i for i, c in enumerate(categories)})
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, constrained_layout=True)
     groups = list(runs.groupby(others, dropna=False, sort=True)) if others else [((), runs)]
+    monitored = sorted(set(runs["monitor"].dropna()))
+    # accuracies in percent, as in every other figure
+    percent = bool(monitored) and all(m.endswith("_acc") for m in monitored)
     for (values, group), color in zip(groups, run_colors(len(groups)), strict=True):
         ordered = group.assign(_x=x_of[group.index]).sort_values("_x", kind="stable")
         label = ", ".join(f"{k}={v}" for k, v in zip(others, values, strict=True))
         for ax, column in zip(axes, ("best_value", "final_value"), strict=True):
-            ax.plot(ordered["_x"], ordered[column].astype(float), "o-", color=color, label=label)
+            ax.plot(
+                ordered["_x"],
+                ordered[column].astype(float) * (100 if percent else 1),
+                "o-",
+                color=color,
+                label=label,
+            )
     positive = runs[x_key].dropna() if numeric else pd.Series(dtype=float)
     log_x = len(positive) and (positive > 0).all() and positive.max() / positive.min() >= 100
-    monitors = ", ".join(sorted(set(runs["monitor"].dropna()))) or "monitored metric"
+    monitors = ", ".join(monitored) or "monitored metric"
+    unit = " (%)" if percent else ""
     for ax, what in zip(
-        axes, (f"best {monitors} over the epochs", f"final {monitors} (last epoch)"), strict=True
+        axes, (f"best {monitors} over the epochs{unit}", f"final {monitors} (last epoch){unit}"), strict=True
     ):
         ax.set_ylabel(what)
         ax.set_xlabel(f"{x_key} (log scale)" if log_x else x_key)
