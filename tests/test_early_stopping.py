@@ -51,6 +51,16 @@ def test_state_round_trip_keeps_the_count():
     assert again.update({"epoch": 5, "val_acc": 0.69}) is True
 
 
+def test_a_rule_already_past_its_patience_stops_at_once():
+    """Resumed with a smaller patience (trainer.resume_allow_changes=true), a run whose last improvement
+    is further back than the new patience stops after its next epoch instead of training on forever."""
+    rule = EarlyStopping("val_acc", "max", patience=2)
+    rule.load_state_dict({"best_value": 0.7, "best_epoch": 1})
+    assert rule.update_is_due(4) is True
+    assert rule.update({"epoch": 5, "val_acc": 0.6}) is True
+    assert rule.update({"epoch": 6, "val_acc": 0.9}) is False  # an improvement resets the count
+
+
 # lr 1e-12 leaves the net as it was initialised: every epoch scores the same, so nothing improves
 # after epoch 1 and a patience of 2 stops the run after epoch 3.
 FROZEN = ["optimizer=sgd", "optimizer.lr=1e-12", "trainer.device=cpu", "trainer.early_stopping.enabled=true"]
