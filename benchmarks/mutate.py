@@ -25,11 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (the `mutation` extra)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "benchmarks" / "mutation.toml"
@@ -83,7 +87,7 @@ def check_modules(config: dict, modules: list[str]) -> None:
     for module in modules:
         missing = [t for t in config["modules"][module]["tests"] if not (ROOT / t).is_file()]
         if not (ROOT / PACKAGE / module).is_file() or missing:
-            raise SystemExit(f"{CONFIG}: [modules.{module!r}] names files that do not exist: {missing or module}")
+            raise SystemExit(f"{CONFIG}: [modules.{module!r}] names missing files: {missing or module}")
 
 
 def copy_repository(dest: Path) -> None:
@@ -111,9 +115,8 @@ def cosmic_ray(copy: Path, env: dict[str, str], *args: str) -> subprocess.Comple
 
 
 def equivalents(config: dict) -> dict[tuple[str, str, str], str]:
-    return {
-        (e["module"], e["line"].strip(), e["mutant"].strip()): e["reason"] for e in config.get("equivalent", [])
-    }
+    listed = config.get("equivalent", [])
+    return {(e["module"], e["line"].strip(), e["mutant"].strip()): e["reason"] for e in listed}
 
 
 def parse_diff(diff: str) -> tuple[int, list[str], list[str]]:
@@ -164,7 +167,7 @@ def mutate_module(module: str, config: dict, work: Path, log) -> ModuleResult:
             result.error = f"{' '.join(step)} failed:\n{done.stderr[-2000:]}"
             return result
     pending = _count_pending(copy, env)
-    log(f"{module}: {pending} mutants, tests take {result.baseline_s:.0f} s unmutated (timeout {timeout:.0f} s)")
+    log(f"{module}: {pending} mutants; its tests take {result.baseline_s:.0f} s (timeout {timeout:.0f} s)")
     start = time.perf_counter()
     done = cosmic_ray(copy, env, "cosmic-ray", "exec", "cosmic-ray.toml", str(session))
     result.wall_s = round(time.perf_counter() - start, 1)
@@ -186,9 +189,10 @@ def mutate_module(module: str, config: dict, work: Path, log) -> ModuleResult:
             line, removed, added = parse_diff(outcome["diff"])
             (mutation,) = item["mutations"]
             reason = known.get((module, " ".join(removed), " ".join(added)))
-            result.survivors.append(
-                Survivor(item["job_id"], mutation["operator_name"], line, removed, added, outcome["diff"], reason)
+            survivor = Survivor(
+                item["job_id"], mutation["operator_name"], line, removed, added, outcome["diff"], reason
             )
+            result.survivors.append(survivor)
     log(f"{module}: {result.killed} killed, {len(result.live)} survived ({result.wall_s:.0f} s)")
     return result
 
@@ -227,12 +231,14 @@ def report(results: list[ModuleResult], started: str, commit: str, load: str) ->
             continue
         lines.append(
             f"| {r.module} | {tests} | {r.killed + len(r.survivors)} | {r.killed} | {r.timeouts} "
-            f"| {len(r.live)} | {len(r.equivalents)} | {_rate(r)} | {r.baseline_s:.0f} s | {r.wall_s / 60:.0f} min |"
+            f"| {len(r.live)} | {len(r.equivalents)} | {_rate(r)} | {r.baseline_s:.0f} s "
+            f"| {r.wall_s / 60:.0f} min |"
         )
     killed = sum(r.killed for r in results)
     live = sum(len(r.live) for r in results)
     if killed + live:
-        lines += ["", f"All modules: {live} of {killed + live} mutants survive ({100 * live / (killed + live):.1f}%)."]
+        rate = 100 * live / (killed + live)
+        lines += ["", f"All modules: {live} of {killed + live} mutants survive ({rate:.1f}%)."]
     for r in results:
         lines += ["", f"## {r.module}", ""]
         if r.error:
@@ -259,8 +265,10 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modules", nargs="+", help="modules under src/cnnlab/ (default: all in mutation.toml)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--modules", nargs="+", help="modules under src/cnnlab/ (default: mutation.toml's)")
     parser.add_argument("--jobs", type=int, default=1, help="modules mutated at once (default 1)")
     parser.add_argument("--work-dir", type=Path, help="where the copies go (default: a temporary dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -276,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average: ")[-1]
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout
+    load = uptime.strip().split("load average: ")[-1]
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="cnnlab-mutate-"))
 
     def log(message: str) -> None:

@@ -9,21 +9,8 @@ import pytest
 from cnnlab.errors import ConfigError
 from cnnlab.validate import ARGUMENT_RULES, RULES, validate
 
-BOOLEANS = [
-    f"trainer.{key}"
-    for key in (
-        "deterministic",
-        "eval_at_start",
-        "evaluate_at_end",
-        "resume",
-        "resume_allow_changes",
-        "channels_last",
-        "compile",
-        "early_stopping.enabled",
-        "early_stopping.restore_best",
-    )
-] + ["dataset.normalize"]
-
+# A boolean refuses the strings and numbers YAML or a user may mean as one.
+BOOLEAN = (["no", "1", "null", "'true'"], ["true", "false"], [])
 # key: (values refused, values accepted, overrides that make the rest of the config fit the values).
 EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "dataset.task": (["ranking", "Classification"], ["classification"], []),
@@ -40,7 +27,16 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "trainer.early_stopping.mode": (["up"], ["min", "max"], []),
     "trainer.early_stopping.patience": (["0"], ["1"], []),
     "trainer.early_stopping.min_delta": (["-1e-12", "inf", "nan"], ["0", "0.0"], []),
-    **{key: (["no", "1", "null", "'true'"], ["true", "false"], []) for key in BOOLEANS},
+    "trainer.deterministic": BOOLEAN,
+    "trainer.eval_at_start": BOOLEAN,
+    "trainer.evaluate_at_end": BOOLEAN,
+    "trainer.resume": BOOLEAN,
+    "trainer.resume_allow_changes": BOOLEAN,
+    "trainer.channels_last": BOOLEAN,
+    "trainer.compile": BOOLEAN,
+    "trainer.early_stopping.enabled": BOOLEAN,
+    "trainer.early_stopping.restore_best": BOOLEAN,
+    "dataset.normalize": BOOLEAN,
     "dataset.val_fraction": (["1.0", "1", "-1e-12"], ["0.0", "0.999999"], ["trainer.monitor=test_acc"]),
     "dataset.num_workers": (["-1"], ["0"], []),
     "dataset.image_size": (["0"], ["1", "null"], []),
