@@ -36,8 +36,9 @@ run: $(STAMP) ## train the default experiment (LeNet on the embedded digits, off
 	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/, evaluation/test-last/)"
 	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest"
 
-test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest)
-	$(PY) -m pytest -q
+PYTEST_ARGS ?=
+test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest; PYTEST_ARGS=--cov for coverage)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-slow: $(STAMP) ## run only the slow tests (real sweeps with every launcher, the wheel)
 	$(PY) -m pytest -q -m slow

@@ -3,19 +3,57 @@
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
 import struct
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
 from cnnlab.conf_dir import CONF_DIR as _CONF_DIR
 
+ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(_CONF_DIR)
+# Where the tests find the labs' text: CNNLAB_LABS_MD (.ci/run sets it), else ../shared/LABS.md.
+LABS_MD_ENV = "CNNLAB_LABS_MD"
+_HERMETIC: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hermetic tests: whatever reads the default data and output dirs (a subprocess, a config composed
+    without make_cfg) writes under a temporary dir, never into the repository's data/ or outputs/."""
+    global _HERMETIC
+    _HERMETIC = Path(tempfile.mkdtemp(prefix="cnnlab-tests-"))
+    os.environ["CNNLAB_DATA_ROOT"] = str(_HERMETIC / "data")
+    os.environ["CNNLAB_OUTPUT_DIR"] = str(_HERMETIC / "outputs")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HERMETIC is not None:
+        shutil.rmtree(_HERMETIC, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def labs_md() -> Path:
+    """The labs' text (LABS.md): CNNLAB_LABS_MD when set, which must then exist (CI sets it, so these
+    tests never skip there); otherwise ../shared/LABS.md beside the checkout, and a skip naming both
+    ways to run them when it is not there."""
+    named = os.environ.get(LABS_MD_ENV)
+    if named:
+        if not Path(named).is_file():
+            pytest.fail(f"{LABS_MD_ENV}={named} names no file: point it at LABS.md (shared/LABS.md)", False)
+        return Path(named)
+    beside = ROOT.parent / "shared" / "LABS.md"
+    if not beside.is_file():
+        pytest.skip(f"no {beside}: put shared/ beside the checkout or set {LABS_MD_ENV}=/path/to/LABS.md")
+    return beside
 
 
 def options(group: str) -> list[str]:
@@ -91,3 +129,23 @@ def fake_image_folder(root: Path, n_per_class: int = 4, size: int = 32, classes:
                 pixels[..., c % 3] = 25 * c
                 Image.fromarray(pixels).save(folder / f"{i:04d}.png")
     return root
+
+
+def scored_by_hand(cfg: DictConfig, weights: dict[str, torch.Tensor], split: str) -> tuple[float, float]:
+    """Cross-entropy (torch.nn.functional) and accuracy (an argmax count) of `weights` on a split of the
+    data `cfg` builds: a second reader of the loss and accuracy a run records."""
+    import torch.nn.functional as F
+
+    from cnnlab.engine.run import build_run_model
+
+    built = build_run_model(cfg, torch.device("cpu"))
+    built.model.load_state_dict(weights)
+    built.model.eval()
+    loss, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in built.data.loaders()[split]:
+            logits = built.model(x).float()
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+    return loss / seen, correct / seen

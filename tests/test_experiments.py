@@ -21,7 +21,7 @@ from cnnlab.labbook.render import END, START, build_all, build_lab
 from cnnlab.report import MAX_CURVE_RUNS
 
 from .labfakes import fake_recipe, fake_run
-from .test_labs_targets import LABS_MD, lab_question_ids
+from .test_labs_targets import lab_question_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,9 +97,8 @@ def test_a_gpu_collect_keeps_the_cpu_wall_time(tmp_path):
     assert "| e1 | " in readme and "| 3 min | 10 min |" in readme and "61.00%" in readme
 
 
-@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
-def test_every_labs_md_id_has_a_row_with_a_measured_number(full):
-    ids = lab_question_ids(LABS_MD.read_text())
+def test_every_labs_md_id_has_a_row_with_a_measured_number(full, labs_md):
+    ids = lab_question_ids(labs_md.read_text())
     for lab in ("dd2427", "keras7", "mainf6", "vu3a", "rdfia"):
         rows = _rows((full / "experiments" / lab / "README.md").read_text())
         wanted = [i.split("-", 1)[1] for i in ids if i.startswith(lab + "-")]
@@ -324,9 +323,8 @@ def test_firstoverlast_is_the_first_epochs_value_over_the_last(tmp_path):
     assert art.fill("{a:trainminus.test_acc|points}") == "2.00 points"  # fake train_acc is test_acc + 0.02
 
 
-@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
-def test_committed_readmes_have_a_row_per_labs_md_id():
-    ids = lab_question_ids(LABS_MD.read_text())
+def test_committed_readmes_have_a_row_per_labs_md_id(labs_md):
+    ids = lab_question_ids(labs_md.read_text())
     for lab in ("dd2427", "keras7", "mainf6", "vu3a", "rdfia"):
         rows = _rows((ROOT / "experiments" / lab / "README.md").read_text())
         assert sorted(rows) == sorted(i.split("-", 1)[1] for i in ids if i.startswith(lab + "-"))

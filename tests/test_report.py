@@ -113,7 +113,12 @@ def test_mean_and_std_over_seeds_per_config(tmp_path):
         assert grouped.loc[lr, "final_val_acc_std"] == pytest.approx(values.std(ddof=1))
     write_report([tmp_path])
     assert "Mean ± std over seeds" in (tmp_path / "summary.md").read_text()
-    assert (tmp_path / "summary_by_config.csv").is_file()
+    # The file a user opens, read back with pandas: one row per lr, the hand-computed mean and std.
+    by_config = pd.read_csv(tmp_path / "summary_by_config.csv").set_index("optimizer.lr").sort_index()
+    assert list(by_config.index) == [0.01, 0.1] and list(by_config["n_seeds"]) == [3, 3]
+    assert by_config["final_val_acc_mean"].tolist() == pytest.approx([0.3, 0.7])
+    assert by_config["final_val_acc_std"].tolist() == pytest.approx([0.1, 0.2])  # sample std (n - 1)
+    assert by_config["best_value_mean"].tolist() == pytest.approx([0.3, 0.7])
 
 
 def test_failed_runs_are_listed_with_their_error(tmp_path):
