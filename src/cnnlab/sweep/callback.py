@@ -1,16 +1,20 @@
-"""The Hydra callback that closes a multirun: writes the sweep's report, refreshes the TensorBoard
-HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed, prints one screen of
-what failed and ends the process non-zero so scripts and CI notice."""
+"""The Hydra callback around a multirun: at its start it checks the sweeper's storage, locks the sweep dir
+(one sweep per sweep dir at a time) and records the swept keys; at its end it writes the sweep's report,
+refreshes the TensorBoard HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed,
+prints one screen of what failed and ends the process non-zero so scripts and CI notice."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from cnnlab.errors import CnnlabError, said, unusable_path
 
 if TYPE_CHECKING:
     from cnnlab.report import Report
@@ -38,18 +42,52 @@ def failure_lines(report: Report, width: int = 160) -> list[str]:
 class SweepReport(Callback):
     """Configured under hydra.callbacks in conf/train.yaml; does nothing for single runs."""
 
+    def __init__(self) -> None:
+        self._lock: int | None = None
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Record the swept keys before any job starts: each job's dir is named by its values of them."""
+        """Before any job starts and before the sweep dir is written: check the sweeper's storage, take the
+        sweep dir's lock (one sweep per sweep dir) and record the swept keys, which name each job's dir.
+        A refusal is one paragraph and exit status 2 (Hydra would only warn about a callback's error)."""
+        from cnnlab.engine.run_lock import lock_sweep_dir
         from cnnlab.sweep.jobs import swept_keys, write_swept_keys
-
-        write_swept_keys(Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra))
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
-        from cnnlab.tensorboard_root import experiment_root, refresh_root_experiment
+        from cnnlab.sweep.storage import check_storage_url
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        refresh_root_experiment(experiment_root(sweep_dir, Path(str(config.paths.output_dir))))
+        try:
+            storage = OmegaConf.select(config, "hydra.sweeper.storage")
+            if storage:
+                check_storage_url(str(storage), "hydra.sweeper.storage")
+            try:
+                self._lock = lock_sweep_dir(sweep_dir)
+                write_swept_keys(sweep_dir, swept_keys(config.hydra))
+            except OSError as error:
+                raise unusable_path(error, {"hydra.sweep.dir": sweep_dir}) or error from None
+        except CnnlabError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            self._report(sweep_dir, Path(str(config.paths.output_dir)))
+        except Exception as error:  # noqa: BLE001 - Hydra would only warn, and the sweep would exit 0
+            print(
+                f"error: the report of {sweep_dir} could not be written ({said(error)}); every job's run dir "
+                f"is complete. Write it again with: python -m cnnlab.report {sweep_dir}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)  # the sweep dir is free for the next sweep
+                self._lock = None
+
+    def _report(self, sweep_dir: Path, output_dir: Path) -> None:
+        from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
+        from cnnlab.tensorboard_root import experiment_root, refresh_or_warn
+
+        refresh_or_warn(experiment_root(sweep_dir, output_dir))
         try:
             report = write_report([sweep_dir])
         except FileNotFoundError:
