@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from cnnlab import evaluate, lab, report, train
-from tests.conftest import fake_image_folder, fake_mnist
+from tests.conftest import fake_image_folder, fake_mnist, read_only
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["trainer.epochs=1", "trainer.limit_batches=2", "trainer.device=cpu"]
@@ -391,35 +391,6 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """`folder` (and all in it) read-only for this process: by its modes for a user; root ignores modes, so
-    for root a read-only bind mount of the folder on itself (the kernel's own EROFS)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        entries = [folder, *folder.rglob("*")]
-        modes = {p: p.stat().st_mode for p in entries}
-        for p in entries:
-            p.chmod(modes[p] & ~0o222)
-        try:
-            yield
-        finally:
-            for p in entries:
-                p.chmod(modes[p])
-        return
-    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
-    if mounted.returncode == 0:
-        mounted = subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
-        if mounted.returncode:
-            subprocess.run(["umount", str(folder)])
-    if mounted.returncode:
-        pytest.skip(f"root cannot make {folder} read-only here: {mounted.stderr.decode().strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def sweep_argv(tmp_path: Path, *overrides: str) -> list[str]:
     """A tiny in-process multirun into tmp_path/sweep, its TensorBoard root tmp_path/outputs."""
     return [
@@ -464,10 +435,9 @@ def test_i29_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, capsys):
         keys = (sweep_dir / ".swept_keys").read_text()
         code, output = call_main(train.main, sweep_argv(tmp_path, "optimizer.lr=0.01,0.001"), capsys)
         still = json.loads(job.read_text())
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=60)
     finally:
         first.kill()
+        first.wait(timeout=60)
     one_paragraph(code, output, str(sweep_dir), f"pid {first.pid}")
     assert (sweep_dir / ".swept_keys").read_text() == keys
     assert still["status"] == "running" and still["pid"] == first.pid
@@ -627,7 +597,7 @@ def test_i29_evaluate_a_checkpoint_path_that_is_a_directory(finished, tmp_path, 
 
 
 @pytest.mark.parametrize(
-    "content", [random_bytes(700, seed=2), b'epoch,lr\n1,0.1,7,"\n2\n"x'], ids=["binary", "ragged"]
+    "content", [random_bytes(700, seed=2), b"epoch,lr\n1,0.1\n2,0.2,9,9\n"], ids=["binary", "ragged"]
 )
 def test_i29_report_over_a_run_whose_metrics_csv_is_not_csv(content, finished, tmp_path, capsys):
     """The run is still a row of the report (from its summary.json), with a warning naming the file."""
@@ -716,30 +686,23 @@ def _a_file(tmp: Path, name: str) -> Path:
     return path
 
 
-def test_i29_run_dir_that_is_a_file(tmp_path, capsys):
-    blocker = _a_file(tmp_path, "run")
-    code, output = call_main(train.main, [*QUICK, *paths(tmp_path)], capsys)
-    one_paragraph(code, output, str(blocker), "hydra.run.dir")
+FILE_WHERE_A_FOLDER_BELONGS: dict[str, tuple[str, str | None, Callable[[Path], list[str]], str]] = {
+    # case: (the file's name in tmp_path, the environment variable set to it, arguments, the setting named)
+    "run_dir": ("run", None, paths, "hydra.run.dir"),
+    "output_dir_env": ("outputs", "CNNLAB_OUTPUT_DIR", lambda tmp: paths(tmp)[:2], "CNNLAB_OUTPUT_DIR"),
+    "data_root_env": ("data", "CNNLAB_DATA_ROOT", lambda tmp: paths(tmp)[2:], "CNNLAB_DATA_ROOT"),
+    "cache_dir": ("cache", None, paths, "paths.cache_dir"),
+}
 
 
-def test_i29_output_dir_env_that_is_a_file(tmp_path, capsys, monkeypatch):
-    blocker = _a_file(tmp_path, "outputs")
-    monkeypatch.setenv("CNNLAB_OUTPUT_DIR", str(blocker))
-    code, output = call_main(train.main, [*QUICK, *paths(tmp_path)[:2]], capsys)
-    one_paragraph(code, output, str(blocker), "CNNLAB_OUTPUT_DIR")
-
-
-def test_i29_data_root_env_that_is_a_file(tmp_path, capsys, monkeypatch):
-    blocker = _a_file(tmp_path, "data")
-    monkeypatch.setenv("CNNLAB_DATA_ROOT", str(blocker))
-    code, output = call_main(train.main, [*QUICK, f"hydra.run.dir={tmp_path / 'run'}"], capsys)
-    one_paragraph(code, output, str(blocker), "CNNLAB_DATA_ROOT")
-
-
-def test_i29_cache_dir_that_is_a_file(tmp_path, capsys):
-    blocker = _a_file(tmp_path, "cache")
-    code, output = call_main(train.main, [*QUICK, *paths(tmp_path)], capsys)
-    one_paragraph(code, output, str(blocker), "paths.cache_dir")
+@pytest.mark.parametrize("case", list(FILE_WHERE_A_FOLDER_BELONGS))
+def test_i29_a_file_where_a_folder_belongs(case, tmp_path, capsys, monkeypatch):
+    name, variable, arguments, named = FILE_WHERE_A_FOLDER_BELONGS[case]
+    blocker = _a_file(tmp_path, name)
+    if variable:
+        monkeypatch.setenv(variable, str(blocker))
+    code, output = call_main(train.main, [*QUICK, *arguments(tmp_path)], capsys)
+    one_paragraph(code, output, str(blocker), named)
 
 
 def test_i29_report_out_that_is_a_file(finished, tmp_path, capsys):
