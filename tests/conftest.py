@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +151,32 @@ def scored_by_hand(cfg: DictConfig, weights: dict[str, torch.Tensor], split: str
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
     return loss / seen, correct / seen
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` (and all in it) read-only for this process: by its modes for a user; root ignores modes, so
+    for root a read-only bind mount of the folder on itself (the kernel's own EROFS)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        entries = [folder, *folder.rglob("*")]
+        modes = {p: p.stat().st_mode for p in entries}
+        for p in entries:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p in entries:
+                p.chmod(modes[p])
+        return
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode == 0:
+        mounted = subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
+        if mounted.returncode:
+            subprocess.run(["umount", str(folder)])
+    if mounted.returncode:
+        pytest.skip(f"root cannot make {folder} read-only here: {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -32,13 +34,18 @@ from cnnlab.validate import validate
 log = logging.getLogger("cnnlab.train")
 
 
-def run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> float:
+def run(
+    cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None, *, locked: bool = False
+) -> float:
     """Train one configuration; returns the monitored metric (best over epochs) for sweepers."""
-    return monitored_value(train_run(cfg, run_dir, overrides))
+    return monitored_value(train_run(cfg, run_dir, overrides, locked=locked))
 
 
-def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None) -> dict:
-    """Validate, then train in run_dir (Hydra's run dir by default) holding its lock; the summary."""
+def train_run(
+    cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None, *, locked: bool = False
+) -> dict:
+    """Validate, then train in run_dir (Hydra's run dir by default) holding its lock (`locked`: the caller
+    holds it already, as a sweep job does); the summary."""
     if run_dir is None:
         if not HydraConfig.initialized():
             raise ConfigError(
@@ -49,7 +56,7 @@ def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str]
         run_dir = Path(hydra_cfg.runtime.output_dir)
         overrides = list(hydra_cfg.overrides.task)
     validate(cfg, overrides or [])
-    with hold_run_dir(run_dir), disk_full_as_error(run_dir):
+    with nullcontext() if locked else hold_run_dir(run_dir), disk_full_as_error(run_dir):
         summary = fit(cfg, run_dir, overrides or [])
     if summary["status"] == "completed":
         log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
@@ -60,7 +67,7 @@ def train_run(cfg: DictConfig, run_dir: Path | None = None, overrides: list[str]
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return run_sweep_job(cfg, run)
+        return run_sweep_job(cfg, partial(run, locked=True))
     try:
         summary = train_run(cfg)
     except CnnlabError as error:

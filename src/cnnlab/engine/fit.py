@@ -43,10 +43,12 @@ from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
-from cnnlab.errors import ConfigError
+from cnnlab.errors import CheckpointError, ConfigError, said
 from cnnlab.overrides import quoted_value
 
 log = logging.getLogger(__name__)
+# What resuming reads from checkpoints/last.pt (the scheduler's state is None for a run without one).
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng")
 
 
 def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
@@ -73,6 +75,12 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
             "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
             run_dir,
         )
+    if first_epoch > trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={trainer.epochs}, but {ckpt_path} holds {first_epoch} epochs already done: "
+            "resuming cannot train fewer epochs than a run has, and its config.yaml and metrics.csv would "
+            f"disagree. Resume with trainer.epochs={first_epoch} or more, or train afresh in a new run dir."
+        )
     if first_epoch == 0:
         forget_previous_run(run_dir)
 
@@ -81,6 +89,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
+    write_resolved_config(run_dir, cfg)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
     if tracker is not None:
@@ -275,7 +284,7 @@ def resume(
     after checking that its config is this run's; returns the epochs done, the wall time spent, the
     best so far and the metrics measured before any step (trainer.eval_at_start), which summary.json
     keeps."""
-    state = load_checkpoint(ckpt_path, run.device)
+    state = load_checkpoint(ckpt_path, run.device, required=RESUME_KEYS)
     if state["epoch"] > run.cfg.trainer.epochs:
         raise ConfigError(
             f"trainer.epochs={run.cfg.trainer.epochs}, but {ckpt_path} has {state['epoch']} epochs done: a "
@@ -291,11 +300,19 @@ def resume(
     )
     if changed:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
-    run.load_state_dict(state)
-    if stopper is not None:
-        stopper.load_state_dict(state.get("early_stopping"))
-    set_rng_state(state["rng"])
-    return state["epoch"], state["wall_s"], state["best"], state.get("initial")
+    try:
+        run.load_state_dict(state)
+        if stopper is not None:
+            stopper.load_state_dict(state.get("early_stopping"))
+        set_rng_state(state["rng"])
+        epochs_done = int(state["epoch"])
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(
+            f"{ckpt_path} does not fit this run ({said(error)[:300]}): it holds another model's weights or "
+            "is not a whole checkpoint of `python -m cnnlab.train`. Put the run's own last.pt back, or train "
+            "afresh in a new run dir."
+        ) from None
+    return epochs_done, state.get("wall_s", 0.0), state.get("best"), state.get("initial")
 
 
 def resume_command(run_dir: Path) -> str:
