@@ -103,9 +103,9 @@ def _set(node: Any, parts: list[str], leaf: Any) -> Any:
 def fake_task_results(lab: Lab, folder: str) -> dict[str, Any]:
     """results.json with a number at every path the registry reads from this task."""
     results: dict[str, Any] = {"task": folder}
-    refs = [
-        (p, fmt) for s in lab.sections for t in s.answers.values() for f, p, fmt in refs_in(t) if f == folder
-    ]
+    texts = [t for s in lab.sections for t in [*s.answers.values(), *s.reasons.values()]]
+    texts += [" ".join((r.what, r.lab, r.ours, r.why)) for r in lab.setup]
+    refs = [(p, fmt) for t in texts for f, p, fmt in refs_in(t) if f == folder]
     paths = [p for p, fmt in refs if fmt != "len"]
     for path, _ in [r for r in refs if r[1] == "len"]:
         results = _set(results, path.split("."), [0.5, 0.6])
@@ -150,8 +150,7 @@ def fake_recipe(lab: Lab, recipe: Recipe, lab_out: Path, budget: str = "full") -
         jobs = itertools.product(recipe.preset, *grid)
         for job, (preset, *point) in enumerate(jobs):
             overrides = [f"experiment={preset}", *point]
-            if recipe.at_best:
-                overrides.append(f"{recipe.at_best['key']}=0.001")
+            overrides += [f"{key}=0.001" for key in recipe.best_keys]
             name = preset.replace("/", "-").replace("_", ".").replace("q3.17.", "q3.17-")
             fake_run(base / str(job), [a + 0.01 * (job % 5) for a in curve], overrides, budget, name=name)
         (base / "summary.csv").write_text("run,final_test_acc\n0,0.5\n")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnnlab.labbook import seeded_runs
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job, run_value
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, run_value, selected_value
 from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
 from cnnlab.labbook.figures import curve, draw_grid, plot_curves
 from cnnlab.labbook.formatting import fmt_value, is_percent, num, pct, seconds, with_unit
@@ -493,22 +493,32 @@ def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     return block
 
 
-def _spread(jobs: list[Run]) -> str:
-    """How far apart the jobs' best monitored values lie: a choice inside a narrow spread is a weak one."""
-    values = [float(j.summary["best"]["value"]) for j in jobs if j.summary.get("best")]
+# How each selection rule (a sweep recipe's `select:`) reads in a table head and in a reading.
+RULE_NAMES = {"best": "best val acc", "final": "final val acc"}
+RULE_WORDS = {
+    "best": "best validation accuracy (any epoch)",
+    "final": "validation accuracy at the last epoch",
+}
+
+
+def _spread(jobs: list[Run], by: str) -> str:
+    """How far apart the jobs' ranking values lie: a choice inside a narrow spread is a weak one."""
+    values = [v for v in (selected_value(j, by) for j in jobs) if v is not None]
     low, high = min(values), max(values)
     return f"lie within {100 * (high - low):.2f} points, {pct(low)} to {pct(high)}"
 
 
 def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second."""
+    """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second,
+    each picked by its sweep's rule (`select:`)."""
     block = Block()
     rows, heads = [], []
     for net in spec["nets"]:
+        by1, by2 = art.recipe(net["lr_sweep"]).select, art.recipe(net["bs_sweep"]).select
         try:
-            step1 = best_job(art.sweep(net["lr_sweep"]), net["name"])
+            step1 = art.best(net["lr_sweep"], net["name"])
             step2_jobs = art.sweep(net["bs_sweep"])
-            step2 = best_job(step2_jobs)
+            step2 = art.best(net["bs_sweep"])
         except Missing:
             block.missing.append(net["bs_sweep"])
             continue
@@ -516,9 +526,9 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         rows.append(
             [
                 net["label"],
-                f"{step1.overrides.get('optimizer.lr')} ({pct(step1.summary['best']['value'])})",
-                f"{step2.overrides.get('trainer.batch_size')} ({pct(step2.summary['best']['value'])}, "
-                f"epoch {step2.summary['best']['epoch']})",
+                f"{step1.overrides.get('optimizer.lr')} ({pct(selected_value(step1, by1))})",
+                f"{step2.overrides.get('trainer.batch_size')} ({pct(selected_value(step2, by2))}, "
+                f"epoch {step2.summary['best']['epoch'] if by2 == 'best' else len(step2.metrics)})",
                 pct(float(step2.metrics["test_acc"].iloc[-1])) if "test_acc" in step2.metrics else "",
             ]
         )
@@ -526,20 +536,16 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         lr_jobs = [j for j in art.sweep(net["lr_sweep"]) if j.name == net["name"]]
         lr, batch = step1.overrides.get("optimizer.lr"), step2.overrides.get("trainer.batch_size")
         block.reading.append(
-            f"{net['label'][:1].upper()}{net['label'][1:]}: by best validation accuracy, lr {lr} is best at "
+            f"{net['label'][:1].upper()}{net['label'][1:]}: by {RULE_WORDS[by1]}, lr {lr} is best at "
             f"batch {step1.config.get('trainer', {}).get('batch_size')} (the {len(lr_jobs)} lrs "
-            f"{_spread(lr_jobs)}), then batch {batch} at that lr (the {len(step2_jobs)} batch sizes "
-            f"{_spread(step2_jobs)}); that job's "
+            f"{_spread(lr_jobs, by1)}), then by {RULE_WORDS[by2]} batch {batch} at that lr (the "
+            f"{len(step2_jobs)} batch sizes {_spread(step2_jobs, by2)}); that job's "
             f"{SCORE_NAMES[score]} at its last epoch is {metric_text(score, step2.metrics[score].iloc[-1])}."
         )
     if rows:
+        rules = [RULE_NAMES[art.recipe(spec["nets"][0][k]).select] for k in ("lr_sweep", "bs_sweep")]
         block.lines += table(
-            [
-                "net",
-                "best lr (best val acc)",
-                "best batch size (best val acc, epoch)",
-                "test acc of that job",
-            ],
+            ["net", f"best lr ({rules[0]})", f"best batch size ({rules[1]}, epoch)", "test acc of that job"],
             rows,
         )
         block.headline = "; ".join(heads)

@@ -230,12 +230,24 @@ def read_walls(folder: Path, runs: list[Run]) -> dict[str, float]:
     return recorded | device_walls(runs)
 
 
-def best_job(jobs: list[Run], name: str | None = None) -> Run:
-    """The job with the highest monitored value (summary.json best.value), optionally by run name."""
-    scored = [j for j in jobs if (name is None or j.name == name) and _best_value(j) is not None]
+def selected_value(job: Run, by: str = "best") -> float | None:
+    """The value a job is ranked by (a sweep recipe's `select:`): its monitored value at its best epoch
+    (summary.json best.value) or at its last epoch (final.<monitor>: what the final weights, whose
+    test figure is reported, were judged by). None when it has none."""
+    if by == "final":
+        monitor = job.summary.get("monitor") or (job.summary.get("best") or {}).get("metric")
+        value = (job.summary.get("final") or {}).get(monitor)
+    else:
+        value = (job.summary.get("best") or {}).get("value")
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def best_job(jobs: list[Run], name: str | None = None, by: str = "best") -> Run:
+    """The job ranked highest by the rule `by` (best or final), optionally among those of one run name."""
+    scored = [j for j in jobs if (name is None or j.name == name) and selected_value(j, by) is not None]
     if not scored:
         raise Missing(f"best job{f' named {name}' if name else ''}")
-    return max(scored, key=_best_value)
+    return max(scored, key=lambda j: selected_value(j, by))
 
 
 def job_at(jobs: list[Run], selector: str, folder: str) -> Run:
@@ -257,11 +269,6 @@ def job_at(jobs: list[Run], selector: str, folder: str) -> Run:
             f"not one: name one job by its override values (the jobs: {labels})."
         )
     return matches[0]
-
-
-def _best_value(job: Run) -> float | None:
-    value = (job.summary.get("best") or {}).get("value")
-    return None if value is None or math.isnan(value) else float(value)
 
 
 class LabArtefacts:
@@ -322,6 +329,10 @@ class LabArtefacts:
             raise Missing(folder)
         return jobs
 
+    def best(self, folder: str, name: str | None = None) -> Run:
+        """A finished sweep's best job by the recipe's own rule (`select:`)."""
+        return best_job(self.sweep(folder), name, self.recipe(folder).select)
+
     def task(self, folder: str) -> dict[str, Any]:
         path = self.root / folder / "results.json"
         if not path.is_file():
@@ -368,9 +379,9 @@ class LabArtefacts:
         if head == "jobs":
             return len(jobs)
         if head == "best":
-            return run_value(best_job(jobs), rest)
+            return run_value(self.best(folder), rest)
         if head == "best_override":
-            return best_job(jobs).overrides.get(rest, "")
+            return self.best(folder).overrides.get(rest, "")
         selected = JOB.fullmatch(path)
         if selected:
             return run_value(job_at(jobs, selected[1], folder), selected[2])

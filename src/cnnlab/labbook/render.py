@@ -14,7 +14,7 @@ from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
 from cnnlab.labbook.figures import BAND
 from cnnlab.labbook.formatting import seconds, with_unit
 from cnnlab.labbook.kinds import ANALYSES
-from cnnlab.labbook.registry import Lab, Section, all_labs
+from cnnlab.labbook.registry import REF, Lab, Section, all_labs
 from cnnlab.labbook.seeds import MIN_SEEDS
 from cnnlab.labbook.welch import ALPHA
 
@@ -42,6 +42,40 @@ def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
         if art.has(folder):
             return f"not recorded in experiments/{lab.name}/{folder}: {path}"
         return f"{NOT_RUN if lab.recipes[folder].per_budget else 'not yet run'}: {_command(lab, ident)}"
+
+
+def _prose(art: LabArtefacts, lab: Lab, text: str) -> str:
+    """Reasoning text with its measured values filled in; a value not yet measured reads as the make
+    command of the first question that measures it, so the reasoning around it still stands."""
+
+    def value(ref: re.Match) -> str:
+        try:
+            return art.fill(ref[0])
+        except Missing as missing:
+            ident = next((s.ids[0] for s in lab.sections if ref[1] in s.recipes), lab.sections[-1].ids[0])
+            return f"*({_answer(art, lab, ident, '{' + ':'.join(missing.args) + '}')})*"
+
+    return REF.sub(value, text)
+
+
+def reason_lines(art: LabArtefacts, lab: Lab, section: Section) -> list[str]:
+    """The written reasons of a section's ids, each a paragraph (Markdown and math) after the answers."""
+    lines = []
+    for ident, text in section.reasons.items():
+        lines += [f"**{ident}, the reasoning.** {_prose(art, lab, text)}", ""]
+    return lines
+
+
+def setup_lines(art: LabArtefacts, lab: Lab) -> list[str]:
+    """The lab-level table "our setup against the lab's", at the top of its README."""
+    if not lab.setup:
+        return []
+
+    def cell(text: str) -> str:
+        return _prose(art, lab, text).replace("|", "\\|").replace("\n", " ")
+
+    rows = [[cell(r.what), cell(r.lab), cell(r.ours), cell(r.why)] for r in lab.setup]
+    return ["## Our setup against the lab's", "", *table(["what", "the lab's", "ours", "why"], rows), ""]
 
 
 def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
@@ -87,6 +121,7 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, tim
     answers = [[i, _answer(art, lab, i, section.answers[i])] for i in section.ids]
     lines += table(["id", "answer (measured)"], answers)
     lines.append("")
+    lines += reason_lines(art, lab, section)
     figures = Figures(out, f"{section.slug}")
     blocks: list[Block] = [ANALYSES[a["kind"]](art, a, figures) for a in section.analyses]
     if section.references:
@@ -174,6 +209,7 @@ def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
         "",
         f"Full-budget training time of this lab on CPU: {lab_cpu_time(lab, art)}.",
         "",
+        *setup_lines(art, lab),
         "## Scoreboard",
         "",
         *table(SCORE_HEAD, [r.row for r in rendered]),
