@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from cnnlab.errors import CnnlabError
+
 if TYPE_CHECKING:
     from cnnlab.report import Report
 
@@ -58,7 +60,11 @@ class SweepReport(Callback):
 
         sweep_dir, keys = Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra)
         write_swept_keys(sweep_dir, keys)
-        start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
+        try:
+            start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
+        except CnnlabError as error:  # MLflow missing or unreachable: said before any job starts
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from cnnlab.engine.mlflow_log import end_sweep
