@@ -15,7 +15,7 @@ BUDGET ?= full
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow lint format tensorboard clean
+.PHONY: help install run test test-slow test-wheel lint format tensorboard clean
 
 help: ## list every target with one line each (targets that share one recipe share one line)
 	@grep -hE '^[a-zA-Z0-9_. -]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -36,11 +36,15 @@ run: $(STAMP) ## train the default experiment (LeNet on the embedded digits, off
 	@echo "Results: outputs/runs/quickstart/latest (metrics.csv, summary.json, checkpoints/, evaluation/test-last/)"
 	@echo "Look at them: $(BIN)/tensorboard --logdir outputs/runs/quickstart/latest"
 
-test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest)
-	$(PY) -m pytest -q
+PYTEST_ARGS ?=
+test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest; PYTEST_ARGS=--cov for coverage)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-slow: $(STAMP) ## run only the slow tests (real sweeps with every launcher)
+test-slow: $(STAMP) ## run only the slow tests (real sweeps with every launcher, the wheel)
 	$(PY) -m pytest -q -m slow
+
+test-wheel: $(STAMP) ## build the wheel, install it into a fresh venv, train/evaluate/report from an empty dir
+	$(PY) -m pytest -q -m slow tests/test_install.py
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests benchmarks

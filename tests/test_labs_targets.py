@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,14 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.labbook.registry import all_labs
 from cnnlab.labbook.targets import make_text
 from cnnlab.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared/LABS.md beside the checkout; CNNLAB_LABS_MD points elsewhere (e.g. from a git worktree).
-LABS_MD = Path(os.environ.get("CNNLAB_LABS_MD", ROOT.parent / "shared" / "LABS.md"))
-CONF = ROOT / "conf"
+CONF = CONF_DIR
 PRESETS = sorted(
     p.relative_to(CONF / "experiment").with_suffix("").as_posix() for p in CONF.glob("experiment/**/*.yaml")
 )
@@ -59,9 +57,8 @@ def test_expand_ranges():
     assert expand(" q10b") == ["q10b"]
 
 
-@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
-def test_make_help_lists_a_target_for_every_question_id():
-    ids = lab_question_ids(LABS_MD.read_text())
+def test_make_help_lists_a_target_for_every_question_id(labs_md):
+    ids = lab_question_ids(labs_md.read_text())
     assert len(ids) == len(set(ids)) == 104
     assert "dd2427-q10b" in ids and "dd2427-q10" in ids
     listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -12,7 +12,6 @@ import torch
 from omegaconf import OmegaConf
 
 from cnnlab.analysis.checkpoint import load_run
-from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.train import run
 
@@ -46,21 +45,6 @@ def test_cnnlabs_own_checkpoint_loads_weights_only(trained):
     state = torch.load(trained / "checkpoints" / "last.pt", weights_only=True)
     assert state["epoch"] == 1 and isinstance(state["config"], dict)
     assert set(state["rng"]) == {"torch", "cuda", "numpy", "python"}
-
-
-def test_rng_state_round_trips_through_the_checkpoint(trained):
-    import random
-
-    import numpy as np
-
-    from cnnlab.engine.checkpoint import set_rng_state
-
-    state = load_checkpoint(trained / "checkpoints" / "last.pt")
-    set_rng_state(state["rng"])
-    first = (torch.rand(3), np.random.rand(3), random.random())
-    set_rng_state(state["rng"])
-    again = (torch.rand(3), np.random.rand(3), random.random())
-    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
 
 
 def test_payload_in_checkpoint_is_refused_by_resume(make_cfg, trained, tmp_path):

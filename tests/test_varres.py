@@ -19,8 +19,7 @@ from cnnlab.data.datamodule import build_data
 from cnnlab.data.varres import VariableResolutionSource
 from cnnlab.errors import ConfigError
 from cnnlab.train import run
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+from tests.conftest import CONF_DIR
 
 
 def write_mnist(root: Path, n_train: int = 120, n_test: int = 40, gz: bool = False) -> None:

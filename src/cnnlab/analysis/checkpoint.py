@@ -60,13 +60,13 @@ def load_run(
 
     run_dir = Path(run_dir)
     checkpoint_path = run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if not checkpoint_path.is_file():
+    if not checkpoint_path.exists():
         raise ConfigError(
             f"The run dir {str(run_dir)!r} is not a finished training run: {checkpoint_path} is missing. "
             "Give the run dir of `python -m cnnlab.train` (it holds checkpoints/), "
             "or run=null for a model with random weights."
         )
-    state = load_checkpoint(checkpoint_path, map_location)
+    state = load_checkpoint(checkpoint_path, map_location, required=("model", "config", "input_shape"))
     config = state.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise ConfigError(

@@ -82,7 +82,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     full_train = cached_split(source, "train", cache_dir)
     test = cached_split(source, "test", cache_dir)
     train, val = split_train_val(full_train, ds.val_fraction, ds.split_seed)
-    check_splits(ds, full_train, train, test)
+    check_splits(ds, full_train, train, val, test)
     max_eval, sample_note = evaluated_images(cfg, val, test)
     val, test = subsample(val, max_eval, ds.split_seed), subsample(test, max_eval, ds.split_seed + 1)
 
@@ -226,13 +226,21 @@ def _whitening_method(ds: DictConfig) -> str | None:
     return whitening
 
 
-def check_splits(ds: DictConfig, full_train: Buckets, train: Buckets, test: Buckets) -> None:
-    """ConfigError when the split leaves nothing to train on, or the labels overrun dataset.num_classes."""
+def check_splits(ds: DictConfig, full_train: Buckets, train: Buckets, val: Buckets, test: Buckets) -> None:
+    """ConfigError when the split leaves nothing to train on, a validation split asked for holds no image
+    (its metrics would never be measured), or the labels overrun dataset.num_classes."""
     n_full, n_train = sum(len(b) for b in full_train), sum(len(b) for b in train)
     if n_train == 0:
         raise ConfigError(
             f"dataset.val_fraction={ds.val_fraction} leaves none of the {n_full} images of "
             f"{ds.name}'s train split to train on; use a smaller fraction, e.g. dataset.val_fraction=0.1."
+        )
+    if ds.val_fraction > 0 and not sum(len(b) for b in val):
+        smallest = min(len(b) for b in full_train)
+        raise ConfigError(
+            f"dataset.val_fraction={ds.val_fraction} of {ds.name}'s {n_full} train images rounds to no "
+            f"validation image at all, so no val_ metric would ever be measured; hold out at least one "
+            f"(dataset.val_fraction >= {1 / smallest:.2g}), or none with dataset.val_fraction=0."
         )
     if ds.task == "classification":
         n_labels = 1 + max(int(b.y.max()) for b in full_train + test if len(b))

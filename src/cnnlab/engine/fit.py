@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,12 @@ from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
+from cnnlab.errors import CheckpointError, ConfigError, said
+from cnnlab.overrides import quoted_value
 
 log = logging.getLogger(__name__)
+# What resuming reads from checkpoints/last.pt (the scheduler's state is None for a run without one).
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng")
 
 
 def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
@@ -62,12 +68,18 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path, stopper)
-        log.info("resuming %s after epoch %d", run_dir, first_epoch)
+        log.info("resuming %s after epoch %d with the overrides %s", run_dir, first_epoch, overrides)
     elif trainer.resume:
         log.info(
             "trainer.resume=true but %s has no checkpoints/last.pt: starting afresh (to continue a run, "
             "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
             run_dir,
+        )
+    if first_epoch > trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={trainer.epochs}, but {ckpt_path} holds {first_epoch} epochs already done: "
+            "resuming cannot train fewer epochs than a run has, and its config.yaml and metrics.csv would "
+            f"disagree. Resume with trainer.epochs={first_epoch} or more, or train afresh in a new run dir."
         )
     if first_epoch == 0:
         forget_previous_run(run_dir)
@@ -77,6 +89,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
     write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
+    write_resolved_config(run_dir, cfg)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
     if tracker is not None:
@@ -154,7 +167,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         checkpoint(0)
     write_summary(run_dir / "summary.json", summary)
     epoch = first_epoch
-    if first_epoch >= trainer.epochs:
+    if first_epoch == trainer.epochs:
         log.warning(
             "%d epochs are already done, trainer.epochs=%d: nothing to train (raise trainer.epochs to go on)",
             first_epoch,
@@ -205,11 +218,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         log.error(message)
         return finish("diverged", DIVERGED, message)
     except KeyboardInterrupt:
-        log.warning(
-            "interrupted in epoch %d; resume with: hydra.run.dir=%s trainer.resume=true",
-            epoch + 1,
-            run_dir,
-        )
+        log.warning("interrupted in epoch %d; resume with: %s", epoch + 1, resume_command(run_dir))
         finish("interrupted", INTERRUPTED)
         raise
     except Exception as error:
@@ -275,7 +284,14 @@ def resume(
     after checking that its config is this run's; returns the epochs done, the wall time spent, the
     best so far and the metrics measured before any step (trainer.eval_at_start), which summary.json
     keeps."""
-    state = load_checkpoint(ckpt_path, run.device)
+    state = load_checkpoint(ckpt_path, run.device, required=RESUME_KEYS)
+    if state["epoch"] > run.cfg.trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={run.cfg.trainer.epochs}, but {ckpt_path} has {state['epoch']} epochs done: a "
+            "resume cannot shorten a run (its metrics.csv would hold more epochs than its config says). "
+            f"Leave trainer.epochs out to keep the run's own, give trainer.epochs>={state['epoch']}, or "
+            "train a new run dir."
+        )
     changed = check_resume_config(
         state.get("config") or {},
         OmegaConf.to_container(run.cfg, resolve=True),
@@ -284,11 +300,26 @@ def resume(
     )
     if changed:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
-    run.load_state_dict(state)
-    if stopper is not None:
-        stopper.load_state_dict(state.get("early_stopping"))
-    set_rng_state(state["rng"])
-    return state["epoch"], state["wall_s"], state["best"], state.get("initial")
+    try:
+        run.load_state_dict(state)
+        if stopper is not None:
+            stopper.load_state_dict(state.get("early_stopping"))
+        set_rng_state(state["rng"])
+        epochs_done = int(state["epoch"])
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(
+            f"{ckpt_path} does not fit this run ({said(error)[:300]}): it holds another model's weights or "
+            "is not a whole checkpoint of `python -m cnnlab.train`. Put the run's own last.pt back, or train "
+            "afresh in a new run dir."
+        ) from None
+    return epochs_done, state.get("wall_s", 0.0), state.get("best"), state.get("initial")
+
+
+def resume_command(run_dir: Path) -> str:
+    """The shell command that continues run_dir with its own settings (train.py takes them from its
+    summary.json), with this interpreter, so it works as printed."""
+    run_dir_override = shlex.quote(f"hydra.run.dir={quoted_value(str(run_dir.absolute()))}")
+    return f"{shlex.quote(sys.executable)} -m cnnlab.train {run_dir_override} trainer.resume=true"
 
 
 def initial_metrics(run: Run) -> dict[str, float]:

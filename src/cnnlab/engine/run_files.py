@@ -12,7 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
+
+from cnnlab.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 # metrics.csv columns that are not split metrics -> their TensorBoard group. TensorBoard lists groups
@@ -36,6 +39,33 @@ def write_resolved_config(run_dir: Path, cfg: DictConfig) -> None:
     _atomic_write_text(OmegaConf.to_yaml(resolved), run_dir / RESOLVED_CONFIG)
 
 
+def read_resolved_config(run_dir: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run dir's config.yaml as plain containers, holding a mapping under each of `required`; ConfigError
+    naming the file when it is unreadable (cut short, binary), not a mapping, or lacks one of them."""
+    path = run_dir / RESOLVED_CONFIG
+    try:
+        config = OmegaConf.to_container(OmegaConf.load(path))
+    except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: Unicode errors too
+        raise ConfigError(
+            f"{path} cannot be read as a run's config ({' '.join(str(error).split())[:300]}): it is damaged "
+            "or another kind of file. Put the run's own config.yaml back, or use another run dir."
+        ) from None
+    missing = [
+        key for key in required if not isinstance(config, dict) or not isinstance(config.get(key), dict)
+    ]
+    if missing:
+        what = (
+            f"no {', '.join(missing)} section"
+            if isinstance(config, dict)
+            else f"a YAML {type(config).__name__}"
+        )
+        raise ConfigError(
+            f"{path} is not the config of a run of `python -m cnnlab.train` (it holds {what}): it is damaged "
+            "or from another program. Put the run's own config.yaml back, or use another run dir."
+        )
+    return config
+
+
 def metric_columns(metric: str) -> list[str]:
     """The columns of metrics.csv; `metric` is acc for classification, psnr for regression."""
     split_cols = [f"{s}_{m}" for s in SPLITS for m in ("loss", metric)]
@@ -48,10 +78,7 @@ class MetricsCSV:
     def __init__(self, path: Path, columns: list[str], keep_epochs: int = 0) -> None:
         self.path = path
         self.columns = columns
-        kept: list[dict[str, str]] = []
-        if keep_epochs and path.exists():
-            with path.open(newline="") as f:
-                kept = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_epochs]
+        kept = read_rows(path, columns, keep_epochs) if keep_epochs and path.exists() else []
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, columns)
             writer.writeheader()
@@ -64,6 +91,23 @@ class MetricsCSV:
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, self.columns).writerow({c: row.get(c) for c in self.columns})
         self.rows.append(row)
+
+
+def read_rows(path: Path, columns: list[str], epochs: int) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv up to `epochs`, to keep on resume; ConfigError, before the file is
+    touched, when it is not a metrics.csv with these columns (binary, another program's, another task's)."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not set(reader.fieldnames) <= set(columns):
+                raise ValueError(f"its columns {reader.fieldnames} are not among {columns}")
+            return [row for row in reader if int(float(row["epoch"])) <= epochs]
+    except (OSError, ValueError, TypeError, csv.Error) as error:  # ValueError: Unicode errors too
+        raise ConfigError(
+            f"{path} cannot be read as this run's metrics.csv ({' '.join(str(error).split())}), so resuming "
+            f"would lose or garble its rows; its checkpoint holds {epochs} epochs. Put the run's own "
+            "metrics.csv back (or delete it to keep only what comes next), or train afresh in a new run dir."
+        ) from None
 
 
 def scalar_tag(column: str) -> str:

@@ -17,6 +17,7 @@ import yaml
 
 from cnnlab.labbook.formatting import fmt_value
 from cnnlab.labbook.registry import Lab, Recipe, refs_in
+from cnnlab.labbook.seeds import Spread, spread_text
 from cnnlab.overrides import parse_overrides
 from cnnlab.report import find_runs
 
@@ -171,6 +172,19 @@ def run_value(run: Run, path: str) -> Any:
     return _walk(run.summary, path)
 
 
+def over_seeds(runs: list[Run], path: str, wanted: int) -> Spread:
+    """A run value (run_value's paths) on each of a recipe's seeds that records it, of `wanted` seeds."""
+    values = []
+    for run in runs:
+        try:
+            values.append(run_value(run, path))
+        except Missing:
+            continue
+    if not values:
+        raise Missing(path)
+    return Spread(tuple(values), wanted)
+
+
 def _train_minus(metrics: pd.DataFrame, column: str, series: pd.Series) -> float:
     train = "train_" + column.split("_", 1)[-1]
     if train not in metrics.columns or train == column:
@@ -262,17 +276,44 @@ class LabArtefacts:
 
     @cached_property
     def _runs(self) -> dict[str, Run | None]:
-        return {f: read_run(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "run"}
+        return {
+            f: read_run(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "run" and not r.seeds
+        }
+
+    @cached_property
+    def _seeds(self) -> dict[str, list[Run]]:
+        """The landed seeds of each seeded run recipe, in the recipe's seed order."""
+        return {
+            f: [run for s in r.seed_folders if (run := read_run(self.root / f / s)) is not None]
+            for f, r in self.lab.recipes.items()
+            if r.seeds
+        }
 
     @cached_property
     def _sweeps(self) -> dict[str, list[Run]]:
         return {f: read_sweep(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "sweep"}
 
     def run(self, folder: str) -> Run:
+        """The one run of an unseeded run recipe (a seeded one is read with `trained`)."""
+        if self.recipe(folder).seeds:
+            raise ValueError(
+                f"recipe {folder!r} of {self.lab.name} trains {len(self.recipe(folder).seeds)} seeds; this "
+                "analysis reads one run: give it an unseeded recipe, or use an analysis that reads seeds "
+                "(runs, expect, initial, ladder, by_value)."
+            )
         run = self._runs.get(folder)
         if run is None:
             raise Missing(folder)
         return run
+
+    def trained(self, folder: str) -> list[Run]:
+        """The runs a run recipe has landed: its one run, or each landed seed's; Missing when none."""
+        if not self.recipe(folder).seeds:
+            return [self.run(folder)]
+        runs = self._seeds.get(folder) or []
+        if not runs:
+            raise Missing(folder)
+        return runs
 
     def sweep(self, folder: str) -> list[Run]:
         """Its finished jobs, once all of them have finished: a part of a sweep does not answer."""
@@ -297,10 +338,12 @@ class LabArtefacts:
 
     def runs_of(self, folder: str) -> list[Run]:
         """The finished runs of a run or sweep recipe ([] when absent)."""
-        kind = self.recipe(folder).kind
-        if kind == "run":
+        recipe = self.recipe(folder)
+        if recipe.seeds:
+            return list(self._seeds.get(folder) or [])
+        if recipe.kind == "run":
             return [self._runs[folder]] if self._runs.get(folder) else []
-        return list(self._sweeps.get(folder) or []) if kind == "sweep" else []
+        return list(self._sweeps.get(folder) or []) if recipe.kind == "sweep" else []
 
     def walls(self, folder: str) -> dict[str, float]:
         """Wall time per device kind of a training recipe, on every machine it was collected from."""
@@ -313,6 +356,8 @@ class LabArtefacts:
         if kind == "task":
             results = self.task(folder)
             return results if path is None else _walk(results, path)
+        if kind == "run" and self.recipe(folder).seeds:
+            return self._spread(folder, path)
         if kind == "run":
             run = self.run(folder)
             return run if path is None else run_value(run, path)
@@ -330,6 +375,12 @@ class LabArtefacts:
         if selected:
             return run_value(job_at(jobs, selected[1], folder), selected[2])
         raise Missing(path)
+
+    def _spread(self, folder: str, path: str | None) -> Any:
+        """A value of a seeded recipe: its landed runs (path None), else a Spread of the value on each
+        landed seed that records it."""
+        runs = self.trained(folder)
+        return runs if path is None else over_seeds(runs, path, len(self.recipe(folder).seeds))
 
     def ref(self, text: str) -> Any:
         """The value a "<folder>:<path>" reference names (Missing carries the folder)."""
@@ -349,5 +400,8 @@ class LabArtefacts:
             except Missing:
                 raise Missing(folder, path) from None
             spelled = f"{{{folder}:{path}{'|' + fmt if fmt else ''}}}"
-            text = text.replace(spelled, fmt_value(value, path, fmt), 1)
+            shown = (
+                spread_text(value, path, fmt) if isinstance(value, Spread) else fmt_value(value, path, fmt)
+            )
+            text = text.replace(spelled, shown, 1)
         return text

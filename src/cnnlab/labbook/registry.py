@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.errors import ConfigError
 
-LAB_DIR = Path(__file__).resolve().parents[3] / "conf" / "lab"
+LAB_DIR = CONF_DIR / "lab"
 LABS = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
 RECIPE_KINDS = ("run", "sweep", "task")
 # A reference to a measured value inside a template: {<recipe folder>:<path>[|<format>]}.
@@ -36,11 +37,18 @@ class Recipe:
     overrides: tuple[str, ...] = ()
     full_overrides: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
+    label: str | None = None
 
     @property
     def seed_folders(self) -> tuple[str, ...]:
         """A run recipe with seeds trains one run per seed, each in <folder>/seed<N>."""
         return tuple(f"seed{seed}" for seed in self.seeds)
+
+    @property
+    def caption(self) -> str:
+        """How tables and figures name it: the folder and, where the registry gives a label, what the
+        recipe adds (`q19: + standardisation`)."""
+        return f"{self.folder}: {self.label}" if self.label else self.folder
 
     @property
     def trains(self) -> bool:
@@ -129,6 +137,7 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         "overrides",
         "full_overrides",
         "seeds",
+        "label",
     }
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -154,6 +163,7 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         overrides=_tuple(spec.get("overrides")),
         full_overrides=_tuple(spec.get("full_overrides")),
         seeds=seeds,
+        label=spec.get("label"),
     )
 
 
@@ -165,6 +175,7 @@ def refs_in(text: str) -> list[tuple[str, str, str | None]]:
 def analysis_folders(spec: dict[str, Any]) -> list[str]:
     """The recipe folders an analysis reads: runs, run, sweep, <folder>:<path> refs, figure files."""
     folders = list(spec.get("runs") or []) + [spec[k] for k in ("run", "sweep") if k in spec]
+    folders += [folder for _, folder in spec.get("points") or []]
     refs = [spec[k] for k in ("rows", "higher", "lower") if k in spec]
     refs += list((spec.get("values") or {}).values()) + [r for p in spec.get("pairs") or [] for r in p[1:]]
     folders += [r.partition(":")[0] for r in refs]

@@ -8,10 +8,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.labbook.analyses import ANALYSES, NOT_RUN, Block, Figures, reference_block, table
+from cnnlab.labbook.analyses import reference_block
 from cnnlab.labbook.artefacts import LabArtefacts, Missing
+from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
+from cnnlab.labbook.figures import BAND
 from cnnlab.labbook.formatting import seconds, with_unit
+from cnnlab.labbook.kinds import ANALYSES
 from cnnlab.labbook.registry import Lab, Section, all_labs
+from cnnlab.labbook.seeds import MIN_SEEDS
+from cnnlab.labbook.welch import ALPHA
 
 START, END = "<!-- lab-scoreboard:start -->", "<!-- lab-scoreboard:end -->"
 
@@ -49,8 +54,11 @@ def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, flo
 
 
 def _unfinished(lab: Lab, art: LabArtefacts, folder: str) -> str:
-    """A recipe not yet answered, with how many of a sweep's jobs have finished."""
-    done, jobs = len(art.runs_of(folder)), lab.recipes[folder].jobs
+    """A recipe not yet answered, with how many of a sweep's jobs or of its seeds have finished."""
+    done, recipe = len(art.runs_of(folder)), lab.recipes[folder]
+    if recipe.seeds:
+        return f"{lab.name}/{folder} ({done} of {len(recipe.seeds)} seeds landed)"
+    jobs = recipe.jobs
     return f"{lab.name}/{folder}" + (f" ({done} of {jobs} jobs finished)" if done and jobs > 1 else "")
 
 
@@ -65,6 +73,15 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, tim
         lines += [
             f"**{NOT_RUN.capitalize()}:** {', '.join(_unfinished(lab, art, f) for f in missing_training)}; "
             f"run {_command(lab, section.ids[0])} then `make collect`.",
+            "",
+        ]
+    partial = [
+        f for f in training if lab.recipes[f].seeds and 0 < len(art.runs_of(f)) < len(lab.recipes[f].seeds)
+    ]
+    if partial:
+        lines += [
+            f"**Seeds still to land:** {', '.join(_unfinished(lab, art, f) for f in partial)}; what has "
+            f"landed is shown with its n, and a verdict over seeds waits for n ≥ {MIN_SEEDS} on each side.",
             "",
         ]
     answers = [[i, _answer(art, lab, i, section.answers[i])] for i in section.ids]
@@ -122,6 +139,19 @@ def lab_cpu_time(lab: Lab, art: LabArtefacts) -> str:
     return seconds(cpu)
 
 
+def _seeds_note(lab: Lab) -> list[str]:
+    """How a lab with recipes trained over seeds reads them, said once at the top of its README."""
+    if not any(r.seeds for r in lab.recipes.values()):
+        return []
+    return [
+        "",
+        "Recipes trained over seeds read as mean ± sample standard deviation with n (each seed's own run "
+        f"is in experiments/{lab.name}/<folder>/seed<N>/); their figures draw a {BAND}. Two of them differ "
+        f"clearly only when Welch's t-test over their seeds gives p < {ALPHA}, and no verdict is given "
+        f"before each side has {MIN_SEEDS} seeds (conf/lab/README.md).",
+    ]
+
+
 def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
     """Write experiments/<lab>/README.md and experiments/<lab>/figures/ from experiments/<lab>/."""
     out = out_root / lab.name
@@ -140,6 +170,7 @@ def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
         "Only full-budget runs answer (`BUDGET=full`, the lab's own schedule); `BUDGET=smoke` is a pipeline "
         "check and is never shown. The lab's figures are typed in from the lab text and labelled as "
         "the lab's; every other number is measured. Accuracy is in percent everywhere.",
+        *_seeds_note(lab),
         "",
         f"Full-budget training time of this lab on CPU: {lab_cpu_time(lab, art)}.",
         "",

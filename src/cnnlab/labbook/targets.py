@@ -59,7 +59,9 @@ def _recipe_rule(lab: Lab, recipe: Recipe) -> str:
     if recipe.kind == "sweep":
         return f"$(eval $(call lab_sweep,{folder},{_args(recipe)}))"
     if recipe.reads:
-        return f"$(eval $(call lab_run_task,{folder},{lab.name}/{recipe.reads},{_args(recipe)}))"
+        read = lab.recipes[recipe.reads]
+        run = f"{lab.name}/{read.folder}" + (f"/{read.seed_folders[0]}" if read.seeds else "")
+        return f"$(eval $(call lab_run_task,{folder},{run},{_args(recipe)}))"
     return f"$(eval $(call lab_task,{recipe.folder},{_args(recipe)}))"
 
 

@@ -1,18 +1,21 @@
-"""The Hydra callback that closes a multirun: writes the sweep's report, refreshes the TensorBoard
-HParams experiment of outputs/ (cnnlab.tensorboard_root) and, when jobs failed or diverged, prints one
-screen of them and ends the process non-zero so scripts and CI notice, as a single run would."""
+"""The Hydra callback around a multirun: at its start it checks the sweeper's storage, locks the sweep dir
+(one sweep per sweep dir at a time), records the swept keys and opens MLflow's parent run (logger=mlflow);
+at its end it writes the sweep's report, refreshes the TensorBoard HParams experiment of outputs/
+(cnnlab.tensorboard_root) and, when jobs failed or diverged, prints one screen of them and ends the
+process non-zero so scripts and CI notice, as a single run would."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, said, unusable_path
 
 if TYPE_CHECKING:
     from cnnlab.report import Report
@@ -53,26 +56,58 @@ def failure_lines(report: Report, width: int = 160) -> list[str]:
 class SweepReport(Callback):
     """Configured under hydra.callbacks in conf/train.yaml; does nothing for single runs."""
 
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Record the swept keys before any job starts: each job's dir is named by its values of them."""
-        from cnnlab.engine.mlflow_log import start_sweep
-        from cnnlab.sweep.jobs import swept_keys, write_swept_keys
+    def __init__(self) -> None:
+        self._lock: int | None = None
 
-        sweep_dir, keys = Path(str(config.hydra.sweep.dir)), swept_keys(config.hydra)
-        write_swept_keys(sweep_dir, keys)
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before any job starts and before the sweep dir is written: check the sweeper's storage, take the
+        sweep dir's lock (one sweep per sweep dir) and record the swept keys, which name each job's dir.
+        With logger=mlflow it opens the sweep's parent run. A refusal (a busy sweep dir, a bad storage, MLflow
+        missing or unreachable) is one paragraph and exit status 2 (Hydra would only warn about a callback's
+        error)."""
+        from cnnlab.engine.mlflow_log import start_sweep
+        from cnnlab.engine.run_lock import lock_sweep_dir
+        from cnnlab.sweep.jobs import swept_keys, write_swept_keys
+        from cnnlab.sweep.storage import check_storage_url
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
-            start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
-        except CnnlabError as error:  # MLflow missing or unreachable: said before any job starts
+            storage = OmegaConf.select(config, "hydra.sweeper.storage")
+            if storage:
+                check_storage_url(str(storage), "hydra.sweeper.storage")
+            try:
+                self._lock = lock_sweep_dir(sweep_dir)
+                keys = swept_keys(config.hydra)
+                write_swept_keys(sweep_dir, keys)
+            except OSError as error:
+                raise unusable_path(error, {"hydra.sweep.dir": sweep_dir}) or error from None
+            start_sweep(config, sweep_dir, keys)  # logger=mlflow (missing, unreachable: refused here)
+        except CnnlabError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            self._report(config, sweep_dir, Path(str(config.paths.output_dir)))
+        except Exception as error:  # noqa: BLE001 - Hydra would only warn, and the sweep would exit 0
+            print(
+                f"error: the report of {sweep_dir} could not be written ({said(error)}); every job's run dir "
+                f"is complete. Write it again with: python -m cnnlab.report {sweep_dir}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)  # the sweep dir is free for the next sweep
+                self._lock = None
+
+    def _report(self, config: DictConfig, sweep_dir: Path, output_dir: Path) -> None:
         from cnnlab.engine.mlflow_log import end_sweep
         from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
-        from cnnlab.tensorboard_root import experiment_root, refresh_root_experiment
+        from cnnlab.tensorboard_root import experiment_root, refresh_or_warn
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        refresh_root_experiment(experiment_root(sweep_dir, Path(str(config.paths.output_dir))))
+        refresh_or_warn(experiment_root(sweep_dir, output_dir))
         try:
             report = write_report([sweep_dir])
         except FileNotFoundError:
