@@ -200,3 +200,14 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job_on_a_real_server(mlflow_se
         assert child.data.params["optimizer.lr"] == child.info.run_name.partition("=")[2]
         read_back(client, child.info.run_id, run_dir, tmp_path)
         assert {".hydra", "train.log"} <= {a.path for a in client.list_artifacts(child.info.run_id)}
+
+
+def test_a_sweep_that_cannot_use_mlflow_stops_before_any_job(make_cfg, monkeypatch, tmp_path, capsys):
+    from cnnlab.sweep.callback import SweepReport
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now raises ImportError
+    cfg = make_cfg("logger=mlflow", f"hydra.sweep.dir={tmp_path / 'sweep'}", hydra=True)
+    with pytest.raises(SystemExit) as stopped:
+        SweepReport().on_multirun_start(cfg)
+    assert stopped.value.code == 2
+    assert "error: logger=mlflow needs MLflow" in capsys.readouterr().err

@@ -62,7 +62,9 @@ class SweepReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Before any job starts and before the sweep dir is written: check the sweeper's storage, take the
         sweep dir's lock (one sweep per sweep dir) and record the swept keys, which name each job's dir.
-        A refusal is one paragraph and exit status 2 (Hydra would only warn about a callback's error)."""
+        With logger=mlflow it opens the sweep's parent run. A refusal (a busy sweep dir, a bad storage, MLflow
+        missing or unreachable) is one paragraph and exit status 2 (Hydra would only warn about a callback's
+        error)."""
         from cnnlab.engine.mlflow_log import start_sweep
         from cnnlab.engine.run_lock import lock_sweep_dir
         from cnnlab.sweep.jobs import swept_keys, write_swept_keys
@@ -79,10 +81,10 @@ class SweepReport(Callback):
                 write_swept_keys(sweep_dir, keys)
             except OSError as error:
                 raise unusable_path(error, {"hydra.sweep.dir": sweep_dir}) or error from None
+            start_sweep(config, sweep_dir, keys)  # logger=mlflow (missing, unreachable: refused here)
         except CnnlabError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
-        start_sweep(config, sweep_dir, keys)  # logger=mlflow: the parent run of the jobs' runs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
