@@ -87,7 +87,6 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
     inference = inference_record(run.data, class_names(cfg) if run.task.has_classes else None)
     tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
-    write_resolved_config(run_dir, cfg)
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
     write_resolved_config(run_dir, cfg)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
