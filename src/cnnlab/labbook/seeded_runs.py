@@ -128,7 +128,7 @@ def reading(group: Group) -> list[str]:
     common = mean_metrics(runs)
     if not common.empty:
         last = int(common["epoch"].iloc[-1])
-        whose = f"Over the epochs every seed trained (1 to {last}), its mean"
+        whose = "Its" if len(runs) == 1 else f"Over the epochs every seed trained (1 to {last}), its mean"
         out += loss_reading(common, first.eval_split, whose)
     return out
 
