@@ -259,9 +259,12 @@ def _hunk(diff: str) -> list[str]:
 
 
 def _version() -> str:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return version("cosmic-ray")
+    try:
+        return version("cosmic-ray")
+    except PackageNotFoundError:  # a report written where the `mutation` extra is not installed
+        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
