@@ -58,6 +58,10 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "scheduler.build.max_lr": (["0", "-1e-12"], ["1e-12"], ["scheduler=onecycle"]),
     "scheduler.build.T_max": (["0"], ["1"], ["scheduler=cosine"]),
     "scheduler.build.eta_min": (["-1e-12"], ["0"], ["scheduler=cosine"]),
+    "dataset.max_eval": (["0"], ["1", "null"], []),
+    "dataset.max_train": (["0"], ["1", "null"], []),
+    "dataset.max_test": (["0"], ["1", "null"], []),
+    "logger.mlflow.log_checkpoints": (*BOOLEAN[:2], ["logger=mlflow"]),
 }
 
 
