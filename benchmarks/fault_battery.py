@@ -9,6 +9,12 @@ Scenarios (each at a random moment or size, seeded):
   the last checkpoint loads.
 - truncated_data: a random MNIST IDX or .gz file cut at a random length -> exit 2 naming that file.
 - sweep_parent_kill: SIGKILL of a joblib sweep's parent -> every worker process gone within 15 s.
+- concurrent_sweeps: a second sweep (the same grid or another) into the sweep dir of a running one ->
+  exit 2 naming the holder, the dir's swept keys untouched, or (the first done) exit 0 with every job
+  skipped or its own; the first's jobs completed, epochs 1..N once, no `failed` anywhere, in its report.
+- read_only_output: a run into a read-only output dir, a sweep into a read-only sweep dir, or a resume of a
+  read-only run dir -> exit 2 naming the dir, no traceback, nothing written; the resumed run, writable
+  again, completes with every epoch once (needs root for a read-only bind mount, or a user's chmod).
 Writes a Markdown table to stdout and to benchmarks/results/faults-<time>.md.
 """
 
@@ -29,10 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+import pandas as pd  # noqa: E402
+
 from benchmarks.commands import cnnlab_train  # noqa: E402
 from cnnlab.engine.checkpoint import load_checkpoint  # noqa: E402
 from cnnlab.report import collect  # noqa: E402
-from tests.conftest import fake_mnist  # noqa: E402
+from tests.conftest import fake_mnist, read_only  # noqa: E402
 
 EPOCHS = 20
 RUN = [
@@ -200,6 +208,109 @@ def sweep_parent_kill(tmp: Path, rng: random.Random) -> bool:
     return bool(workers) and not alive
 
 
+SWEEP_EPOCHS = 10
+SWEEP = [
+    "trainer.limit_batches=2",
+    "trainer.device=cpu",
+    "trainer.num_threads=1",
+    "trainer.evaluate_at_end=false",
+]
+
+
+def sweep_command(tmp: Path, sweep_dir: Path, *grid: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "cnnlab.train",
+        "-m",
+        *grid,
+        f"trainer.epochs={SWEEP_EPOCHS}",
+        *SWEEP,
+        f"hydra.sweep.dir={sweep_dir}",
+        f"paths.output_dir={tmp / 'outputs'}",
+        f"paths.cache_dir={tmp / 'cache'}",
+    ]
+
+
+def clear_refusal(done: subprocess.CompletedProcess, *named: str) -> bool:
+    output = done.stdout + done.stderr
+    return done.returncode == 2 and "Traceback" not in output and all(n in output for n in named)
+
+
+def concurrent_sweeps(tmp: Path, rng: random.Random) -> bool:
+    """A second sweep into the sweep dir of a first, started at a random moment of the first."""
+    sweep_dir = tmp / "sweep"
+    first = start(sweep_command(tmp, sweep_dir, "trainer.seed=0,1"))
+    deadline = time.monotonic() + 120
+    while not (sweep_dir / ".swept_keys").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0, 8))
+    keys = (sweep_dir / ".swept_keys").read_text()
+    grid = rng.choice(["trainer.seed=0,1", "optimizer.lr=0.01,0.001"])
+    second = finish(sweep_command(tmp, sweep_dir, grid))
+    first_output = first.communicate(timeout=300)[0]
+    jobs = [sweep_dir / f"trainer.seed={seed}" for seed in (0, 1)]
+    refused = clear_refusal(second, str(sweep_dir), f"pid {first.pid}")
+    print(
+        f"concurrent_sweeps: second sweep ({grid}) {'refused' if refused else 'ran after'}", file=sys.stderr
+    )
+    if refused:
+        outcome = (sweep_dir / ".swept_keys").read_text() == keys and not list(
+            sweep_dir.glob("optimizer.lr=*")
+        )
+    else:  # the first had finished: the second skips its jobs, or trains its own grid beside them
+        skipped = second.stdout.count("already completed with this config") == 2
+        outcome = second.returncode == 0 and (skipped or grid != "trainer.seed=0,1")
+    statuses = [json.loads(p.read_text())["status"] for p in sweep_dir.glob("*/summary.json")]
+    table = pd.read_csv(sweep_dir / "summary.csv")
+    return (
+        outcome
+        and first.returncode == 0
+        and "Traceback" not in first_output
+        and all(summary(job)["status"] == "completed" and epochs_once(job, SWEEP_EPOCHS) for job in jobs)
+        and "failed" not in statuses
+        and set(table["status"]) == {"completed"}
+        and {f"trainer.seed={seed}" for seed in (0, 1)} <= set(table["run"])
+    )
+
+
+def read_only_output(tmp: Path, rng: random.Random) -> bool:
+    """One of three, drawn: a run into a read-only output dir, a sweep into a read-only sweep dir, a resume
+    of a read-only run dir; the read-only folder is the dir itself or one above it, drawn too."""
+    kind = rng.choice(["run", "sweep", "resume"])
+    locked = tmp / "locked"
+    target = locked / "below" if rng.random() < 0.5 else locked
+    print(f"read_only_output: {kind}", file=sys.stderr)
+    if kind == "resume":
+        done = rng.randint(1, 3)
+        run_dir = locked / "run"
+        first = finish(train_command(tmp, run_dir, f"trainer.epochs={done}", "trainer.limit_batches=2"))
+        if first.returncode != 0:
+            return False
+        command = train_command(
+            tmp, run_dir, f"trainer.epochs={done + 1}", "trainer.limit_batches=2", "trainer.resume=true"
+        )
+        target = run_dir if rng.random() < 0.5 else locked  # what is made read-only
+    elif kind == "sweep":
+        command = sweep_command(tmp, target / "sweep", "trainer.seed=0,1")
+    else:
+        command = train_command(tmp, target / "run", "trainer.epochs=1")
+    before = {p: p.read_bytes() for p in locked.rglob("*") if p.is_file()} if locked.exists() else {}
+    with read_only(target if kind == "resume" else locked):
+        refused = finish(command)
+    after = {p: p.read_bytes() for p in locked.rglob("*") if p.is_file()}
+    ok = clear_refusal(refused, str(target)) and after == before
+    if kind != "resume":
+        return ok
+    resumed = finish(command)  # writable again: nothing was lost, the run goes on
+    return (
+        ok
+        and resumed.returncode == 0
+        and summary(run_dir)["status"] == "completed"
+        and epochs_once(run_dir, done + 1)
+    )
+
+
 SCENARIOS: dict[str, Callable[[Path, random.Random], bool]] = {
     "ctrl_c": ctrl_c,
     "kill_9": kill_9,
@@ -207,6 +318,8 @@ SCENARIOS: dict[str, Callable[[Path, random.Random], bool]] = {
     "disk_full": disk_full,
     "truncated_data": truncated_data,
     "sweep_parent_kill": sweep_parent_kill,
+    "concurrent_sweeps": concurrent_sweeps,
+    "read_only_output": read_only_output,
 }
 
 

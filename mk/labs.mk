@@ -71,13 +71,15 @@ $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data
 	touch $$@
 endef
 
-# A sweep at the best value of another sweep's jobs: $(1) = folder, $(2) = the other sweep's
-# folder, $(3) = the run name its jobs are picked from, $(4) = the override key whose best value is
-# used, $(5) = preset and sweep overrides (with $(4)=$$$$best among them).
-define lab_sweep_at_best
+# A sweep, or one run, at the best values of another sweep's jobs: $(1) = folder, $(2) = the other
+# sweep's folder, $(3) = the `python -m cnnlab.experiments best` options that pick its best job and
+# name the override keys taken from it (--name, --key ..., --by best|final), $(4) = the training
+# arguments (-m first for a sweep), with $$$$best (those keys' key=value pairs) among them,
+# $(5) = hydra.sweep.dir for a sweep, hydra.run.dir for a run.
+define lab_at_best
 $(LAB_RUNS)/$(1)/done: $(LAB_RUNS)/$(2)/done | $(STAMP) lab-data
-	best=$$$$($$(PY) -m cnnlab.experiments best $(LAB_RUNS)/$(2) --name $(3) --key $(4)) && \
-	  $$(TRAIN) -m $(5) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.sweep.dir=$$(@D) $$(ARGS)
+	best=$$$$($$(PY) -m cnnlab.experiments best $(LAB_RUNS)/$(2) $(3) --overrides) && \
+	  $$(TRAIN) $(4) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) $(5)=$$(@D) $$(ARGS)
 	touch $$@
 endef
 

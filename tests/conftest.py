@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import shutil
 import struct
-from collections.abc import Callable
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
+from cnnlab.conf_dir import CONF_DIR as _CONF_DIR
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(_CONF_DIR)
+# Where the tests find the labs' text: CNNLAB_LABS_MD (.ci/run sets it), else ../shared/LABS.md.
+LABS_MD_ENV = "CNNLAB_LABS_MD"
+_HERMETIC: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hermetic tests: whatever reads the default data and output dirs (a subprocess, a config composed
+    without make_cfg) writes under a temporary dir, never into the repository's data/ or outputs/."""
+    global _HERMETIC
+    _HERMETIC = Path(tempfile.mkdtemp(prefix="cnnlab-tests-"))
+    os.environ["CNNLAB_DATA_ROOT"] = str(_HERMETIC / "data")
+    os.environ["CNNLAB_OUTPUT_DIR"] = str(_HERMETIC / "outputs")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _HERMETIC is not None:
+        shutil.rmtree(_HERMETIC, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def labs_md() -> Path:
+    """The labs' text (LABS.md): CNNLAB_LABS_MD when set, which must then exist (CI sets it, so these
+    tests never skip there); otherwise ../shared/LABS.md beside the checkout, and a skip naming both
+    ways to run them when it is not there."""
+    named = os.environ.get(LABS_MD_ENV)
+    if named:
+        if not Path(named).is_file():
+            pytest.fail(f"{LABS_MD_ENV}={named} names no file: point it at LABS.md (shared/LABS.md)", False)
+        return Path(named)
+    beside = ROOT.parent / "shared" / "LABS.md"
+    if not beside.is_file():
+        pytest.skip(f"no {beside}: put shared/ beside the checkout or set {LABS_MD_ENV}=/path/to/LABS.md")
+    return beside
 
 
 def options(group: str) -> list[str]:
@@ -90,3 +131,52 @@ def fake_image_folder(root: Path, n_per_class: int = 4, size: int = 32, classes:
                 pixels[..., c % 3] = 25 * c
                 Image.fromarray(pixels).save(folder / f"{i:04d}.png")
     return root
+
+
+def scored_by_hand(cfg: DictConfig, weights: dict[str, torch.Tensor], split: str) -> tuple[float, float]:
+    """Cross-entropy (torch.nn.functional) and accuracy (an argmax count) of `weights` on a split of the
+    data `cfg` builds: a second reader of the loss and accuracy a run records."""
+    import torch.nn.functional as F
+
+    from cnnlab.engine.run import build_run_model
+
+    built = build_run_model(cfg, torch.device("cpu"))
+    built.model.load_state_dict(weights)
+    built.model.eval()
+    loss, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in built.data.loaders()[split]:
+            logits = built.model(x).float()
+            loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+    return loss / seen, correct / seen
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` (and all in it) read-only for this process: by its modes for a user; root ignores modes, so
+    for root a read-only bind mount of the folder on itself (the kernel's own EROFS)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        entries = [folder, *folder.rglob("*")]
+        modes = {p: p.stat().st_mode for p in entries}
+        for p in entries:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p in entries:
+                p.chmod(modes[p])
+        return
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode == 0:
+        mounted = subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True)
+        if mounted.returncode:
+            subprocess.run(["umount", str(folder)])
+    if mounted.returncode:
+        pytest.skip(f"root cannot make {folder} read-only here: {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -24,8 +24,10 @@ def fake_run(
     psnr: bool = False,
     device: str = "cpu",
     name: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """A finished run dir: metrics.csv, summary.json, config.yaml, a checkpoint and TensorBoard events."""
+    """A finished run dir: metrics.csv, summary.json, config.yaml, a checkpoint and TensorBoard events;
+    `extra` adds to (or replaces in) summary.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     n = len(test_acc)
     losses = test_loss or [1.0 / (i + 1) for i in range(n)]
@@ -50,12 +52,12 @@ def fake_run(
         "overrides": overrides or [],
         "epochs_completed": n,
         "wall_s": 100.0 * n,
-        "final": {k: v for k, v in rows[-1].items() if k != "epoch"},
+        "final": {k: v for k, v in rows[(extra or {}).get("restored_epoch", n) - 1].items() if k != "epoch"},
         "best": {"metric": score, "value": best[score], "epoch": best["epoch"]},
     }
     if not psnr:
         summary["initial"] = {"train_loss": 2.3026, "train_acc": 0.1, "test_loss": 2.3025, "test_acc": 0.099}
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "summary.json").write_text(json.dumps(summary | (extra or {})))
     config = {
         "budget": budget,
         "dataset": {"num_classes": None if psnr else 10},
@@ -101,9 +103,9 @@ def _set(node: Any, parts: list[str], leaf: Any) -> Any:
 def fake_task_results(lab: Lab, folder: str) -> dict[str, Any]:
     """results.json with a number at every path the registry reads from this task."""
     results: dict[str, Any] = {"task": folder}
-    refs = [
-        (p, fmt) for s in lab.sections for t in s.answers.values() for f, p, fmt in refs_in(t) if f == folder
-    ]
+    texts = [t for s in lab.sections for t in [*s.answers.values(), *s.reasons.values()]]
+    texts += [" ".join((r.what, r.lab, r.ours, r.why)) for r in lab.setup]
+    refs = [(p, fmt) for t in texts for f, p, fmt in refs_in(t) if f == folder]
     paths = [p for p, fmt in refs if fmt != "len"]
     for path, _ in [r for r in refs if r[1] == "len"]:
         results = _set(results, path.split("."), [0.5, 0.6])
@@ -134,15 +136,21 @@ def fake_recipe(lab: Lab, recipe: Recipe, lab_out: Path, budget: str = "full") -
     psnr = lab.name == "dd2427"
     offset = sum(map(ord, recipe.folder)) % 50 / 1000
     curve = [0.3 + offset + 0.05 * i for i in range(6)]
-    if recipe.kind == "run":
+    if recipe.kind == "run" and recipe.seeds:
+        for seed in recipe.seeds:
+            # each seed a little apart and stopped at its own epoch by the rule, like real seeds
+            accs = [a + 0.004 * seed for a in curve[: len(curve) - seed % 2]]
+            overrides = [f"experiment={recipe.preset[0]}", f"trainer.seed={seed}", "+budget=" + budget]
+            stop = {"stop_reason": "plateau", "restored_epoch": len(accs) - 1}
+            fake_run(base / f"seed{seed}", accs, overrides, budget, psnr=psnr, extra=stop)
+    elif recipe.kind == "run":
         fake_run(base, curve, [f"experiment={recipe.preset[0]}", "+budget=" + budget], budget, psnr=psnr)
     elif recipe.kind == "sweep":
         grid = [[f"{key}={v}" for v in values] for key, values in recipe.grid.items()]
         jobs = itertools.product(recipe.preset, *grid)
         for job, (preset, *point) in enumerate(jobs):
             overrides = [f"experiment={preset}", *point]
-            if recipe.at_best:
-                overrides.append(f"{recipe.at_best['key']}=0.001")
+            overrides += [f"{key}=0.001" for key in recipe.best_keys]
             name = preset.replace("/", "-").replace("_", ".").replace("q3.17.", "q3.17-")
             fake_run(base / str(job), [a + 0.01 * (job % 5) for a in curve], overrides, budget, name=name)
         (base / "summary.csv").write_text("run,final_test_acc\n0,0.5\n")

@@ -10,7 +10,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from cnnlab.engine.checkpoint import load_checkpoint
-from cnnlab.engine.early_stopping import EarlyStopping
+from cnnlab.engine.early_stopping import EarlyStopping, early_stopping_from
 from cnnlab.errors import ConfigError
 from cnnlab.train import run
 from cnnlab.validate import validate
@@ -49,6 +49,25 @@ def test_state_round_trip_keeps_the_count():
     again.load_state_dict(rule.state_dict())
     assert again.update({"epoch": 4, "val_acc": 0.69}) is False
     assert again.update({"epoch": 5, "val_acc": 0.69}) is True
+
+
+def test_a_rule_already_past_its_patience_stops_at_once():
+    """Resumed with a smaller patience (trainer.resume_allow_changes=true), a run whose last improvement
+    is further back than the new patience stops after its next epoch instead of training on forever."""
+    rule = EarlyStopping("val_acc", "max", patience=2)
+    rule.load_state_dict({"best_value": 0.7, "best_epoch": 1})
+    assert rule.update_is_due(4) is True
+    assert rule.update({"epoch": 5, "val_acc": 0.6}) is True
+    assert rule.update({"epoch": 6, "val_acc": 0.9}) is False  # an improvement resets the count
+
+
+def test_the_rule_is_built_from_its_config_only_when_enabled(make_cfg):
+    overrides = ["trainer.monitor=val_loss", "trainer.monitor_mode=min", "trainer.early_stopping.patience=3"]
+    assert early_stopping_from(make_cfg(*overrides)) is None
+    rule = early_stopping_from(
+        make_cfg(*overrides, "trainer.early_stopping.enabled=true", "trainer.early_stopping.min_delta=0.01")
+    )
+    assert rule == EarlyStopping("val_loss", "min", patience=3, min_delta=0.01)
 
 
 # lr 1e-12 leaves the net as it was initialised: every epoch scores the same, so nothing improves

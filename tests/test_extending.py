@@ -11,10 +11,12 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 
+from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.train import run
-from tests.conftest import CONF_DIR
+from tests.conftest import CONF_DIR, scored_by_hand
 
 TINY_VGG = """\
 name: tiny_vgg
@@ -65,4 +67,9 @@ def test_a_new_model_and_a_new_data_set_train_from_their_yaml_alone(tmp_path):
     assert round(metrics["images_per_s"].iloc[0] * metrics["epoch_s"].iloc[0]) == n_train_val - round(
         n_train_val * 0.2
     )
-    assert list(metrics["epoch"]) == [1, 2] and 0 <= metrics["test_acc"].iloc[-1] <= 1
+    assert list(metrics["epoch"]) == [1, 2]
+    # The user's model class is what last.pt holds: its weights re-scored here give the test accuracy.
+    weights = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["model"]
+    test_loss, test_acc = scored_by_hand(cfg, weights, "test")
+    assert test_acc == pytest.approx(metrics["test_acc"].iloc[-1], abs=1e-9)
+    assert test_loss == pytest.approx(metrics["test_loss"].iloc[-1], rel=1e-4)

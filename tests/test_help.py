@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.train import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,6 @@ def test_train_help_names_every_file_a_run_leaves(make_cfg, tmp_path):
 def test_help_says_what_the_command_does_its_keys_and_an_example(module, config):
     text = help_text(module)
     assert f"Usage: python -m {module}" in text and f"python -m {module} " in text.split("Examples:")[1]
-    keys = [k for k in yaml.safe_load((ROOT / "conf" / f"{config}.yaml").read_text()) if k != "defaults"]
+    keys = [k for k in yaml.safe_load((CONF_DIR / f"{config}.yaml").read_text()) if k != "defaults"]
     assert all(f"\n{key}:" in text for key in keys if key != "hydra"), text
     assert "is powered by Hydra" not in text  # not Hydra's generic page

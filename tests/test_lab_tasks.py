@@ -338,3 +338,104 @@ def test_collapsed_kernel_is_the_impulse_response_of_two_convolutions():
     )
     # the response of a correlation to an impulse is its kernel flipped
     torch.testing.assert_close(collapsed_kernel(LAPLACIAN, SOBEL_X), twice[0, 0, 2:7, 2:7].flip(-2, -1))
+
+
+def test_filter_bank_channels_answer_the_edges_their_filters_differentiate(tmp_path):
+    """dd2427 t2 by hand: [-1 0 1] over 3 rows gives 3 per unit step across it and 0 along it."""
+    r, _ = run(tmp_path, "task=filter_bank", "task.scale=0.1")
+    assert r["t2_max_abs_response_by_filter"] == {
+        "laplacian": {"vertical edge": 1.0, "horizontal edge": 1.0, "flat": 0.0},
+        "vertical edges d/dx": {"vertical edge": 3.0, "horizontal edge": 0.0, "flat": 0.0},
+        "horizontal edges d/dy": {"vertical edge": 0.0, "horizontal edge": 3.0, "flat": 0.0},
+    }
+
+
+def test_pooling_keeps_the_mean_or_the_peak_and_damps_shifts(tmp_path):
+    """dd2427 t8: average pooling keeps the mean, max pooling the peak; both move less under a shift."""
+    import torch.nn.functional as F
+
+    from cnnlab.labtasks.filters import LAPLACIAN
+    from cnnlab.labtasks.images import load_photo
+
+    r, _ = run(tmp_path, "task=pooling", "task.scale=0.2", "task.sizes=[2,4]")
+    image, filtered = r["stats"]["image"], r["stats"]["filtered"]
+    for stats in (image, filtered):
+        assert all(abs(stats[f"avg{s}"]["mean_over_input_mean"] - 1) < 1e-5 for s in (2, 4))
+        assert all(stats[f"max{s}"]["peak_over_input_peak"] == 1.0 for s in (2, 4))
+        assert stats["max4"]["mean_over_input_mean"] > stats["max2"]["mean_over_input_mean"] > 1
+    x = load_photo("china.jpg", 0.2, gray=True)[None]
+    edges = F.relu(F.conv2d(x, -LAPLACIAN.view(1, 1, 3, 3), padding=1))
+    cut = edges[..., : edges.shape[2] // 4 * 4, : edges.shape[3] // 4 * 4]
+    assert filtered["avg4"]["peak_over_input_peak"] == pytest.approx(
+        float(F.avg_pool2d(edges, 4).max() / cut.max()), rel=1e-5
+    )
+    moved = (edges[..., 1:] - edges[..., :-1]).norm() / edges[..., 1:].norm()
+    assert filtered["unpooled"]["shift_change"] == pytest.approx(float(moved), rel=1e-5)
+    assert filtered["max4"]["shift_change"] < filtered["max2"]["shift_change"] < float(moved)
+
+
+def test_sobel_finds_steps_not_flat_regions_and_beats_a_bare_difference_on_noise(tmp_path):
+    """keras7 e2: a unit step gives 1 + 2 + 1 = 4 across G_x and 0 along it; the [1, 2, 1] average buys
+    (4 / sqrt(12)) / (1 / sqrt(2)) = 1.63x the step-to-noise ratio of [-1, 0, 1]."""
+    r, _ = run(tmp_path, "task=sobel_keras7", "task.scale=0.1")
+    assert r["probe_max_abs_response"] == {
+        "flat": {"G_x": 0.0, "G_y": 0.0},
+        "step across rows": {"G_x": 4.0, "G_y": 0.0},
+        "step across columns": {"G_x": 0.0, "G_y": 4.0},
+    }
+    assert r["step_over_noise_sobel_over_central_difference"] == pytest.approx(
+        (4 / 12**0.5) / (1 / 2**0.5), rel=0.03
+    )
+
+
+def test_gradient_ascent_turns_the_image_into_the_top_eigenvector_of_the_convolution(tmp_path):
+    """keras7 e3: L = |K * X|^2 has no maximum; ascent converges in direction to the top eigenvector of
+    K^T K, found here independently by power iteration with conv2d and its transpose."""
+    import torch.nn.functional as F
+
+    from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
+
+    r, _ = run(tmp_path, "task=grad_keras7", "task.crop=10")
+    k = KERAS7_SOBEL_X.double()[None, None]
+    x = torch.rand(1, 1, 9, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    for _ in range(3000):
+        x = F.conv_transpose2d(F.conv2d(x, k), k)
+        x = x / x.norm()
+    top = float(F.conv2d(x, k).square().sum())
+    assert r["ascent_top_eigenvalue_of_A"] == pytest.approx(top, rel=1e-6)
+    assert r["ascent_eigenvalue_from_growth"] == pytest.approx(top, rel=1e-3)
+    assert r["ascent_abs_cosine_to_top_eigenvector"] > 0.99
+    assert r["ascent_fourier_bound"] == pytest.approx(64.0) and top < 64.0
+    image = torch.tensor(r["ascent_image"], dtype=torch.float64)
+    assert float((image.flatten() @ x.flatten()).abs() / image.norm()) > 0.99
+    signs = r["ascent_row_mean_signs"]
+    assert all(signs[i] == -signs[i + 2] for i in range(7) if signs[i] and signs[i + 2])
+
+
+def test_minibatch_gradients_approach_the_full_gradient_as_the_batch_grows(tmp_path):
+    """dd2427 q6: a batch of every image gives the full gradient exactly; smaller ones lie further off."""
+    r, out = run(
+        tmp_path,
+        "task=minibatch_dd2427",
+        "task.batch_sizes=[1,4,16]",
+        "task.draws=6",
+        "task.timed_images=16",
+        "dataset=textblur",
+        "model=deblur",
+        "model.init=he_normal",
+        "dataset.source.n_train=16",
+        "dataset.source.n_val=2",
+        "dataset.source.workers=1",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    )
+    assert "minibatch.png" in pngs(out) and r["n_images"] == 16
+    error = r["gradient_relative_error"]
+    assert error["16"] < 1e-10 < error["4"] < error["1"]
+    assert r["gradient_cosine_to_full"]["16"] == pytest.approx(1.0)
+    assert r["gradient_error_slope_loglog"] < 0
+    assert r["gradient_error_smallest_over_largest_batch"] == pytest.approx(error["1"] / error["16"])
+    speed = r["images_per_s"]
+    assert all(v > 0 for v in speed.values()) and speed[str(r["images_per_s_fastest_batch"])] == max(
+        speed.values()
+    )
+    assert r["images_per_s_fastest_over_batch_1"] == pytest.approx(max(speed.values()) / speed["1"])

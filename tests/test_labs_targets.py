@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,14 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.labbook.registry import all_labs
 from cnnlab.labbook.targets import make_text
 from cnnlab.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared/LABS.md beside the checkout; CNNLAB_LABS_MD points elsewhere (e.g. from a git worktree).
-LABS_MD = Path(os.environ.get("CNNLAB_LABS_MD", ROOT.parent / "shared" / "LABS.md"))
-CONF = ROOT / "conf"
+CONF = CONF_DIR
 PRESETS = sorted(
     p.relative_to(CONF / "experiment").with_suffix("").as_posix() for p in CONF.glob("experiment/**/*.yaml")
 )
@@ -59,10 +57,9 @@ def test_expand_ranges():
     assert expand(" q10b") == ["q10b"]
 
 
-@pytest.mark.skipif(not LABS_MD.exists(), reason="../shared/LABS.md is not beside the repository")
-def test_make_help_lists_a_target_for_every_question_id():
-    ids = lab_question_ids(LABS_MD.read_text())
-    assert len(ids) == len(set(ids)) == 104
+def test_make_help_lists_a_target_for_every_question_id(labs_md):
+    ids = lab_question_ids(labs_md.read_text())
+    assert len(ids) == len(set(ids)) == 105
     assert "dd2427-q10b" in ids and "dd2427-q10" in ids
     listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True)
     # A line lists the targets that share one recipe, then its help text once.
@@ -154,3 +151,33 @@ def test_rdfia_ladder_is_cumulative(before, after, changed):
     a, b = _flat(_compose(f"rdfia/{before}")), _flat(_compose(f"rdfia/{after}"))
     differing = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} - {"name"}
     assert differing == changed
+
+
+def test_a_tuned_run_trains_each_seed_at_the_best_final_epoch_job_of_its_sweep(tmp_path):
+    """make vu3a-q3.17's third step: `best --by final` reads the finished batch-size sweep and its job's
+    lr and batch size become the overrides of every seed's run (training replaced by echo here)."""
+    from .labfakes import fake_run
+
+    sweep = tmp_path / "smoke" / "vu3a" / "q3_17" / "bs" / "gp"
+    (tmp_path / "smoke" / "vu3a" / "q3_17" / "lr").mkdir(parents=True)
+    (tmp_path / "smoke" / "vu3a" / "q3_17" / "lr" / "done").touch()  # step 1, older than step 2
+    fake_run(sweep / "a", [0.5, 0.9, 0.6], ["optimizer.lr=0.002", "trainer.batch_size=4"], "smoke")
+    fake_run(sweep / "b", [0.5, 0.7, 0.8], ["optimizer.lr=0.002", "trainer.batch_size=16"], "smoke")
+    (sweep / "done").touch()
+    done = tmp_path / "smoke" / "vu3a" / "q3_17" / "tuned" / "gp" / "seed1" / "done"
+    done.parent.mkdir(parents=True)  # the run dir a real training run would make
+    made = subprocess.run(
+        ["make", "-s", f"LAB_OUT={tmp_path}", "BUDGET=smoke", "TRAIN=echo TRAIN", str(done)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    line = next(x for x in made.stdout.splitlines() if x.startswith("TRAIN"))
+    assert line.split()[:4] == [
+        "TRAIN",
+        "experiment=vu3a/q3_17_gp",
+        "optimizer.lr=0.002",
+        "trainer.batch_size=16",
+    ]
+    assert "trainer.seed=1" in line and f"hydra.run.dir={done.parent}" in line and done.exists()

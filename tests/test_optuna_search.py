@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from contextlib import closing
 
 import optuna
 import pandas as pd
@@ -200,24 +201,42 @@ def test_the_study_lives_in_the_sweep_dir_unless_a_storage_is_given(tmp_path):
     assert storage_url(None, sweep_dir) == f"sqlite:///{sweep_dir / 'optuna.db'}"
     assert storage_url("sqlite:///x.db", sweep_dir) == "sqlite:///x.db"
     assert study_name(None, sweep_dir) == "search-1" and study_name("s", sweep_dir) == "s"
-    nested = tmp_path / "new" / "dir" / "optuna.db"
-    storage = open_storage(f"sqlite:///{nested}")  # its folder is made
-    optuna.create_study(study_name="s", storage=storage)
-    assert sqlite3.connect(nested).execute("select study_name from studies").fetchall() == [("s",)]
+    study_file = tmp_path / "optuna.db"
+    optuna.create_study(study_name="s", storage=open_storage(f"sqlite:///{study_file}"))
+    assert sqlite3.connect(study_file).execute("select study_name from studies").fetchall() == [("s",)]
+
+
+def _optuna2_study(path):
+    """A study file as Optuna 2 (hydra-optuna-sweeper) left it: its schema's version says 2.10."""
+    optuna.create_study(study_name="old", storage=f"sqlite:///{path}")
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("update alembic_version set version_num='v2.6.0.a'")
+        db.execute("update version_info set library_version='2.10.1'")
 
 
 def test_a_storage_that_cannot_hold_a_study_is_one_clear_error(tmp_path):
+    """open_storage goes through check_storage_url (test_sweep_storage.py has its cases), then names a
+    database that Optuna itself refuses; nothing already written is lost or made."""
     text = tmp_path / "notes.db"
     text.write_text("not a database\n" * 100)
-    with pytest.raises(
-        ConfigError, match=rf"hydra.sweeper.storage=sqlite:///{text} cannot hold an Optuna study"
-    ):
-        open_storage(f"sqlite:///{text}")
-    assert text.read_text() == "not a database\n" * 100  # nothing already written is lost
-    with pytest.raises(
-        ConfigError, match=r"storage=nosuchdb://x cannot hold an Optuna study.*driver is installed"
-    ):
-        open_storage("nosuchdb://x")
+    old = tmp_path / "old.db"
+    _optuna2_study(old)
+    before = old.read_bytes()
+    refused = {
+        f"sqlite:///{text}": f"{text} is not a readable SQLite database",
+        "nosuchdb://x": "'nosuchdb', which SQLAlchemy does not know",
+        f"sqlite:///{tmp_path / 'no' / 'optuna.db'}": f"the folder {tmp_path / 'no'} does not exist",
+        f"sqlite:///{old}": "cannot hold an Optuna study (RuntimeError: The runtime optuna version",
+    }
+    for url, said in refused.items():
+        with pytest.raises(ConfigError) as error:
+            open_storage(url)
+        message = str(error.value)
+        assert message.startswith(f"hydra.sweeper.storage={url!r}") and said in message, message
+        assert "\n" not in message
+    assert "optuna storage upgrade --storage <url>" in message
+    assert text.read_text() == "not a database\n" * 100 and old.read_bytes() == before
+    assert not (tmp_path / "no").exists()
 
 
 def test_summary_values_are_read_by_dotted_key():
@@ -293,3 +312,32 @@ def test_early_stopping_and_pruning_live_side_by_side(make_cfg, tmp_path):
     )
     summary = json.loads((tmp_path / "pruned" / "summary.json").read_text())
     assert (summary["status"], summary["stop_reason"], summary["epochs_completed"]) == ("pruned", "pruned", 1)
+
+
+def test_a_pruned_job_is_neither_failed_nor_diverged_for_the_sweeps_exit_status(make_cfg, tmp_path, capsys):
+    """The end-of-sweep callback exits 1 when a job failed or diverged; a pruned trial is a normal outcome
+    of a search, so a sweep of a pruned and a completed job ends 0, and one diverged job still makes it 1."""
+    from cnnlab.sweep.callback import SweepReport
+
+    sweep_dir = tmp_path / "outputs" / "sweep"
+    for name, pruner in (("good", optuna.pruners.NopPruner()), ("bad", optuna.pruners.MedianPruner(1, 0))):
+        study = study_with_a_good_trial(pruner)
+        hook = TrialPruning(study, study.ask()._trial_id, "val_acc")
+        run(make_cfg(*FROZEN, "trainer.epochs=2"), sweep_dir / name, [], hooks=(hook,))
+    config = make_cfg(f"hydra.sweep.dir={sweep_dir}", hydra=True)
+
+    SweepReport().on_multirun_end(config)  # no SystemExit
+    table = pd.read_csv(sweep_dir / "summary.csv").set_index("run")
+    assert table["status"].to_dict() == {"bad": "pruned", "good": "completed"}
+    assert table.loc["bad", ["trial_state", "pruned_epoch"]].tolist() == ["PRUNED", 1]
+    assert "Not completed" not in (sweep_dir / "summary.md").read_text()
+
+    good = sweep_dir / "good" / "summary.json"
+    good.write_text(json.dumps(json.loads(good.read_text()) | {"status": "diverged"}))
+    with pytest.raises(SystemExit) as ended:
+        SweepReport().on_multirun_end(config)
+    assert ended.value.code == 1
+    said = capsys.readouterr().err
+    head = "1 of 2 jobs did not finish or diverged (1 diverged):"
+    listed = [line for line in said[said.index(head) :].splitlines() if line.startswith("  [")]
+    assert [line.split(":")[0] for line in listed] == ["  [diverged] good"]

@@ -113,7 +113,12 @@ def test_mean_and_std_over_seeds_per_config(tmp_path):
         assert grouped.loc[lr, "final_val_acc_std"] == pytest.approx(values.std(ddof=1))
     write_report([tmp_path])
     assert "Mean ± std over seeds" in (tmp_path / "summary.md").read_text()
-    assert (tmp_path / "summary_by_config.csv").is_file()
+    # The file a user opens, read back with pandas: one row per lr, the hand-computed mean and std.
+    by_config = pd.read_csv(tmp_path / "summary_by_config.csv").set_index("optimizer.lr").sort_index()
+    assert list(by_config.index) == [0.01, 0.1] and list(by_config["n_seeds"]) == [3, 3]
+    assert by_config["final_val_acc_mean"].tolist() == pytest.approx([0.3, 0.7])
+    assert by_config["final_val_acc_std"].tolist() == pytest.approx([0.1, 0.2])  # sample std (n - 1)
+    assert by_config["best_value_mean"].tolist() == pytest.approx([0.3, 0.7])
 
 
 def test_failed_runs_are_listed_with_their_error(tmp_path):
@@ -207,13 +212,14 @@ def test_more_than_eight_runs_plot_best_and_final_against_the_swept_value(tmp_pa
     best_ax, final_ax = fig.axes
     assert best_ax.get_xscale() == "log" and best_ax.get_xlabel() == "optimizer.lr (log scale)"
     assert "best val_acc" in best_ax.get_ylabel() and "final val_acc" in final_ax.get_ylabel()
+    assert best_ax.get_ylabel().endswith("(%)")  # accuracies in percent, as in every other figure
     for ax, column in ((best_ax, "best_value"), (final_ax, "final_value")):
         lines = {line.get_label(): line for line in ax.get_lines()}
         assert sorted(lines) == ["model=lenet", "model=mlp_bn"]
         for model in ("lenet", "mlp_bn"):
             rows = table[table["model"] == model].sort_values("optimizer.lr")
             np.testing.assert_allclose(lines[f"model={model}"].get_xdata(), rows["optimizer.lr"])
-            np.testing.assert_allclose(lines[f"model={model}"].get_ydata(), rows[column])
+            np.testing.assert_allclose(lines[f"model={model}"].get_ydata(), 100 * rows[column])
 
 
 @pytest.mark.parametrize(("monitor", "mode"), [("val_acc", "max"), ("val_loss", "min")])

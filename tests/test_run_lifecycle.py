@@ -21,6 +21,7 @@ from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.train import run
+from tests.conftest import scored_by_hand
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISTIC = [
@@ -171,10 +172,21 @@ def test_resume_without_a_checkpoint_starts_afresh_and_says_how_to_name_the_run(
 
 
 def test_checkpoint_holds_the_trained_weights(make_cfg, tmp_path):
-    run(make_cfg("trainer.epochs=1"), run_dir=tmp_path / "run")
+    """last.pt's weights are not the seed's initial ones, and re-scored here (F.cross_entropy, an argmax
+    count) they give the last epoch's test loss and accuracy in metrics.csv."""
+    from cnnlab.engine.run import build_run_model
+
+    cfg = make_cfg("trainer.epochs=1", "trainer.device=cpu", "trainer.evaluate_at_end=false")
+    run(cfg, run_dir=tmp_path / "run")
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert state["epoch"] == 1 and state["input_shape"] == [1, 28, 28]
-    assert all(isinstance(v, torch.Tensor) for v in state["model"].values())
+    initial = build_run_model(cfg, torch.device("cpu")).model.state_dict()
+    assert state["model"].keys() == initial.keys()
+    assert not any(torch.equal(state["model"][k], initial[k]) for k in initial if k.endswith("weight"))
+    test_loss, test_acc = scored_by_hand(cfg, state["model"], "test")
+    last = pd.read_csv(tmp_path / "run" / "metrics.csv").iloc[-1]
+    assert test_loss == pytest.approx(last["test_loss"], rel=1e-4)
+    assert test_acc == pytest.approx(last["test_acc"], abs=1e-9)
     assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path / "run" / "checkpoints"))
 
 

@@ -122,9 +122,10 @@ import sys
 from pathlib import Path
 from hydra import compose, initialize_config_dir
 import cnnlab
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.train import run
 root = Path(sys.argv[1])
-with initialize_config_dir(config_dir=str(Path("conf").resolve()), version_base="1.3"):
+with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
     overrides = [f"paths.data_root={root}", "trainer.epochs=1", "trainer.limit_batches=1"]
     cfg = compose(config_name="train", overrides=overrides)
 run(cfg, run_dir=root / sys.argv[2])

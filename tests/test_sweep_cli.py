@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -120,7 +121,13 @@ def test_joblib_grid_reports_and_rerun_trains_nothing(tmp_path):
     assert len(runs) == 4 and all(status(r) == "completed" for r in runs)
     table = assert_report(tmp_path, 4)
     assert {"optimizer.lr", "trainer.seed"} <= set(table.columns)
-    assert (tmp_path / "sweep" / "summary_by_config.csv").is_file()
+    # Mean and std over the two seeds of each lr, against statistics over summary.csv's rows.
+    by_config = pd.read_csv(tmp_path / "sweep" / "summary_by_config.csv").set_index("optimizer.lr")
+    for lr, rows in table.groupby("optimizer.lr"):
+        assert by_config.loc[lr, "n_seeds"] == 2 == len(rows)
+        values = rows["final_val_acc"].tolist()
+        assert by_config.loc[lr, "final_val_acc_mean"] == pytest.approx(statistics.mean(values))
+        assert by_config.loc[lr, "final_val_acc_std"] == pytest.approx(statistics.stdev(values), abs=1e-12)
     for run_dir in runs:
         # Each job gets its share of the cores, and TensorBoard sees every swept parameter.
         config = load_checkpoint(run_dir / "checkpoints" / "last.pt")["config"]

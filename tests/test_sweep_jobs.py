@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -25,9 +26,13 @@ def test_job_dirname_is_one_safe_component():
     assert job_dirname("optimizer.lr=0.01,trainer.seed=1") == "optimizer.lr=0.01,trainer.seed=1"
     assert job_dirname("") == "default"
     assert "/" not in job_dirname("dataset.image_folder=/data/cifar")
+    # Too long: the first 189 characters, a dash and 10 hex digits of the whole name's SHA-1.
     long = ",".join(f"key{i}=value{i}" for i in range(40))
-    assert len(job_dirname(long)) <= MAX_DIRNAME
-    assert job_dirname(long) == job_dirname(long) != job_dirname(long + "x")
+    digest = hashlib.sha1(long.encode()).hexdigest()[:10]
+    assert job_dirname(long) == f"{long[:189]}-{digest}" and len(job_dirname(long)) == MAX_DIRNAME == 200
+    assert job_dirname(long + "x") == f"{long[:189]}-{hashlib.sha1((long + 'x').encode()).hexdigest()[:10]}"
+    assert job_dirname("a" * MAX_DIRNAME) == "a" * MAX_DIRNAME  # at the limit: kept whole
+    assert job_dirname(" ./x y\\z/. ") == "x_y_z"
 
 
 def test_swept_keys_are_the_sweep_overrides_and_the_sweepers_params():

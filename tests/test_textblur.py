@@ -115,6 +115,21 @@ def test_deblur_net_padding():
     assert DeblurNet(kernel_size=5, padding=None)(torch.zeros(1, 1, 64, 64)).shape[-1] == 64
 
 
+def test_deblur_net_he_normal_init_is_the_practicals():
+    """The lab's practical (xavier.m): filters ~ N(0, 2 / (h w c_in)), biases 0; torch's default is
+    uniform with bound 1 / sqrt(fan_in), i.e. std 1 / sqrt(3 fan_in)."""
+    torch.manual_seed(0)
+    he, default = DeblurNet(init="he_normal"), DeblurNet()
+    convs = [[m for m in net if isinstance(m, torch.nn.Conv2d)] for net in (he, default)]
+    for conv_he, conv_default in zip(*convs, strict=True):
+        fan_in = conv_he.weight[0].numel()
+        assert conv_he.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.15)
+        assert conv_default.weight.std().item() == pytest.approx((1 / (3 * fan_in)) ** 0.5, rel=0.15)
+        assert not conv_he.bias.any() and conv_default.bias.any()
+    with pytest.raises(ValueError, match="init must be one of torch, he_normal, not 'xavier'"):
+        DeblurNet(init="xavier")
+
+
 def test_psnr_matches_hand_computation():
     target = torch.zeros(2, 1, 4, 4)
     output = torch.stack([torch.full((1, 4, 4), 0.1), torch.full((1, 4, 4), 0.2)])

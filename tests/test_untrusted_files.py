@@ -12,7 +12,6 @@ import torch
 from omegaconf import OmegaConf
 
 from cnnlab.analysis.checkpoint import load_run
-from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.train import run
 
@@ -48,21 +47,6 @@ def test_cnnlabs_own_checkpoint_loads_weights_only(trained):
     assert set(state["rng"]) == {"torch", "cuda", "numpy", "python"}
 
 
-def test_rng_state_round_trips_through_the_checkpoint(trained):
-    import random
-
-    import numpy as np
-
-    from cnnlab.engine.checkpoint import set_rng_state
-
-    state = load_checkpoint(trained / "checkpoints" / "last.pt")
-    set_rng_state(state["rng"])
-    first = (torch.rand(3), np.random.rand(3), random.random())
-    set_rng_state(state["rng"])
-    again = (torch.rand(3), np.random.rand(3), random.random())
-    assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1]) and first[2] == again[2]
-
-
 def test_payload_in_checkpoint_is_refused_by_resume(make_cfg, trained, tmp_path):
     marker = tmp_path / "pwned-resume"
     plant(trained / "checkpoints" / "last.pt", marker)
@@ -86,7 +70,7 @@ def test_foreign_target_in_a_run_dir_builds_nothing(trained, tmp_path):
     state = torch.load(path, weights_only=True)
     state["config"]["model"] = {"_target_": "os.makedirs", "name": str(marker)}
     torch.save(state, path)
-    with pytest.raises(ConfigError, match="'os.makedirs'.*neither a cnnlab nor a torch.nn class"):
+    with pytest.raises(ConfigError, match="'os.makedirs'.*not on the allow-list"):
         load_run(trained)
     assert not marker.exists()
 

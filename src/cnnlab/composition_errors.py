@@ -1,5 +1,6 @@
 """Hydra's own composition errors (a misspelt group option or key, a malformed override) as one paragraph
-and exit code 2, like cnnlab's errors, instead of Hydra's multi-line report and exit code 1."""
+and exit code 2, like cnnlab's errors, instead of Hydra's multi-line report and exit code 1; so is a path
+Hydra cannot use for its run dir or log (a file where the run dir should be, a read-only output dir)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from cnnlab.errors import ConfigError
-from cnnlab.validate import CONF_DIR
+from cnnlab.conf_dir import CONF_DIR
+from cnnlab.errors import ConfigError, unusable_path
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 
@@ -66,10 +67,60 @@ def as_config_error(error: ConfigCompositionException | OverrideParseException, 
         )
     said = str(error).split("\nConfig search path:")[0]
     if isinstance(error, OverrideParseException):
-        said = f"{error.override} cannot be parsed as an override: {said}"
+        said = f"{error.override} cannot be parsed as an override: {said}{quoting_hint(error.override)}"
     if cause is not None:
         said = f"{said} {str(cause).splitlines()[0]}"
     return ConfigError(f"{' '.join(said.split())} ({listing}.)")
+
+
+def quoting_hint(override: str) -> str:
+    """How to quote the value that made `override` unparsable: an argument without `=` is most likely the
+    rest of the previous one, cut at a space by the shell; Hydra reads unquoted values in ASCII only."""
+    key, equals, value = override.partition("=")
+    if not equals:
+        arguments = sys.argv[1:]
+        before = arguments[arguments.index(override) - 1] if override in arguments[1:] else ""
+        key, equals, value = before.partition("=")
+        if equals:
+            return (
+                f". If the shell cut a value at a space, put quotes around the whole argument: "
+                f"'{key}={value.strip(QUOTES)} {override}'"
+            )
+    elif not value.isascii() and value[:1] not in QUOTES:
+        return (
+            f". Hydra reads an unquoted value in ASCII only: quote it for Hydra, inside the shell's quotes: "
+            f"'{key}=\"{value}\"'"
+        )
+    return ""
+
+
+QUOTES = "'\""
+# The command-line settings and environment variables that choose a path, for naming the one behind a path
+# that cannot be used.
+PATH_SETTINGS = (
+    "hydra.run.dir",
+    "hydra.sweep.dir",
+    "paths.output_dir",
+    "paths.data_root",
+    "paths.cache_dir",
+    "output_dir",
+    "run",
+)
+PATH_VARIABLES = {"paths.output_dir": "CNNLAB_OUTPUT_DIR", "paths.data_root": "CNNLAB_DATA_ROOT"}
+
+
+def path_settings(arguments: list[str]) -> dict[str, str]:
+    """{setting: path} for the path settings among `arguments` and, where none is given, the environment
+    variables behind paths.output_dir and paths.data_root."""
+    given = {}
+    for argument in arguments:
+        key, equals, value = argument.lstrip("+").partition("=")
+        if equals and key in PATH_SETTINGS:
+            given[key] = value.strip(QUOTES)
+    for key, variable in PATH_VARIABLES.items():
+        if key not in given and os.environ.get(variable):
+            given[f"{key} ({variable}={os.environ[variable]})"] = os.environ[variable]
+    return given
 
 
 def closest_key(full_key: str, parent: DictConfig) -> str | None:
@@ -104,6 +155,15 @@ def composition_errors_as_paragraphs(command: str) -> Iterator[None]:
         yield
     except (ConfigCompositionException, OverrideParseException) as error:
         print(f"error: {as_config_error(error, command)}", file=sys.stderr)
+        sys.exit(2)
+    except (
+        OSError,
+        ValueError,
+    ) as error:  # ValueError: logging's "Unable to configure handler" of an OSError
+        problem = unusable_path(error, path_settings(sys.argv[1:]))
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     finally:
         os.environ.pop(FULL_ERROR, None)

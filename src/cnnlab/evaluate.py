@@ -6,22 +6,26 @@ Hydra composes conf/evaluate.yaml; `evaluate_run` does the work and is what test
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from cnnlab.analysis.checkpoint import REBUILT_GROUPS
-from cnnlab.build import require_trusted_targets
+from cnnlab.build import require_trusted_targets, trusted_prefixes
 from cnnlab.composition_errors import reports_composition_errors
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.device import resolve_device
 from cnnlab.engine.evaluation import CHECKPOINTS, MISTAKES_SHOWN, evaluate_split
 from cnnlab.engine.run import build_run_model
-from cnnlab.engine.run_files import RESOLVED_CONFIG
+from cnnlab.engine.run_files import RESOLVED_CONFIG, read_resolved_config
 from cnnlab.engine.tasks import TASKS
-from cnnlab.errors import CheckpointError, CnnlabError, ConfigError
+from cnnlab.errors import CheckpointError, CnnlabError, ConfigError, said
+from cnnlab.overrides import quoted_value
 
 
 def evaluate_run(
@@ -31,9 +35,11 @@ def evaluate_run(
     *,
     mistakes: int = MISTAKES_SHOWN,
     device: str = "auto",
+    trusted_targets: Iterable[str] | str | None = None,
 ) -> dict[str, Any]:
-    """Rebuild a classification run from its config.yaml (trusted targets only), load the checkpoint's
-    weights (weights-only) and evaluate them on `split`; returns what evaluation.json holds."""
+    """Rebuild a classification run from its config.yaml (trusted targets only: cnnlab's, torch.nn's and
+    those of `trusted_targets` or $CNNLAB_TRUSTED_TARGETS), load the checkpoint's weights (weights-only)
+    and evaluate them on `split`; returns what evaluation.json holds."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(
@@ -57,17 +63,18 @@ def evaluate_run(
             f"checkpoint={checkpoint!r} is not a checkpoint name; use one of {list(CHECKPOINTS)}."
         )
     checkpoint_path = run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if not checkpoint_path.is_file():
-        present = sorted(p.stem for p in (run_dir / "checkpoints").glob("*.pt"))
+    if not checkpoint_path.exists():
+        present = sorted(p.stem for p in (run_dir / "checkpoints").glob("*.pt") if p.is_file())
         raise CheckpointError(
             f"checkpoint={checkpoint}: {checkpoint_path} does not exist; this run has "
             f"{', '.join(f'checkpoint={name}' for name in present) if present else 'no checkpoints'}. "
             "best.pt is written whenever trainer.monitor improves (runs older than best.pt, or whose "
             "monitored metric was never measured, have none); pick one that exists."
         )
-    config = OmegaConf.to_container(OmegaConf.load(config_path))
+    config = read_resolved_config(run_dir, required=(*REBUILT_GROUPS, "trainer", "paths"))
+    trusted = trusted_prefixes(trusted_targets)
     for group in REBUILT_GROUPS:
-        require_trusted_targets(config.get(group), str(config_path), group)
+        require_trusted_targets(config.get(group), str(config_path), group, trusted)
     cfg = OmegaConf.create(config)
     task = OmegaConf.select(cfg, "dataset.task")
     if task not in TASKS or not TASKS[task].has_classes:
@@ -77,7 +84,14 @@ def evaluate_run(
             "mistakes need classes. Compare regression runs by their PSNR (metrics.csv, cnnlab.report)."
         )
     cfg.trainer.device = device
-    run = build_run_model(cfg, resolve_device(device))
+    device_used = resolve_device(device, key="device")
+    try:
+        run = build_run_model(cfg, device_used)
+    except OmegaConfBaseException as error:
+        raise ConfigError(
+            f"{config_path} lacks a key the run is rebuilt from ({said(error)[:300]}): it is damaged or "
+            "from another program. Put the run's own config.yaml back, or evaluate another run dir."
+        ) from None
     state = load_checkpoint(checkpoint_path, run.device)
     try:
         run.model.load_state_dict(state["model"])
@@ -91,7 +105,7 @@ def evaluate_run(
 
 
 @reports_composition_errors("python -m cnnlab.evaluate")
-@hydra.main(config_path="../../conf", config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Composes the config and evaluates; user mistakes print one paragraph and exit 2."""
     try:
@@ -100,7 +114,14 @@ def main(cfg: DictConfig) -> None:
                 "no run given: name the run dir to evaluate, e.g. "
                 "python -m cnnlab.evaluate run=outputs/runs/digits-lenet/<timestamp>"
             )
-        summary = evaluate_run(cfg.run, cfg.split, cfg.checkpoint, mistakes=cfg.mistakes, device=cfg.device)
+        summary = evaluate_run(
+            cfg.run,
+            cfg.split,
+            cfg.checkpoint,
+            mistakes=cfg.mistakes,
+            device=cfg.device,
+            trusted_targets=cfg.trusted_targets,
+        )
     except CnnlabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -120,8 +141,7 @@ def quote_run_dir(argument: str) -> str:
     key, equals, value = argument.partition("=")
     if key != "run" or not equals or value[:1] in ("'", '"'):
         return argument
-    quote = "'" if "'" not in value else '"'
-    return f"{key}={quote}{value}{quote}"
+    return f"{key}={quoted_value(value)}"
 
 
 def cli() -> None:

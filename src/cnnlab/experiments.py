@@ -2,8 +2,8 @@
 
 collect copies finished full-budget runs and lab task results from LAB_OUT into experiments/;
 report rebuilds experiments/<lab>/README.md and the main README's scoreboard from experiments/
-alone; targets prints mk/labs.targets from conf/lab/*.yaml; best prints the override value of a
-sweep's best job (make uses it for a sweep at the best value of another).
+alone; targets prints mk/labs.targets from conf/lab/*.yaml; best prints override values of a
+sweep's best job (make uses them for a run or sweep at the best values of another sweep).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.labbook.artefacts import Missing, best_job, read_sweep
 from cnnlab.labbook.collect import collect_lab
-from cnnlab.labbook.registry import LABS, all_labs
+from cnnlab.labbook.registry import LABS, SELECT, all_labs
 from cnnlab.labbook.render import build_all
 from cnnlab.labbook.targets import make_text
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
             "  python -m cnnlab.experiments collect outputs/labs --lab keras7   # make collect, one lab\n"
             "  python -m cnnlab.experiments report                              # make report\n"
             "  python -m cnnlab.experiments best outputs/sweeps/demo --key optimizer.lr   # best job's lr\n"
+            "  python -m cnnlab.experiments best DIR --key optimizer.lr --key trainer.batch_size \\\n"
+            "      --by final --overrides   # key=value pairs of the job with the best last epoch\n"
             "Each command's own options: python -m cnnlab.experiments <command> --help"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -55,10 +57,22 @@ def main(argv: list[str] | None = None) -> None:
         help="whose scoreboard to rewrite (default: README.md)",
     )
     sub.add_parser("targets", help="print mk/labs.targets, generated from conf/lab/*.yaml")
-    best = sub.add_parser("best", help="print an override value of a sweep's best finished job")
+    best = sub.add_parser("best", help="print override values of a sweep's best finished job")
     best.add_argument("sweep_dir", type=Path, help="a finished sweep's dir (its jobs' summary.json)")
     best.add_argument("--name", default=None, help="only jobs whose run name is this")
-    best.add_argument("--key", required=True, help="the override key to print, e.g. optimizer.lr")
+    best.add_argument(
+        "--key",
+        required=True,
+        action="append",
+        help="an override key to print, e.g. optimizer.lr (repeatable)",
+    )
+    best.add_argument(
+        "--by",
+        choices=SELECT,
+        default="best",
+        help="rank jobs by their monitored value at their best epoch (default) or at their last epoch",
+    )
+    best.add_argument("--overrides", action="store_true", help="print key=value pairs, not bare values")
     args = parser.parse_args(argv)
     try:
         if args.command == "collect":
@@ -72,7 +86,16 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "targets":
             sys.stdout.write(make_text())
         else:
-            print(best_job(read_sweep(args.sweep_dir, budget=None), args.name).overrides[args.key])
+            job = best_job(read_sweep(args.sweep_dir, budget=None), args.name, args.by)
+            absent = [k for k in args.key if k not in job.overrides]
+            if absent:
+                raise ConfigError(
+                    f"the best job {job.path} was not started with {', '.join(absent)}; its overrides are "
+                    f"{' '.join(f'{k}={v}' for k, v in job.overrides.items())}: pick --key among those."
+                )
+            print(
+                " ".join(f"{k}={job.overrides[k]}" if args.overrides else job.overrides[k] for k in args.key)
+            )
     except Missing as missing:
         print(f"error: no finished job ({missing}) under {args.sweep_dir}", file=sys.stderr)
         sys.exit(2)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
 from cnnlab.composition_errors import reports_composition_errors
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.labtasks.context import TaskContext
 
@@ -49,7 +50,7 @@ def _jsonable(value: object) -> object:
 
 
 @reports_composition_errors("python -m cnnlab.lab")
-@hydra.main(config_path="../../conf", config_name="lab", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="lab", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Composes the config and runs one task; user mistakes print one paragraph and exit 2."""
     try:

@@ -3,13 +3,24 @@
 Plumbing says where or how a job runs (paths, device, threads, resuming), never what it trains, so
 it is left out of everything that tells runs apart: sweep job dir names (conf/train.yaml reads
 PLUMBING_KEYS through the cnnlab.plumbing_keys resolver), a sweep job's identity when it is rerun,
-the resume check, report columns and TensorBoard hparams. Kept free of pandas and torch, so
-training does not import the one and the report not the other.
+the resume check, report columns and TensorBoard hparams. A resume takes its run's own overrides
+(resumed_overrides). Kept free of pandas and torch, so training does not import the one and the
+report not the other.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import OverrideParseException
+
+from cnnlab.build import TRUSTED_TARGETS
+from cnnlab.errors import ConfigError
 
 # Exact keys; Hydra's exclude_keys matches whole keys only, so paths' own keys are listed as well.
 PLUMBING_KEYS = frozenset(
@@ -27,9 +38,16 @@ PLUMBING_KEYS = frozenset(
         "trainer.resume_allow_changes",
         "trainer.evaluate_at_end",
         "hparams_search",
+        "logger",
+        "logger.name",
+        "logger.mlflow",
+        "logger.mlflow.tracking_uri",
+        "logger.mlflow.experiment",
+        "logger.mlflow.artifact_location",
+        "logger.mlflow.log_checkpoints",
     }
 )
-PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/")
+PLUMBING_PREFIXES = ("paths.", "hydra.", "hydra/", "logger.")
 
 
 def is_plumbing(key: str) -> bool:
@@ -66,3 +84,68 @@ def changed_settings(old: dict[str, Any], new: dict[str, Any], ignore: frozenset
         for key in sorted(before.keys() & after.keys())
         if not is_plumbing(key) and key not in ignore and before[key] != after[key]
     }
+
+
+def quoted_value(value: str) -> str:
+    """`value` as Hydra's override parser reads it back verbatim: quoted when it holds anything but
+    path characters (the `=` and `,` of a sweep job's dir name would otherwise be syntax)."""
+    if re.fullmatch(r"[\w./:@%+~-]+", value):
+        return value
+    quote = '"' if '"' not in value else "'"
+    return f"{quote}{value}{quote}"
+
+
+def resumed_overrides(args: list[str], run_dir: Path | None = None) -> list[str]:
+    """With `trainer.resume=true` among `args`: the resumed run's own overrides (its summary.json), those
+    in `args` winning, inserted before the first override of `args` (which may be a whole command line);
+    so `hydra.run.dir=<dir> trainer.resume=true` alone continues the run as it was configured (its
+    epochs, lr, model, ...). run_dir defaults to the hydra.run.dir in `args`. Otherwise `args` as given."""
+    parsed = {i: override for i, override in enumerate(map(_parsed, args)) if override is not None}
+    given = {_identity(override): override for override in parsed.values()}
+    resume = given.get(("trainer.resume", None))
+    if resume is None or resume.value() is not True:
+        return args
+    if run_dir is None:
+        named = given.get(("hydra.run.dir", None))
+        run_dir = Path(str(named.value())) if named is not None else None
+    saved = _saved_overrides(run_dir) if run_dir is not None else []
+    taken = [s for s in saved if (o := _parsed(s)) is not None and _identity(o) not in given]
+    for override in taken:
+        key, value = split_override(override)
+        if key.startswith("hydra") or (key.endswith("_target_") and not value.startswith(TRUSTED_TARGETS)):
+            raise ConfigError(
+                f"{run_dir / 'summary.json'} records the override {override!r}, which names code to run or "
+                "Hydra's own settings; a resume takes a run dir's settings, never code from it (the dir may "
+                f"come from someone else). If you trust it, give {override!r} on the command line yourself."
+            )
+    first = min(parsed)
+    return [*args[:first], *taken, *args[first:]]
+
+
+def _parsed(arg: str) -> Override | None:
+    """One command-line argument as a Hydra override; None for a flag or what Hydra will itself refuse."""
+    if arg.startswith("-") or "=" not in arg:
+        return None
+    try:
+        return OverridesParser.create().parse_override(arg)
+    except OverrideParseException:
+        return None
+
+
+def _identity(override: Override) -> tuple[str, str | None]:
+    return override.key_or_group, override.package
+
+
+def _saved_overrides(run_dir: Path) -> list[str]:
+    """The overrides a run dir's summary.json records (every run and resume writes the full list)."""
+    try:
+        saved = json.loads((run_dir / "summary.json").read_text()).get("overrides")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
+        raise ConfigError(
+            f"{run_dir / 'summary.json'} records overrides that are not a list of strings ({saved!r}), so "
+            "the run cannot be resumed with its own settings. Give them on the command line with "
+            "trainer.resume=true, or train a new run dir."
+        )
+    return saved

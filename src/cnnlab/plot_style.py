@@ -19,12 +19,21 @@ KEY_COLOR = "0.3"
 
 
 def draw_splits(
-    ax: Axes, metrics: pd.DataFrame, kind: str, color: Any, run: str, scale: float = 1.0, **line: Any
+    ax: Axes,
+    metrics: pd.DataFrame,
+    kind: str,
+    color: Any,
+    run: str,
+    scale: float = 1.0,
+    splits: Iterable[str] = tuple(SPLIT_STYLES),
+    **line: Any,
 ) -> list[str]:
-    """Plot each `<split>_<kind>` column of a run's metrics.csv that holds values, in its split's style;
-    returns the splits drawn. Each line is labelled `<run> (<split>)`."""
+    """Plot each `<split>_<kind>` column of a run's metrics.csv that holds values (of `splits` only), in
+    its split's style; returns the splits drawn. Each line is labelled `<run> (<split>)`."""
     drawn = []
     for split, style in SPLIT_STYLES.items():
+        if split not in splits:
+            continue
         column = f"{split}_{kind}"
         if column in metrics and metrics[column].notna().any():
             values = metrics[column] * scale

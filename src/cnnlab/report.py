@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 
 from cnnlab.engine.run_files import RESOLVED_CONFIG, trial_state
 from cnnlab.engine.run_lock import died_message, run_status
+from cnnlab.errors import unusable_path
 from cnnlab.overrides import flatten, parse_overrides
 from cnnlab.plot_style import draw_splits, run_colors, run_handles, split_key
 
@@ -38,6 +39,8 @@ MAX_CURVE_RUNS = 8
 CURVES = "curves.png"
 METRIC_VS_VALUE = "metric_vs_value.png"
 BEST_MARK = "★"
+# The columns _read_run fills for every run.
+REPORT_COLUMNS = frozenset({"run_dir", "name", "status", "epochs", "overrides", "monitor", "monitor_mode"})
 
 
 @dataclass
@@ -85,7 +88,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     try:
         data = OmegaConf.to_container(OmegaConf.load(path))
-    except (OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: Unicode errors too
         log.warning("cannot read %s (%s): using the run's overrides instead", path, error)
         return {}
     return data if isinstance(data, dict) else {}
@@ -117,9 +120,28 @@ def settings_used(run_dir: Path, overrides: dict[str, str]) -> dict[str, Any]:
     )
 
 
+def read_metrics(run_dir: Path) -> pd.DataFrame:
+    """A run's metrics.csv, one row per epoch; empty when there is none, and empty with a warning naming it
+    when it is not a metrics.csv (binary, ragged, without an epoch column): the run is still reported."""
+    path = run_dir / "metrics.csv"
+    if not path.is_file() or not path.stat().st_size:
+        return pd.DataFrame()
+    try:
+        metrics = pd.read_csv(path)
+        if "epoch" not in metrics.columns or not pd.api.types.is_numeric_dtype(metrics["epoch"]):
+            raise ValueError(f"no numeric epoch column among {list(metrics.columns)[:6]}")
+    except (OSError, ValueError, pd.errors.ParserError) as error:  # ValueError: Unicode errors too
+        log.warning(
+            "%s is not a metrics.csv (%s): its run is reported without curves or final metrics",
+            path,
+            " ".join(str(error).split()),
+        )
+        return pd.DataFrame()
+    return metrics
+
+
 def _read_run(run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
-    csv_path = run_dir / "metrics.csv"
-    metrics = pd.read_csv(csv_path) if csv_path.is_file() and csv_path.stat().st_size else pd.DataFrame()
+    metrics = read_metrics(run_dir)
     overrides = parse_overrides(summary.get("overrides") or [])
     settings = settings_used(run_dir, overrides)
     status = run_status(run_dir, summary)
@@ -226,7 +248,8 @@ def collect(dirs: list[str | Path]) -> Report:
     used = [{k: s.get(k) for k in overridden} for s in settings]
     differing = set(varying_keys(used))
     varying = [k for k in overridden if k in differing]
-    runs = pd.DataFrame(list(rows))
+    # A swept key named like a column of the report (`name`) holds what that column would: the key wins.
+    runs = pd.DataFrame(list(rows)).drop(columns=[k for k in varying if k in REPORT_COLUMNS])
     for key in reversed(varying):
         runs.insert(0, key, _typed(pd.Series([u[key] for u in used], dtype=object)))
     # A job's dir name is its TensorBoard run name: the swept overrides, in command-line order.
@@ -452,16 +475,26 @@ def plot_metric_vs_value(report: Report, path: Path) -> Figure:
         x_of = runs[x_key].map(str).map({c: i for i, c in enumerate(categories)})
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, constrained_layout=True)
     groups = list(runs.groupby(others, dropna=False, sort=True)) if others else [((), runs)]
+    monitored = sorted(set(runs["monitor"].dropna()))
+    # accuracies in percent, as in every other figure
+    percent = bool(monitored) and all(m.endswith("_acc") for m in monitored)
     for (values, group), color in zip(groups, run_colors(len(groups)), strict=True):
         ordered = group.assign(_x=x_of[group.index]).sort_values("_x", kind="stable")
         label = ", ".join(f"{k}={v}" for k, v in zip(others, values, strict=True))
         for ax, column in zip(axes, ("best_value", "final_value"), strict=True):
-            ax.plot(ordered["_x"], ordered[column].astype(float), "o-", color=color, label=label)
+            ax.plot(
+                ordered["_x"],
+                ordered[column].astype(float) * (100 if percent else 1),
+                "o-",
+                color=color,
+                label=label,
+            )
     positive = runs[x_key].dropna() if numeric else pd.Series(dtype=float)
     log_x = len(positive) and (positive > 0).all() and positive.max() / positive.min() >= 100
-    monitors = ", ".join(sorted(set(runs["monitor"].dropna()))) or "monitored metric"
+    monitors = ", ".join(monitored) or "monitored metric"
+    unit = " (%)" if percent else ""
     for ax, what in zip(
-        axes, (f"best {monitors} over the epochs", f"final {monitors} (last epoch)"), strict=True
+        axes, (f"best {monitors} over the epochs{unit}", f"final {monitors} (last epoch){unit}"), strict=True
     ):
         ax.set_ylabel(what)
         ax.set_xlabel(f"{x_key} (log scale)" if log_x else x_key)
@@ -533,12 +566,17 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=None, help="where to write the report (default: the first dir)"
     )
     args = parser.parse_args(argv)
+    out = args.out or args.dirs[0]
     logging.basicConfig(format="cnnlab.report: %(message)s", stream=sys.stderr, force=True)
     try:
         report = write_report(args.dirs, args.out)
     except FileNotFoundError as error:
         parser.exit(2, f"cnnlab.report: {error}\n")
-    out = args.out or args.dirs[0]
+    except OSError as error:
+        problem = unusable_path(error, {"--out" if args.out else "--out (default: the first dir)": out})
+        if problem is None:
+            raise
+        parser.exit(2, f"cnnlab.report: {problem}\n")
     print(to_markdown(report, f"{len(report.runs)} runs").split("## Not completed")[0].rstrip())
     print(f"\nwrote {out}/summary.csv, summary.md, {', '.join(figure_names(report))}")
 

@@ -75,10 +75,16 @@ def refresh_after_run(run_dir: Path, output_dir: Path) -> None:
     run_dir, output_dir = run_dir.resolve(), output_dir.resolve()
     if run_dir == output_dir or not run_dir.is_relative_to(output_dir):
         return
+    refresh_or_warn(output_dir)
+
+
+def refresh_or_warn(root: Path) -> None:
+    """refresh_root_experiment, after runs whose own files are written: a failure costs the HParams columns
+    only, so it is a warning."""
     try:
-        refresh_root_experiment(output_dir)
-    except Exception as error:  # noqa: BLE001 - the run's own files are written; report and go on
-        log.warning("could not refresh the HParams summary of %s: %s", output_dir, error)
+        refresh_root_experiment(root)
+    except Exception as error:  # noqa: BLE001 - the runs' own files are written; report and go on
+        log.warning("could not refresh the HParams summary of %s: %s", root, error)
 
 
 def main(argv: list[str] | None = None) -> None:

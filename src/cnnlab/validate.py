@@ -11,22 +11,28 @@ import difflib
 import math
 import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.build import build
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.engine.tasks import make_task
 from cnnlab.errors import ConfigError
 from cnnlab.overrides import split_override
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
 
 def _int_at_least(low: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+# numpy's legacy seeding (np.random.seed) takes 32 bits; torch's generators take 64.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(v: Any) -> bool:
+    return _int_at_least(0)(v) and v <= MAX_SEED
 
 
 def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -58,7 +64,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("trainer.epochs", _int_at_least(1), "an integer >= 1"),
     ("trainer.batch_size", _int_at_least(1), "an integer >= 1"),
     ("trainer.eval_batch_size", _int_at_least(1), "an integer >= 1"),
-    ("trainer.seed", _int_at_least(0), "an integer >= 0"),
+    ("trainer.seed", _seed, f"an integer from 0 to {MAX_SEED} (2**32 - 1: numpy's seeds are 32-bit)"),
     ("trainer.limit_batches", _optional(_int_at_least(1)), "null or an integer >= 1"),
     ("trainer.num_threads", _optional(_int_at_least(1)), "null or an integer >= 1"),
     ("trainer.log_every_n_steps", _int_at_least(1), "an integer >= 1"),
@@ -91,12 +97,13 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("dataset.image_size", _optional(_int_at_least(1)), "null or an integer >= 1 (pixels)"),
     ("dataset.num_classes", _int_at_least(1), "an integer >= 1"),
     ("dataset.channels", _int_at_least(1), "an integer >= 1"),
-    ("dataset.split_seed", _int_at_least(0), "an integer >= 0"),
+    ("dataset.split_seed", _seed, f"an integer from 0 to {MAX_SEED} (2**32 - 1)"),
     ("dataset.normalize", _boolean, BOOLEAN),
     ("optimizer.lr", _number(lambda v: v > 0), "a finite number > 0, e.g. 0.001"),
     ("scheduler.interval", lambda v: v in ("epoch", "step"), "epoch or step"),
 ]
-# Constructor arguments that only some optimisers and schedulers take: checked where present.
+# Keys only some configs have (arguments of some optimisers and schedulers, the data sets' image caps):
+# checked where present.
 ARGUMENT_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("optimizer.weight_decay", _optional(_number(lambda v: v >= 0)), "a number >= 0"),
     ("optimizer.momentum", _optional(_number(lambda v: 0 <= v < 1)), "a number in [0, 1)"),
@@ -107,6 +114,11 @@ ARGUMENT_RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("scheduler.build.max_lr", _number(lambda v: v > 0), "a number > 0, e.g. ${optimizer.lr}"),
     ("scheduler.build.T_max", _int_at_least(1), "an integer >= 1"),
     ("scheduler.build.eta_min", _number(lambda v: v >= 0), "a number >= 0"),
+    ("logger.mlflow.log_checkpoints", _boolean, BOOLEAN),
+    *(
+        (f"dataset.{key}", _optional(_int_at_least(1)), "null (all images) or an integer >= 1")
+        for key in ("max_eval", "max_train", "max_test")
+    ),
 ]
 # Keys no config file sets but code reads when present (`+dataset.max_eval=2000`).
 OPTIONAL_KEYS = frozenset({"dataset.max_eval", "dataset.monitor", "dataset.max_train", "dataset.max_test"})
@@ -132,6 +144,16 @@ def validate(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
     check_monitor(cfg, "trainer.monitor", cfg.trainer.monitor)
     check_early_stopping(cfg)
     make_task(cfg.dataset.task).check_augmentation(cfg.augmentation, cfg.dataset.name)
+    check_logger(cfg)
+
+
+def check_logger(cfg: DictConfig) -> None:
+    """logger=mlflow needs MLflow installed: said before any work, with the extra to install."""
+    from cnnlab.engine.mlflow_log import client_for, settings_of
+
+    settings = settings_of(cfg)
+    if settings is not None:
+        client_for(str(settings.tracking_uri))
 
 
 def check_monitor(cfg: DictConfig, key: str, monitor: str) -> None:

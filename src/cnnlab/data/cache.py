@@ -16,7 +16,7 @@ import torch
 
 from cnnlab.data.imageset import Buckets, ImageSet, as_buckets
 from cnnlab.data.protocols import DataSource
-from cnnlab.errors import disk_full_as_error
+from cnnlab.errors import disk_full_as_error, unwritable_as_error
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +24,17 @@ log = logging.getLogger(__name__)
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` that replaces it when the block completes, so a crash never leaves
-    half a file; on failure the temporary file is removed, and a full disk is a DiskFullError."""
+    half a file; on failure the temporary file is removed, a full disk is a DiskFullError and a folder
+    that cannot be written (read-only, no permission) a ConfigError naming it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with disk_full_as_error(path):
+    with unwritable_as_error(path), disk_full_as_error(path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             yield tmp
             os.replace(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp.exists():  # on a read-only file system even unlinking a missing file fails
+                tmp.unlink()
 
 
 def atomic_save(obj: Any, path: Path, *more: Path) -> None:

@@ -36,7 +36,22 @@ class DataModule:
     task: Task
     mean: list[float] | None = None
     std: list[float] | None = None
-    whitened: bool = False
+    # ZCA's mean image and matrix (dataset.whitening=zca), on the loaders' device.
+    whitening: tuple[torch.Tensor, torch.Tensor] | None = None
+    # C x H x W of the stored images (before an eval-time crop); None when the data has several sizes.
+    image_shape: tuple[int, int, int] | None = None
+    # Set when validation and test are seeded samples because of trainer.limit_batches: says so.
+    sample_note: str | None = None
+
+    @property
+    def whitened(self) -> bool:
+        return self.whitening is not None
+
+    def sizes(self) -> dict[str, int]:
+        """The images of each split this run trains and evaluates on (val: 0 without one)."""
+        return {
+            name: loader.num_samples if loader is not None else 0 for name, loader in self.loaders().items()
+        }
 
     def loaders(self) -> dict[str, Loader | None]:
         """Every split's loader by name; val is None when no validation split is taken."""
@@ -67,9 +82,8 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     full_train = cached_split(source, "train", cache_dir)
     test = cached_split(source, "test", cache_dir)
     train, val = split_train_val(full_train, ds.val_fraction, ds.split_seed)
-    check_splits(ds, full_train, train, test)
-    # Optional cap on the images evaluated per split (a seeded subset): short budgets use it.
-    max_eval = ds.get("max_eval")
+    check_splits(ds, full_train, train, val, test)
+    max_eval, sample_note = evaluated_images(cfg, val, test)
     val, test = subsample(val, max_eval, ds.split_seed), subsample(test, max_eval, ds.split_seed + 1)
 
     mean = std = None
@@ -85,11 +99,12 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
     channels, size = train[0].x.shape[1], train[0].x.shape[-1]
     input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
     memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
-    common = dict(limit_batches=trainer.limit_batches, seed=trainer.seed, memory_format=memory_format)
+    zca_on_device = None if zca is None else (zca["mean"].to(device), zca["matrix"].to(device))
+    common = dict(seed=trainer.seed, memory_format=memory_format)
+    limit = dict(limit_batches=trainer.limit_batches)  # training only: evaluation takes seeded samples
 
     if ds.loader == "tensor":
         on_device = [[b.to(device) for b in split] for split in (train, val, test)]
-        zca_on_device = None if zca is None else (zca["mean"].to(device), zca["matrix"].to(device))
 
         def tensor_loader(buckets: Buckets, training: bool) -> TensorLoader:
             return TensorLoader(
@@ -103,6 +118,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 whitening=zca_on_device,
                 chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
+                **(limit if training else {}),
             )
 
         train_loader = tensor_loader(on_device[0], True)
@@ -131,6 +147,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 device=device,
                 num_workers=ds.num_workers,
                 **common,
+                **(limit if training else {}),
             )
 
         train_loader = classic_loader(Subset(source.torch_dataset("train", train_tf), train_idx), True)
@@ -145,7 +162,40 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
             test_set = Subset(test_set, keep[:max_eval].sort().values.tolist())
         test_loader = classic_loader(test_set, False)
 
-    return DataModule(train_loader, val_loader, test_loader, input_shape, task, mean, std, zca is not None)
+    image_shape = tuple(train[0].x.shape[1:]) if len(full_train) == 1 else None
+    return DataModule(
+        train_loader,
+        val_loader,
+        test_loader,
+        input_shape,
+        task,
+        mean,
+        std,
+        zca_on_device,
+        image_shape,
+        sample_note,
+    )
+
+
+def evaluated_images(cfg: DictConfig, val: Buckets, test: Buckets) -> tuple[int | None, str | None]:
+    """How many images validation and test each keep: all, or a seeded random sample of `dataset.max_eval`
+    (short budgets) or of trainer.limit_batches x trainer.eval_batch_size, whichever is fewer. A sample,
+    never the first batches in file order: those can hold one or two classes (a sorted image folder)."""
+    caps = [cfg.dataset.get("max_eval")]
+    if cfg.trainer.limit_batches:
+        caps.append(cfg.trainer.limit_batches * cfg.trainer.eval_batch_size)
+    cap = min((c for c in caps if c), default=None)
+    n_val, n_test = (sum(len(b) for b in split) for split in (val, test))
+    note = None
+    if cap and cap < max(n_val, n_test) and cfg.trainer.limit_batches:
+        note = (
+            f"trainer.limit_batches={cfg.trainer.limit_batches}: validation and test are each a seeded "
+            f"random "
+            f"sample of at most {cap} images (of {n_val} and {n_test}), not their first batches; their "
+            "metrics estimate the full splits'. Set trainer.limit_batches=null to evaluate every image."
+        )
+        log.warning("%s", note)
+    return cap, note
 
 
 def class_names(cfg: DictConfig) -> list[str]:
@@ -176,13 +226,21 @@ def _whitening_method(ds: DictConfig) -> str | None:
     return whitening
 
 
-def check_splits(ds: DictConfig, full_train: Buckets, train: Buckets, test: Buckets) -> None:
-    """ConfigError when the split leaves nothing to train on, or the labels overrun dataset.num_classes."""
+def check_splits(ds: DictConfig, full_train: Buckets, train: Buckets, val: Buckets, test: Buckets) -> None:
+    """ConfigError when the split leaves nothing to train on, a validation split asked for holds no image
+    (its metrics would never be measured), or the labels overrun dataset.num_classes."""
     n_full, n_train = sum(len(b) for b in full_train), sum(len(b) for b in train)
     if n_train == 0:
         raise ConfigError(
             f"dataset.val_fraction={ds.val_fraction} leaves none of the {n_full} images of "
             f"{ds.name}'s train split to train on; use a smaller fraction, e.g. dataset.val_fraction=0.1."
+        )
+    if ds.val_fraction > 0 and not sum(len(b) for b in val):
+        smallest = min(len(b) for b in full_train)
+        raise ConfigError(
+            f"dataset.val_fraction={ds.val_fraction} of {ds.name}'s {n_full} train images rounds to no "
+            f"validation image at all, so no val_ metric would ever be measured; hold out at least one "
+            f"(dataset.val_fraction >= {1 / smallest:.2g}), or none with dataset.val_fraction=0."
         )
     if ds.task == "classification":
         n_labels = 1 + max(int(b.y.max()) for b in full_train + test if len(b))

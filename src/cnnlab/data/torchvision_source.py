@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -18,8 +19,11 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from cnnlab.data.image_folder import FolderDataset, class_folders, index_split
 from cnnlab.data.imageset import ImageSet
-from cnnlab.errors import DataError
+from cnnlab.errors import DataError, said
+
+log = logging.getLogger(__name__)
 
 RAW_FOLDERS = {"MNIST": "MNIST", "FashionMNIST": "FashionMNIST", "CIFAR10": "cifar-10-batches-py"}
 
@@ -61,9 +65,7 @@ class TorchvisionSource:
         """Each label's name: the image folder's class folders in ImageFolder's (label) order, else
         torchvision's own list for the data set (CIFAR-10's from its batches.meta)."""
         if self.image_folder is not None:
-            from torchvision.datasets.folder import find_classes
-
-            return find_classes(str(self._folder_root() / "train"))[0]
+            return class_folders(self._folder_root() / "train")
         return list(self._torchvision("test", transform=None).classes)
 
     def load(self, split: str) -> ImageSet:
@@ -78,12 +80,8 @@ class TorchvisionSource:
         return ImageSet(x.contiguous(), y)
 
     def torch_dataset(self, split: str, transform) -> Dataset:
-        import torchvision  # imported when a split is decoded, not when it is read from the cache
-
         if self.image_folder is not None:
-            return torchvision.datasets.ImageFolder(
-                self._folder_root() / split, transform=transform, loader=read_image_file
-            )
+            return FolderDataset(index_split(self._folder_root() / split), read_image_file, transform)
         return self._torchvision(split, transform=transform)
 
     def _torchvision(self, split: str, transform) -> Dataset:
@@ -115,8 +113,11 @@ class TorchvisionSource:
             unpacked = packed.with_suffix("")
             if not unpacked.exists():
                 _gunzip(packed, unpacked, self.root / self.dataset)
-        for idx in raw.glob("*-ubyte"):
-            check_idx(idx)
+        shapes = {idx.name: check_idx(idx) for idx in raw.glob("*-ubyte")}
+        for prefix in ("train", "t10k"):
+            images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+            if images in shapes and labels in shapes:
+                check_idx_pair(raw / images, shapes[images], raw / labels, shapes[labels])
 
     def _folder_root(self) -> Path:
         """The image-folder tree, unpacking a .tar.gz once into `root`."""
@@ -132,7 +133,7 @@ class TorchvisionSource:
                 f"of class subfolders (looked in {folder.resolve()}). Give a folder laid out as "
                 f"train/<class>/*.jpg and test/<class>/*.jpg, or a .tar.gz of one."
             )
-        train, test = ({p.name for p in (folder / s).iterdir() if p.is_dir()} for s in ("train", "test"))
+        train, test = (set(class_folders(folder / s)) for s in ("train", "test"))
         if train != test:
             raise DataError(
                 f"dataset.image_folder={str(self.image_folder)!r}: train/ and test/ have different class "
@@ -165,13 +166,19 @@ def _unpacked(archive_path: Path, root: Path) -> Path:
         with tarfile.open(archive_path) as archive:
             archive.extractall(partial, filter="data")
         partial.rename(target)
+    except tarfile.FilterError as error:  # a member that would land outside, or a link leading out
+        raise DataError(
+            f"dataset.image_folder={str(archive_path)!r} was not unpacked: {said(error)}. An image folder's "
+            "archive holds its files, and links only to files inside it; nothing of it was kept under "
+            f"{root}. Make the archive again without that member (tar --dereference keeps files, not links)."
+        ) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         if target.is_dir():  # another run finished the same extraction first
             return target
         raise DataError(
-            f"dataset.image_folder={str(archive_path)!r} could not be unpacked ({type(error).__name__}: "
-            f"{error}): it is truncated, corrupt or not a .tar.gz. Download or create it again; nothing "
-            f"half-unpacked was kept under {root}."
+            f"dataset.image_folder={str(archive_path)!r} could not be unpacked ({said(error)}): it is "
+            f"truncated, corrupt or not a .tar.gz. Download or create it again; nothing half-unpacked was "
+            f"kept under {root}."
         ) from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -196,15 +203,17 @@ def _gunzip(packed: Path, unpacked: Path, folder: Path) -> None:
             f"folder and give that as paths.data_root."
         ) from error
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # on a read-only file system even unlinking a missing file fails
+            tmp.unlink()
 
 
 # IDX type codes (the third byte of the magic number) and their item sizes in bytes.
 IDX_ITEM_SIZES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
 
 
-def check_idx(path: Path) -> None:
-    """DataError naming `path` when its length is not what its IDX header declares."""
+def check_idx(path: Path) -> tuple[int, ...]:
+    """The dimensions an IDX file's header declares; DataError naming `path` when its length is not what the
+    header declares."""
     size = path.stat().st_size
     with path.open("rb") as f:
         magic = f.read(4)
@@ -214,9 +223,10 @@ def check_idx(path: Path) -> None:
     if item is None or ndim == 0 or len(dims) < 4 * ndim:
         problem = "does not start with an IDX header"
     else:
-        expected = 4 + 4 * ndim + math.prod(struct.unpack(f">{ndim}I", dims)) * item
+        shape = struct.unpack(f">{ndim}I", dims)
+        expected = 4 + 4 * ndim + math.prod(shape) * item
         if size == expected:
-            return
+            return shape
         problem = f"is {size:,} bytes but its header declares {expected:,}"
     raise DataError(
         f"{path} {problem}: the file is truncated or corrupt. Delete it (and any .gz of it beside it) so "
@@ -224,15 +234,46 @@ def check_idx(path: Path) -> None:
     )
 
 
+def check_idx_pair(
+    images: Path, image_shape: tuple[int, ...], labels: Path, label_shape: tuple[int, ...]
+) -> None:
+    """DataError naming the files when an images file and its labels file do not pair up: N x H x W images
+    and N labels, N > 0 (swapped files, or files of two different downloads)."""
+    if len(image_shape) != 3 or len(label_shape) != 1:
+        problem = (
+            f"{images} declares {len(image_shape)} dimensions and {labels} {len(label_shape)}, but an images "
+            "file holds N x H x W images and a labels file N labels: the files are swapped or not MNIST's"
+        )
+    elif image_shape[0] != label_shape[0]:
+        problem = (
+            f"{images} holds {image_shape[0]:,} images but {labels} holds {label_shape[0]:,} labels: the two "
+            "files come from different downloads or one was cut short and rewritten"
+        )
+    elif image_shape[0] == 0:
+        problem = f"{images} holds no images (its header declares 0), and {labels} no labels"
+    else:
+        return
+    raise DataError(
+        f"{problem}. Delete both (and any .gz of them beside them) so torchvision downloads them again, or "
+        "copy a complete pair there."
+    )
+
+
 def _load_image_folder(folder: Path) -> ImageSet:
-    """Decode every image of an ImageFolder tree once, in ImageFolder's own order."""
-    import torchvision
+    """Decode every image of a split of an image folder once, in ImageFolder's own order."""
     from torchvision.io import ImageReadMode, decode_image, read_file
 
-    try:
-        index = torchvision.datasets.ImageFolder(folder)
-    except (FileNotFoundError, OSError) as error:
-        raise DataError(f"{folder} cannot be read as class folders of images: {error}") from None
+    index = index_split(folder)
+    if index.skipped_links:
+        n = len(index.skipped_links)
+        log.warning(
+            "dataset.image_folder: skipped %d symlink%s in %s (a link that leaves it, leads to a folder or "
+            "leads nowhere is not followed: an image's class is the folder it is found in): %s",
+            n,
+            "" if n == 1 else "s",
+            folder,
+            ", ".join(str(p) for p in index.skipped_links[:3]) + (", ..." if n > 3 else ""),
+        )
 
     def decode(path: str) -> torch.Tensor:
         try:
@@ -240,9 +281,11 @@ def _load_image_folder(folder: Path) -> ImageSet:
         except RuntimeError as error:
             raise undecodable(path, error, "nothing of this folder was cached") from None
 
-    images = [
-        decode(path) for path, _ in tqdm(index.samples, desc=f"decoding {folder}", unit="img", mininterval=2)
-    ]
+    # disable=None: no bar where output is not a terminal; leave=False: the bar is gone before any message
+    with tqdm(
+        index.samples, desc=f"decoding {folder}", unit="img", mininterval=2, disable=None, leave=False
+    ) as bar:
+        images = [decode(path) for path, _ in bar]
     odd = next((i for i, image in enumerate(images) if image.shape != images[0].shape), None)
     if odd is not None:
         size = "{1}x{2}".format
@@ -251,15 +294,15 @@ def _load_image_folder(folder: Path) -> ImageSet:
             f"{size(*images[0].shape)}: an image folder's pictures are batched as they are, so they must all "
             "have one size. Resize them to one size first (nothing of this folder was cached)."
         )
-    return ImageSet(torch.stack(images), torch.as_tensor(index.targets, dtype=torch.int64))
+    targets = [label for _, label in index.samples]
+    return ImageSet(torch.stack(images), torch.as_tensor(targets, dtype=torch.int64))
 
 
 def undecodable(path: str, error: Exception, note: str) -> DataError:
     """The error for an image file that cannot be decoded, naming it, what the decoder said and the fix."""
-    said = str(error).splitlines()[0] if str(error) else type(error).__name__
     return DataError(
-        f"{path} cannot be decoded as an image ({said}): it is truncated or corrupt. Delete or replace it "
-        f"and run again ({note})."
+        f"{path} cannot be decoded as an image ({said(error)[:300]}): it is truncated or corrupt. Delete or "
+        f"replace it and run again ({note})."
     )
 
 

@@ -29,6 +29,8 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
 
 class VariableResolutionSource:
     """A torchvision data set whose images each get a size drawn from `sizes`, seeded per split.
+    Sizes below the data's own (MNIST's 28) are reached by antialiased downsampling and lose detail;
+    larger ones by bilinear upsampling and keep it.
 
     Returns one ImageSet per size (the loader batches within a bucket), or, with `resize_to`,
     every image brought on to that one size after its own rescaling: the lab's baseline that
@@ -39,7 +41,7 @@ class VariableResolutionSource:
     def __init__(
         self,
         root: str,
-        sizes: Sequence[int] = (32, 48, 64),
+        sizes: Sequence[int] = (8, 16, 32, 48, 64),
         seed: int = 0,
         resize_to: int | None = None,
         dataset: str = "MNIST",
@@ -51,7 +53,7 @@ class VariableResolutionSource:
         if not sizes or any(s < 4 for s in sizes) or len(set(sizes)) != len(sizes):
             raise ConfigError(
                 f"dataset.source.sizes={sizes} must be a non-empty list of distinct sizes >= 4, "
-                "e.g. [32, 48, 64]."
+                "e.g. [8, 16, 32, 48, 64]."
             )
         if resize_to is not None and resize_to < 4:
             raise ConfigError(f"dataset.source.resize_to={resize_to} must be null or a size >= 4.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from cnnlab.data.cache import atomic_save
-from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.errors import CheckpointError, ConfigError, said
 from cnnlab.overrides import changed_settings
 
 
@@ -59,22 +60,52 @@ def save_checkpoint(path: Path, *more: Path, **state: Any) -> None:
     atomic_save({**state, "rng": rng_state()}, path, *more)
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """A checkpoint loaded with weights_only=True; anything else in it is refused, never run."""
+def load_checkpoint(
+    path: Path, device: torch.device | str = "cpu", required: tuple[str, ...] = ("model",)
+) -> dict[str, Any]:
+    """A checkpoint loaded with weights_only=True (anything else in it is refused, never run), holding the
+    `required` keys; a file that is no such checkpoint is a CheckpointError saying what it is instead."""
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a directory, not a checkpoint file; move it away and put the run's checkpoint there, "
+            "or point to the run dir that wrote it."
+        )
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        if path.stat().st_size == 0:
+            raise EOFError("the file is empty (0 bytes)")
+        if not zipfile.is_zipfile(path):
+            raise ValueError("it is not the zip archive torch.save writes")
+        state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
+        if "GLOBAL" not in str(error):  # the weights-only unpickler refuses a global: an object, maybe code
+            raise _unreadable(path, error) from None
         raise CheckpointError(
             f"{path} holds Python objects other than tensors and plain containers, so cnnlab will not "
             "load it: unpickling them could run code. cnnlab's own checkpoints never do; use a checkpoint "
-            f"written by `python -m cnnlab.train`, or retrain. ({str(error).splitlines()[0]})"
+            f"written by `python -m cnnlab.train`, or retrain. ({_refused_global(error)})"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - whatever a damaged or foreign file makes torch.load raise
+        raise _unreadable(path, error) from None
+    missing = [key for key in required if not isinstance(state, dict) or key not in state]
+    if missing:
+        what = f"no {', '.join(missing)}" if isinstance(state, dict) else f"a {type(state).__name__}"
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). "
-            "It may be truncated or from another program: delete it to train afresh, "
-            "or point to the run dir that wrote it."
-        ) from None
+            f"{path} is a PyTorch file but not a checkpoint of `python -m cnnlab.train` (it holds {what}); "
+            "put the run's own checkpoint back, or point to the run dir that wrote it."
+        )
+    return state
+
+
+def _refused_global(error: pickle.UnpicklingError) -> str:
+    """The line of torch's weights-only refusal that names the object it would not load."""
+    return next((line.strip() for line in str(error).splitlines() if "GLOBAL" in line), said(error)[:300])
+
+
+def _unreadable(path: Path, error: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"{path} is not a readable checkpoint ({said(error)[:300]}). It may be truncated or from another "
+        "program: delete it to train afresh, or point to the run dir that wrote it."
+    )
 
 
 EXTENDABLE = frozenset({"trainer.epochs"})

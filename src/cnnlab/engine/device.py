@@ -7,8 +7,9 @@ import torch
 from cnnlab.errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` prefers CUDA, then Apple's MPS, then the CPU; other names are checked to exist."""
+def resolve_device(name: str, key: str = "trainer.device") -> torch.device:
+    """`auto` prefers CUDA, then Apple's MPS, then the CPU; other names are checked to exist. `key` is the
+    setting the name came from, as the errors name it (evaluate's is `device`)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -19,7 +20,7 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError as error:
         raise ConfigError(
-            f"trainer.device={name!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
+            f"{key}={name!r} is not a device name; use auto, cpu, cuda, cuda:N or mps."
         ) from error
     available = {
         "cpu": True,
@@ -28,8 +29,7 @@ def resolve_device(name: str) -> torch.device:
     }
     if not available.get(device.type, False):
         raise ConfigError(
-            f"trainer.device={name!r} is not available on this machine; use trainer.device=auto "
-            f"to take the best one there is."
+            f"{key}={name!r} is not available on this machine; use {key}=auto to take the best one there is."
         )
     return device
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.data.datamodule import class_names
 from cnnlab.engine.checkpoint import (
     check_resume_config,
     load_checkpoint,
@@ -34,14 +37,20 @@ from cnnlab.engine.early_stopping import (
 )
 from cnnlab.engine.epoch_hooks import EpochHook, Stop, first_stop
 from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
+from cnnlab.engine.inference import INFERENCE_KEY, inference_record
 from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
+from cnnlab.engine.mlflow_log import tracker_for
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
 from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
+from cnnlab.errors import CheckpointError, ConfigError, said
+from cnnlab.overrides import quoted_value
 
 log = logging.getLogger(__name__)
+# What resuming reads from checkpoints/last.pt (the scheduler's state is None for a run without one).
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng")
 
 
 def fit(
@@ -57,27 +66,38 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     run = build_run(cfg, device)
     stopper = early_stopping_from(cfg)
+    log.info(startup_line(cfg, run, run_dir))
 
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     best_path = run_dir / "checkpoints" / "best.pt"
     first_epoch, prior_wall, best, initial = 0, 0.0, None, None
     if trainer.resume and ckpt_path.exists():
         first_epoch, prior_wall, best, initial = resume(run, ckpt_path, stopper)
-        log.info("resuming %s after epoch %d", run_dir, first_epoch)
+        log.info("resuming %s after epoch %d with the overrides %s", run_dir, first_epoch, overrides)
     elif trainer.resume:
         log.info(
             "trainer.resume=true but %s has no checkpoints/last.pt: starting afresh (to continue a run, "
             "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
             run_dir,
         )
+    if first_epoch > trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={trainer.epochs}, but {ckpt_path} holds {first_epoch} epochs already done: "
+            "resuming cannot train fewer epochs than a run has, and its config.yaml and metrics.csv would "
+            f"disagree. Resume with trainer.epochs={first_epoch} or more, or train afresh in a new run dir."
+        )
     if first_epoch == 0:
         forget_previous_run(run_dir)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
-    write_resolved_config(run_dir, cfg)
+    inference = inference_record(run.data, class_names(cfg) if run.task.has_classes else None)
+    tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
     metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
+    write_resolved_config(run_dir, cfg)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
+    if tracker is not None:
+        tracker.params(hparams_of(resolved))
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
@@ -86,6 +106,7 @@ def fit(
         "monitor": trainer.monitor,
         "n_params": run.n_params,
         "input_shape": list(data.input_shape),
+        "images": data.sizes(),
         "device": str(device),
         "bf16_autocast": run.amp,
         "overrides": overrides,
@@ -96,6 +117,8 @@ def fit(
         summary |= hook.record()
     if initial is not None:
         summary["initial"] = initial
+    if data.sample_note:
+        summary["evaluation_sample"] = data.sample_note
 
     def checkpoint(epoch: int, improved: bool = False) -> None:
         """last.pt, and best.pt first when the monitored metric improved (one serialisation for both),
@@ -108,6 +131,7 @@ def fit(
             wall_s=prior_wall + time.perf_counter() - start,
             input_shape=list(data.input_shape),
             config=resolved,
+            **{INFERENCE_KEY: inference},
             initial=summary.get("initial"),
             early_stopping=stopper.state_dict() if stopper else None,
         )
@@ -135,6 +159,8 @@ def fit(
         write_summary(run_dir / "summary.json", summary)
         tb.end_session(status, best, stop_reason, len(rows))
         tb.close()
+        if tracker is not None and status != "completed":  # a completed run is evaluated first
+            tracker.end(summary)
         return summary
 
     restore_best = stopper is not None and trainer.early_stopping.restore_best
@@ -148,7 +174,7 @@ def fit(
         checkpoint(0)
     write_summary(run_dir / "summary.json", summary)
     epoch = first_epoch
-    if first_epoch >= trainer.epochs:
+    if first_epoch == trainer.epochs:
         log.warning(
             "%d epochs are already done, trainer.epochs=%d: nothing to train (raise trainer.epochs to go on)",
             first_epoch,
@@ -171,6 +197,8 @@ def fit(
             with sigint_deferred():  # a Ctrl-C waits until the row and its checkpoint are both written
                 metrics.append(row)
                 tb.epoch(row)
+                if tracker is not None:
+                    tracker.epoch(row)
                 for logger in run.epoch_loggers:
                     logger.log(run.model, epoch + 1, tb.writer, run_dir)
                 previous, best = best, _better(best, row, trainer.monitor, trainer.monitor_mode)
@@ -200,11 +228,7 @@ def fit(
         log.error(message)
         return finish("diverged", DIVERGED, message)
     except KeyboardInterrupt:
-        log.warning(
-            "interrupted in epoch %d; resume with: hydra.run.dir=%s trainer.resume=true",
-            epoch + 1,
-            run_dir,
-        )
+        log.warning("interrupted in epoch %d; resume with: %s", epoch + 1, resume_command(run_dir))
         finish("interrupted", INTERRUPTED)
         raise
     except Exception as error:
@@ -218,7 +242,24 @@ def fit(
     if trainer.get("evaluate_at_end", True):
         restored = summary.get("restored_epoch")
         evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")
+    if tracker is not None:
+        tracker.end(summary)
     return summary
+
+
+def startup_line(cfg: DictConfig, run: Run, run_dir: Path) -> str:
+    """One line before the first epoch naming where the run writes and what it trains, so a log read
+    through a pipe, nohup, Slurm or a notebook says it from the start (a progress bar shows only on a
+    terminal)."""
+    sizes = ", ".join(f"{split} {n:,}" for split, n in run.data.sizes().items())
+    shape = "x".join(str(n) for n in run.data.input_shape)
+    return (
+        f"run dir {run_dir} | device {run.device}{' (bf16 autocast)' if run.amp else ''} | "
+        f"data {cfg.dataset.name}: {sizes} images of {shape}"
+        f"{' (val/test sampled: trainer.limit_batches)' if run.data.sample_note else ''} | "
+        f"model {cfg.model.get('name', cfg.model.get('_target_'))}: {run.n_params:,} parameters | "
+        f"up to {cfg.trainer.epochs} epochs"
+    )
 
 
 def forget_previous_run(run_dir: Path) -> None:
@@ -257,7 +298,14 @@ def resume(
     after checking that its config is this run's; returns the epochs done, the wall time spent, the
     best so far and the metrics measured before any step (trainer.eval_at_start), which summary.json
     keeps."""
-    state = load_checkpoint(ckpt_path, run.device)
+    state = load_checkpoint(ckpt_path, run.device, required=RESUME_KEYS)
+    if state["epoch"] > run.cfg.trainer.epochs:
+        raise ConfigError(
+            f"trainer.epochs={run.cfg.trainer.epochs}, but {ckpt_path} has {state['epoch']} epochs done: a "
+            "resume cannot shorten a run (its metrics.csv would hold more epochs than its config says). "
+            f"Leave trainer.epochs out to keep the run's own, give trainer.epochs>={state['epoch']}, or "
+            "train a new run dir."
+        )
     changed = check_resume_config(
         state.get("config") or {},
         OmegaConf.to_container(run.cfg, resolve=True),
@@ -266,11 +314,26 @@ def resume(
     )
     if changed:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
-    run.load_state_dict(state)
-    if stopper is not None:
-        stopper.load_state_dict(state.get("early_stopping"))
-    set_rng_state(state["rng"])
-    return state["epoch"], state["wall_s"], state["best"], state.get("initial")
+    try:
+        run.load_state_dict(state)
+        if stopper is not None:
+            stopper.load_state_dict(state.get("early_stopping"))
+        set_rng_state(state["rng"])
+        epochs_done = int(state["epoch"])
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(
+            f"{ckpt_path} does not fit this run ({said(error)[:300]}): it holds another model's weights or "
+            "is not a whole checkpoint of `python -m cnnlab.train`. Put the run's own last.pt back, or train "
+            "afresh in a new run dir."
+        ) from None
+    return epochs_done, state.get("wall_s", 0.0), state.get("best"), state.get("initial")
+
+
+def resume_command(run_dir: Path) -> str:
+    """The shell command that continues run_dir with its own settings (train.py takes them from its
+    summary.json), with this interpreter, so it works as printed."""
+    run_dir_override = shlex.quote(f"hydra.run.dir={quoted_value(str(run_dir.absolute()))}")
+    return f"{shlex.quote(sys.executable)} -m cnnlab.train {run_dir_override} trainer.resume=true"
 
 
 def initial_metrics(run: Run) -> dict[str, float]:

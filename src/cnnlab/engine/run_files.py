@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
+
+from cnnlab.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 # metrics.csv columns that are not split metrics -> their TensorBoard group. TensorBoard lists groups
@@ -42,6 +46,33 @@ def write_resolved_config(run_dir: Path, cfg: DictConfig) -> None:
     _atomic_write_text(OmegaConf.to_yaml(resolved), run_dir / RESOLVED_CONFIG)
 
 
+def read_resolved_config(run_dir: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run dir's config.yaml as plain containers, holding a mapping under each of `required`; ConfigError
+    naming the file when it is unreadable (cut short, binary), not a mapping, or lacks one of them."""
+    path = run_dir / RESOLVED_CONFIG
+    try:
+        config = OmegaConf.to_container(OmegaConf.load(path))
+    except (OSError, ValueError, yaml.YAMLError) as error:  # ValueError: Unicode errors too
+        raise ConfigError(
+            f"{path} cannot be read as a run's config ({' '.join(str(error).split())[:300]}): it is damaged "
+            "or another kind of file. Put the run's own config.yaml back, or use another run dir."
+        ) from None
+    missing = [
+        key for key in required if not isinstance(config, dict) or not isinstance(config.get(key), dict)
+    ]
+    if missing:
+        what = (
+            f"no {', '.join(missing)} section"
+            if isinstance(config, dict)
+            else f"a YAML {type(config).__name__}"
+        )
+        raise ConfigError(
+            f"{path} is not the config of a run of `python -m cnnlab.train` (it holds {what}): it is damaged "
+            "or from another program. Put the run's own config.yaml back, or use another run dir."
+        )
+    return config
+
+
 def metric_columns(metric: str) -> list[str]:
     """The columns of metrics.csv; `metric` is acc for classification, psnr for regression."""
     split_cols = [f"{s}_{m}" for s in SPLITS for m in ("loss", metric)]
@@ -54,10 +85,7 @@ class MetricsCSV:
     def __init__(self, path: Path, columns: list[str], keep_epochs: int = 0) -> None:
         self.path = path
         self.columns = columns
-        kept: list[dict[str, str]] = []
-        if keep_epochs and path.exists():
-            with path.open(newline="") as f:
-                kept = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_epochs]
+        kept = read_rows(path, columns, keep_epochs) if keep_epochs and path.exists() else []
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, columns)
             writer.writeheader()
@@ -72,6 +100,23 @@ class MetricsCSV:
         self.rows.append(row)
 
 
+def read_rows(path: Path, columns: list[str], epochs: int) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv up to `epochs`, to keep on resume; ConfigError, before the file is
+    touched, when it is not a metrics.csv with these columns (binary, another program's, another task's)."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not set(reader.fieldnames) <= set(columns):
+                raise ValueError(f"its columns {reader.fieldnames} are not among {columns}")
+            return [row for row in reader if int(float(row["epoch"])) <= epochs]
+    except (OSError, ValueError, TypeError, csv.Error) as error:  # ValueError: Unicode errors too
+        raise ConfigError(
+            f"{path} cannot be read as this run's metrics.csv ({' '.join(str(error).split())}), so resuming "
+            f"would lose or garble its rows; its checkpoint holds {epochs} epochs. Put the run's own "
+            "metrics.csv back (or delete it to keep only what comes next), or train afresh in a new run dir."
+        ) from None
+
+
 def scalar_tag(column: str) -> str:
     """A metrics.csv column's TensorBoard tag: `val_acc` -> `val/acc`, `lr` -> `opt/lr`."""
     split, _, metric = column.partition("_")
@@ -80,3 +125,24 @@ def scalar_tag(column: str) -> str:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     _atomic_write_text(json.dumps(summary, indent=2, default=str) + "\n", path)
+
+
+# What a run dir holds before any training: Hydra's files and the run lock.
+BEFORE_TRAINING = frozenset({".hydra", "train.log", ".lock"})
+
+
+def remove_unused_run_dir(run_dir: Path, output_dir: Path) -> bool:
+    """Remove a run dir that a refused config left holding nothing of a run (only Hydra's .hydra/ and
+    train.log, and a .lock no process holds), and its parents up to `output_dir` that are left empty,
+    so a typo leaves no dir to mistake for a run; True when it went. A dir with any run file stays."""
+    from cnnlab.engine.run_lock import is_held  # the report imports this module without fcntl's users
+
+    if not run_dir.is_dir() or not {p.name for p in run_dir.iterdir()} <= BEFORE_TRAINING or is_held(run_dir):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    output_dir = output_dir.resolve()
+    parent = run_dir.resolve().parent
+    while parent != output_dir and output_dir in parent.parents and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+    return not run_dir.exists()

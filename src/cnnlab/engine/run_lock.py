@@ -1,6 +1,7 @@
 """One run per run dir: a run holds an flock on `<run dir>/.lock` while it trains, so a second run into
 the same dir is refused, and a `running` run whose lock is free is known to have died (SIGKILL, power
 loss, a full disk): report, sweeps and resume then say `died` instead of waiting for it forever.
+A sweep holds the same lock on its sweep dir while it runs: one sweep per sweep dir at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -44,29 +45,60 @@ def _try_lock(fd: int, mode: int) -> bool:
     return True
 
 
+class DirBusy(ConfigError):
+    """Another live process holds the lock of the run or sweep dir: nothing may be written there."""
+
+
 @contextmanager
 def hold_run_dir(run_dir: Path) -> Iterator[None]:
-    """Hold run_dir's lock for the block; ConfigError naming the holder when another run has it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold run_dir's lock for the block; DirBusy naming the holder when another run has it."""
+    fd = lock_dir(
+        run_dir,
+        lambda holder: (
+            f"{run_dir} is in use by another run ({holder}): two runs in one dir would mix their metrics, "
+            "summary and checkpoint. Wait for it to finish or stop it, or give this run its own dir "
+            "(hydra.run.dir=<another dir>)."
+        ),
+    )
     try:
-        deadline = time.monotonic() + ACQUIRE_PATIENCE_S
-        while not _try_lock(fd, fcntl.LOCK_EX):
-            if time.monotonic() > deadline:
-                holder = _holder(path)
-                raise ConfigError(
-                    f"{run_dir} is in use by another run ({_describe(holder)}): two runs in one dir would "
-                    "mix their metrics, summary and checkpoint. Wait for it to finish or stop it, or give "
-                    "this run its own dir (hydra.run.dir=<another dir>)."
-                )
-            time.sleep(0.05)
         _warn_if_died(run_dir)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(process_record()).encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock, as the kernel does when a process dies
+
+
+def lock_sweep_dir(sweep_dir: Path) -> int:
+    """The held lock of a sweep dir (its descriptor; closing it releases the lock), so that one sweep at a
+    time writes a sweep dir; DirBusy naming the holder when another sweep has it."""
+    return lock_dir(
+        sweep_dir,
+        lambda holder: (
+            f"{sweep_dir} is in use by another sweep ({holder}): two sweeps in one sweep dir would train "
+            "the same jobs twice and mix their records. Wait for it to finish or stop it, or give this sweep "
+            "its own dir (hydra.sweep.dir=<another dir>)."
+        ),
+        patience=0.0,
+    )
+
+
+def lock_dir(directory: Path, busy: Callable[[str], str], patience: float = ACQUIRE_PATIENCE_S) -> int:
+    """Take the lock of `directory` (made if missing), waiting up to `patience` seconds, and record this
+    process in it; its descriptor. DirBusy with busy(<who holds it>) when another process keeps it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + patience
+        while not _try_lock(fd, fcntl.LOCK_EX):
+            if time.monotonic() > deadline:
+                raise DirBusy(busy(_describe(_holder(path))))
+            time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(process_record()).encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _holder(path: Path) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.compat.proto.event_pb2 import Event
@@ -24,6 +26,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from cnnlab.engine.run_files import RESOLVED_CONFIG, SPLITS, scalar_tag
 from cnnlab.overrides import flatten, is_plumbing
+
+log = logging.getLogger(__name__)
 
 EVENTS_GLOB = "events.out.tfevents.*"
 # Why and when the run ended (summary.json's status, stop_reason and epochs_completed), as a text.
@@ -129,15 +133,33 @@ def _data_type(values: list[Any]) -> int:
     return api_pb2.DATA_TYPE_STRING
 
 
+def _run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]] | None:
+    """A run's summary.json, config.yaml and metric tags; None, with a warning naming the file, when one of
+    them is unreadable (a damaged run dir costs its HParams row, never the others')."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+        path = run_dir / RESOLVED_CONFIG
+        config = OmegaConf.to_container(OmegaConf.load(path))
+        path = run_dir / "metrics.csv"
+        if isinstance(summary, dict) and isinstance(config, dict):
+            return summary, config, run_metric_tags(run_dir, summary)
+        error: Exception = ValueError("it holds no mapping")
+    except (OSError, ValueError, csv.Error, yaml.YAMLError) as unreadable:  # ValueError: JSON, Unicode
+        error = unreadable
+    log.warning("HParams: skipping %s, which is unreadable (%s)", path, " ".join(str(error).split()))
+    return None
+
+
 def experiment_of(run_dirs: list[Path]) -> api_pb2.Experiment:
     """The union of the runs' hparams (varying keys first) and metric tags. No domains: a domain
     would make the HParams filters hide the runs of other sweeps shown beside this one."""
     params, tags = [], {}
     for run_dir in run_dirs:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        config = OmegaConf.to_container(OmegaConf.load(run_dir / RESOLVED_CONFIG))
-        params.append(hparams_of(config))
-        tags |= dict.fromkeys(run_metric_tags(run_dir, summary))
+        read = _run_record(run_dir)
+        if read is not None:
+            params.append(hparams_of(read[1]))
+            tags |= dict.fromkeys(read[2])
     keys = sorted({k for p in params for k in p})
     differs = {k: len({repr(p.get(k)) for p in params}) > 1 for k in keys}
     infos = [

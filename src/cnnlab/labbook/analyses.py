@@ -5,68 +5,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, best_job, run_value
-from cnnlab.labbook.figures import plot_curves
+from cnnlab.labbook import seeded_runs
+from cnnlab.labbook.artefacts import LabArtefacts, Missing, Run, run_value, selected_value
+from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
+from cnnlab.labbook.figures import curve, draw_grid, plot_curves
 from cnnlab.labbook.formatting import fmt_value, is_percent, num, pct, seconds, with_unit
+from cnnlab.labbook.readings import SCORE_NAMES, loss_reading, metric_text
+from cnnlab.labbook.seeds import Spread, spread_text
+from cnnlab.labbook.welch import expect_verdict
 from cnnlab.report import MAX_CURVE_RUNS, collect, plot_metric_vs_value, swept_axis, varying_keys
 
-# A loss that ends this much above its minimum (relative) counts as rising again.
-RISE = 0.10
 # A job whose final score ends this many points (accuracy) or dB (PSNR) below its best lost ground.
 SLIP = 1.0
-NOT_RUN = "not yet run at full budget"
-SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-SCORE_NAMES = {
-    "test_acc": "test accuracy",
-    "val_acc": "validation accuracy",
-    "val_loss": "validation loss",
-    "val_psnr": "validation PSNR",
-    "test_psnr": "test PSNR",
-    "train_loss": "train loss",
-}
-
-
-@dataclass
-class Block:
-    """What one analysis adds to a section."""
-
-    lines: list[str] = field(default_factory=list)
-    reading: list[str] = field(default_factory=list)
-    headline: str | None = None
-    missing: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Figures:
-    """Where a section's generated figures go, and the link the README uses for each."""
-
-    root: Path
-    slug: str
-    count: int = 0
-
-    def next(self) -> tuple[Path, str]:
-        self.count += 1
-        name = f"{self.slug}_{self.count}.png"
-        return self.root / "figures" / name, f"figures/{name}"
-
-
-def table(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table."""
-    return [
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
-
-
-def _metric(column: str, value: float) -> str:
-    if column.endswith("_psnr"):
-        return f"{value:.2f} dB"
-    return fmt_value(float(value), column)
 
 
 def _curve_reading(label: str, run: Run) -> list[str]:
@@ -76,7 +28,7 @@ def _curve_reading(label: str, run: Run) -> list[str]:
         return []
     series = run.metrics.set_index("epoch")[score].dropna()
     epochs = len(run.metrics)
-    final = _metric(score, series.iloc[-1])
+    final = metric_text(score, series.iloc[-1])
     if run.at_chance(score):
         out = [
             f"{label} stays at chance level: {SCORE_NAMES[score]} {final} after {epochs} epochs, against "
@@ -86,37 +38,10 @@ def _curve_reading(label: str, run: Run) -> list[str]:
         best = series.idxmax() if not score.endswith("loss") else series.idxmin()
         out = [
             f"{label}: {SCORE_NAMES[score]} {final} after {epochs} epochs "
-            f"(highest {_metric(score, series[best])} "
+            f"(highest {metric_text(score, series[best])} "
             f"at epoch {best})."
         ]
-    loss = f"{run.eval_split}_loss"
-    split = SPLIT_NAMES[run.eval_split]
-    if loss in run.metrics and run.metrics[loss].notna().sum() > 1:
-        values = run.metrics.set_index("epoch")[loss].dropna()
-        low, last = values.idxmin(), values.index[-1]
-        if low < last and values[last] > values[low] * (1 + RISE):
-            out.append(
-                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and rises to "
-                f"{values[last]:.3g} by epoch {last}{_train_loss_meanwhile(run, low, last)}"
-            )
-        elif low == last:
-            out.append(f"Its {split} loss is still falling at the last epoch ({values[last]:.3g}).")
-        else:
-            out.append(
-                f"Its {split} loss is lowest at epoch {low} ({values[low]:.3g}) and ends at "
-                f"{values[last]:.3g}: no clear over-fitting."
-            )
-    return out
-
-
-def _train_loss_meanwhile(run: Run, low: int, last: int) -> str:
-    """Over-fitting is an evaluation loss that rises while the train loss keeps falling."""
-    if "train_loss" not in run.metrics:
-        return ": the net over-fits."
-    train = run.metrics.set_index("epoch")["train_loss"]
-    if train[last] < train[low]:
-        return f", while its train loss falls from {train[low]:.3g} to {train[last]:.3g}: the net over-fits."
-    return f"; its train loss does not fall meanwhile ({train[low]:.3g} to {train[last]:.3g})."
+    return out + loss_reading(run.metrics, run.eval_split)
 
 
 def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
@@ -134,11 +59,13 @@ def _ranking(labelled: list[tuple[str, Run]]) -> str | None:
             gap = (before - value) * (100 if score.endswith("acc") else 1)
             unit = "points" if score.endswith("acc") else "dB"
             if round(gap, 2) == 0:
-                parts.append(f"= {label} {_metric(score, value)}")
+                parts.append(f"= {label} {metric_text(score, value)}")
             else:
-                parts.append(f"> {label} {_metric(score, value)} ({gap:.2f} {unit} below {ranked[i - 1][0]})")
+                parts.append(
+                    f"> {label} {metric_text(score, value)} ({gap:.2f} {unit} below {ranked[i - 1][0]})"
+                )
         else:
-            parts.append(f"{label} {_metric(score, value)}")
+            parts.append(f"{label} {metric_text(score, value)}")
     return f"Final {SCORE_NAMES[score]}: " + " ".join(parts) + "."
 
 
@@ -151,10 +78,11 @@ def _found(fetch: Any, name: str, block: Block) -> Any:
         return None
 
 
-def _present(art: LabArtefacts, folders: list[str], block: Block) -> list[tuple[str, Run]]:
-    """The runs of these folders that are in experiments/; the others are noted as missing."""
-    found = [(folder, _found(art.run, folder, block)) for folder in folders]
-    return [(folder, run) for folder, run in found if run is not None]
+def _present(art: LabArtefacts, folders: list[str], block: Block) -> list[tuple[str, list[Run]]]:
+    """The landed runs (one, or a seeded recipe's seeds) of these folders that are in experiments/;
+    the others are noted as missing."""
+    found = [(folder, _found(art.trained, folder, block)) for folder in folders]
+    return [(folder, runs) for folder, runs in found if runs is not None]
 
 
 def _row(label: str, run: Run) -> list[str]:
@@ -169,9 +97,9 @@ def _row(label: str, run: Run) -> list[str]:
     return [
         label,
         str(len(metrics)),
-        _metric(train, metrics[train].iloc[-1]) if train in metrics else "",
-        f"{SCORE_NAMES[score]} {_metric(score, metrics[score].iloc[-1])}",
-        f"{_metric(score, metrics[score][best])} (epoch {best})",
+        metric_text(train, metrics[train].iloc[-1]) if train in metrics else "",
+        f"{SCORE_NAMES[score]} {metric_text(score, metrics[score].iloc[-1])}",
+        f"{metric_text(score, metrics[score][best])} (epoch {best})",
         f"{metrics[loss][low]:.3g} (epoch {low})" if low is not None else "",
         f"{metrics[loss].iloc[-1]:.3g}" if low is not None else "",
         f"{run.summary.get('n_params', 0):,}",
@@ -185,9 +113,12 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     reading per run; with `compare: true` (runs whose own sections hold their tables) only the joint
     figure and the ranking, with `table: true` a compact table too."""
     block = Block()
-    labelled = _present(art, spec["runs"], block)
-    if not labelled:
+    present = _present(art, spec["runs"], block)
+    if not present:
         return block
+    if any(art.recipe(folder).seeds for folder, _ in present):
+        return _seeded(art, spec, figures, present, block)
+    labelled = [(folder, found[0]) for folder, found in present]
     if spec.get("compare"):
         if len(labelled) < 2:  # one run alone is its own section's figure; drawing it again repeats it
             block.reading.append(f"Nothing to compare yet, {NOT_RUN}: {', '.join(block.missing)}.")
@@ -199,7 +130,7 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             )
             block.lines.append("")
         path, link = figures.next()
-        plot_curves(labelled, path, ", ".join(label for label, _ in labelled))
+        plot_curves([curve(f, [r]) for f, r in labelled], path, ", ".join(label for label, _ in labelled))
         block.lines += [f"![curves of {', '.join(label for label, _ in labelled)}]({link})"]
         block.reading += [r for r in [_ranking(labelled)] if r]
         if block.missing:
@@ -223,7 +154,7 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     )
     if spec.get("figure", True):
         path, link = figures.next()
-        plot_curves(labelled, path, ", ".join(label for label, _ in labelled))
+        plot_curves([curve(f, [r]) for f, r in labelled], path, ", ".join(label for label, _ in labelled))
         block.lines += ["", f"![curves of {', '.join(label for label, _ in labelled)}]({link})"]
     for label, run in labelled:
         block.reading += _curve_reading(label, run)
@@ -231,10 +162,50 @@ def runs(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if ranking:
         block.reading.append(ranking)
     block.headline = "; ".join(
-        f"{label} {SCORE_NAMES[r.score]} {_metric(r.score, r.metrics[r.score].iloc[-1])}"
+        f"{label} {SCORE_NAMES[r.score]} {metric_text(r.score, r.metrics[r.score].iloc[-1])}"
         for label, r in labelled
         if r.score
     )
+    return block
+
+
+def _seeded(
+    art: LabArtefacts,
+    spec: dict[str, Any],
+    figures: Figures,
+    present: list[tuple[str, list[Run]]],
+    block: Block,
+) -> Block:
+    """`runs` over recipes trained with seeds: mean ± std, n and stop epochs per recipe, curves as a mean
+    line with a min-max band (figures.BAND), a reading per recipe and the ranking by means with each gap's
+    Welch test; with `compare: true` the joint figure (and `table: true` the rows) only."""
+    groups, unscored = seeded_runs.scored([(art.recipe(folder), found) for folder, found in present])
+    block.missing += unscored
+    if not groups:
+        return block
+    folders = ", ".join(recipe.folder for recipe, _ in groups)
+    compare = spec.get("compare")
+    if compare and len(groups) < 2:
+        block.reading.append(f"Nothing to compare yet, {NOT_RUN}: {', '.join(block.missing)}.")
+        return block
+    if not compare or spec.get("table"):
+        block.lines += [*seeded_runs.rows(groups), ""]
+    if spec.get("figure", True):
+        path, link = figures.next()
+        plot_curves([curve(recipe.caption, found) for recipe, found in groups], path, folders)
+        block.lines += [f"![curves of {folders}]({link})"]
+    if not compare:  # a compared pair's verdict is its section's `expect`, tested over the seeds
+        for group in groups:
+            block.reading += seeded_runs.reading(group)
+        block.reading += [r for r in [seeded_runs.ranking(groups)] if r]
+    if compare and block.missing:
+        block.reading.append(f"Not in the figure, {NOT_RUN}: {', '.join(block.missing)}.")
+    if not compare:
+        block.headline = "; ".join(
+            f"{recipe.folder} {SCORE_NAMES[seeded_runs.score_of(found)]} "
+            f"{spread_text(seeded_runs.final((recipe, found)), 'final.' + seeded_runs.score_of(found))}"
+            for recipe, found in groups
+        )
     return block
 
 
@@ -256,7 +227,7 @@ def _effects(keys: list[str], jobs: list[tuple[str, Run]], score: str) -> str:
         finals: dict[str, list[float]] = {}
         for _, job in jobs:
             finals.setdefault(str(job.overrides.get(key, "-")), []).append(float(job.metrics[score].iloc[-1]))
-        means = ", ".join(f"{value} {_metric(score, sum(f) / len(f))}" for value, f in finals.items())
+        means = ", ".join(f"{value} {metric_text(score, sum(f) / len(f))}" for value, f in finals.items())
         parts.append(f"{key.rsplit('.', 1)[-1]} {means}")
     return f"Final {SCORE_NAMES[score]} averaged over the other keys' values, by {'; by '.join(parts)}."
 
@@ -277,7 +248,7 @@ def _course(jobs: list[tuple[str, Run]], score: str) -> list[str]:
         if slip > SLIP:
             fall = run_value(job, f"maxfall.{score}") * scale
             out.append(
-                f"{label} ends {slip:.2f} {unit} below its best ({_metric(score, series[best])} at epoch "
+                f"{label} ends {slip:.2f} {unit} below its best ({metric_text(score, series[best])} at epoch "
                 f"{best}), with a fall of up to {fall:.2f} {unit} from one epoch to the next."
             )
         elif best == last:
@@ -322,8 +293,8 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
                 str(job.summary.get("status")),
                 str(len(metrics)),
                 f"{metrics['train_loss'].iloc[-1]:.3g}",
-                _metric(score, metrics[score].iloc[-1]),
-                f"{_metric(score, metrics[score][best])} (epoch {best})",
+                metric_text(score, metrics[score].iloc[-1]),
+                f"{metric_text(score, metrics[score][best])} (epoch {best})",
                 _fall(score, run_value(job, f"maxfall.{score}")),
                 wall,
             ]
@@ -351,19 +322,22 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         what = f"best and final {SCORE_NAMES.get(monitor, monitor)} of each job against {swept_axis(report)}"
         block.lines += ["", f"![{what}, sweep {spec['sweep']}]({link})"]
     else:
-        plot_curves(trained, path, f"sweep {spec['sweep']}")
+        drawn = [curve(label, [j]) for label, j in labelled if not j.metrics.empty or _diverged(j)]
+        plot_curves(drawn, path, f"sweep {spec['sweep']}")
         block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
+        if any(c.diverged_at is not None for c in drawn):
+            block.lines += ["", "A dotted line and an x mark the epoch a job diverged in."]
     ranked = sorted(trained, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
     if ranked:
         (top_label, top), (low_label, low) = ranked[0], ranked[-1]
         counted = f"{len(ranked)} jobs" + ("" if len(ranked) == len(jobs) else " with a finished epoch")
         block.reading.append(
             f"Of the {counted} of `{spec['sweep']}`, {top_label} ends highest "
-            f"({SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}) "
-            f"and {low_label} lowest ({_metric(score, low.metrics[score].iloc[-1])})."
+            f"({SCORE_NAMES[score]} {metric_text(score, top.metrics[score].iloc[-1])}) "
+            f"and {low_label} lowest ({metric_text(score, low.metrics[score].iloc[-1])})."
         )
         block.headline = (
-            f"best {top_label}: {SCORE_NAMES[score]} {_metric(score, top.metrics[score].iloc[-1])}"
+            f"best {top_label}: {SCORE_NAMES[score]} {metric_text(score, top.metrics[score].iloc[-1])}"
         )
     if len(keys) > 1 and len(ranked) == len(jobs):
         block.reading.append(_effects(keys, trained, score))
@@ -374,52 +348,67 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     diverged = [
         f"{label} ({str(j.summary.get('message', '')).split(';')[0] or 'no message'})"
         for label, j in labelled
-        if j.summary.get("status") == "diverged"
+        if _diverged(j)
     ]
     if diverged:
         block.reading.append(f"Diverged: {', '.join(diverged)}.")
     return block
 
 
+def _diverged(job: Run) -> bool:
+    return job.summary.get("status") == "diverged"
+
+
 def initial(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """The error of the untrained net (summary.json `initial`) against the one after epoch 1."""
+    """The error of the untrained net (summary.json `initial`) against the one after epoch 1; over the
+    seeds of a seeded recipe, as mean ± std."""
     block = Block()
     try:
-        run = art.run(spec["run"])
-        start = run.summary["initial"]
+        found = art.trained(spec["run"])
+        starts = [r.summary["initial"] for r in found]
     except (Missing, KeyError):
         block.missing.append(spec["run"])
         return block
-    first = run.metrics.iloc[0]
+    run = found[0]
+    firsts = [r.metrics.iloc[0] for r in found]
+    wanted = len(art.recipe(spec["run"]).seeds)
+
+    def error(rows: list[Any], key: str) -> str:
+        if not wanted:
+            return pct(1 - rows[0][key])
+        return spread_text(Spread(tuple(1 - float(r[key]) for r in rows), wanted), fmt="pct")
+
+    def loss(rows: list[Any], key: str) -> str:
+        if not wanted:
+            return f"{rows[0][key]:.3f}"
+        return spread_text(Spread(tuple(float(r[key]) for r in rows), wanted))
+
     split = run.eval_split
     rows = [
-        ["before any step", *(_pair(start, s) for s in ("train", split))],
-        ["after epoch 1", *(_pair(first, s) for s in ("train", split))],
+        [when, *(f"{loss(r, f'{s}_loss')}, {error(r, f'{s}_acc')}" for s in ("train", split))]
+        for when, r in (("before any step", starts), ("after epoch 1", firsts))
     ]
     block.lines += table(["when", "train loss, error", f"{split} loss, error"], rows)
     n = run.num_classes or 0
     chance_error = 100 - (run.chance or 0)
+    nets = "untrained nets'" if wanted else "untrained net's"
     text = (
-        f"Before any step the error is {pct(1 - start['train_acc'])} on train and "
-        f"{pct(1 - start[f'{split}_acc'])} on {split}; guessing among {n} classes errs {chance_error:.0f}% "
-        f"of the time and has loss ln({n}) = {math.log(n):.3f}, against the untrained net's "
-        f"{start['train_loss']:.3f}."
+        f"Before any step the error is {error(starts, 'train_acc')} on train and "
+        f"{error(starts, f'{split}_acc')} on {split}; guessing among {n} classes errs {chance_error:.0f}% "
+        f"of the time and has loss ln({n}) = {math.log(n):.3f}, against the {nets} "
+        f"{loss(starts, 'train_loss')}."
     )
     block.reading.append(text)
     block.reading.append(
         f"After epoch 1 the train error, averaged over the epoch while the weights moved, is "
-        f"{pct(1 - first['train_acc'])}; the {split} error of the weights at the end of it is "
-        f"{pct(1 - first[f'{split}_acc'])}."
+        f"{error(firsts, 'train_acc')}; the {split} error of the weights at the end of it is "
+        f"{error(firsts, f'{split}_acc')}."
     )
     block.headline = (
-        f"start {pct(1 - start['train_acc'])} / {pct(1 - start[f'{split}_acc'])} error, "
-        f"epoch 1 {pct(1 - first['train_acc'])} / {pct(1 - first[f'{split}_acc'])}"
+        f"start {error(starts, 'train_acc')} / {error(starts, f'{split}_acc')} error, "
+        f"epoch 1 {error(firsts, 'train_acc')} / {error(firsts, f'{split}_acc')}"
     )
     return block
-
-
-def _pair(row: Any, split: str) -> str:
-    return f"{row[f'{split}_loss']:.3f}, {pct(1 - row[f'{split}_acc'])}"
 
 
 def gap(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
@@ -454,7 +443,8 @@ def gap(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
 def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Wall time, time per epoch and final evaluation loss of runs that differ in speed settings."""
     block = Block()
-    present = _present(art, spec["runs"], block)
+    found = [(folder, _found(art.run, folder, block)) for folder in spec["runs"]]
+    present = [(folder, run) for folder, run in found if run is not None]
     if not present:
         return block
     rows, per_epoch = [], {}
@@ -471,7 +461,7 @@ def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
                 f"{per_epoch[folder]:.1f} s",
                 f"{m['images_per_s'].mean():,.0f}",
                 f"{m[f'{split}_loss'].iloc[-1]:.4g}",
-                _metric(run.score, m[run.score].iloc[-1]) if run.score else "",
+                metric_text(run.score, m[run.score].iloc[-1]) if run.score else "",
             ]
         )
     block.lines += table(
@@ -503,22 +493,32 @@ def timing(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     return block
 
 
-def _spread(jobs: list[Run]) -> str:
-    """How far apart the jobs' best monitored values lie: a choice inside a narrow spread is a weak one."""
-    values = [float(j.summary["best"]["value"]) for j in jobs if j.summary.get("best")]
+# How each selection rule (a sweep recipe's `select:`) reads in a table head and in a reading.
+RULE_NAMES = {"best": "best val acc", "final": "final val acc"}
+RULE_WORDS = {
+    "best": "best validation accuracy (any epoch)",
+    "final": "validation accuracy at the last epoch",
+}
+
+
+def _spread(jobs: list[Run], by: str) -> str:
+    """How far apart the jobs' ranking values lie: a choice inside a narrow spread is a weak one."""
+    values = [v for v in (selected_value(j, by) for j in jobs) if v is not None]
     low, high = min(values), max(values)
     return f"lie within {100 * (high - low):.2f} points, {pct(low)} to {pct(high)}"
 
 
 def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second."""
+    """Two-step tuning: each net's best lr in the first sweep, best batch size at that lr in the second,
+    each picked by its sweep's rule (`select:`)."""
     block = Block()
     rows, heads = [], []
     for net in spec["nets"]:
+        by1, by2 = art.recipe(net["lr_sweep"]).select, art.recipe(net["bs_sweep"]).select
         try:
-            step1 = best_job(art.sweep(net["lr_sweep"]), net["name"])
+            step1 = art.best(net["lr_sweep"], net["name"])
             step2_jobs = art.sweep(net["bs_sweep"])
-            step2 = best_job(step2_jobs)
+            step2 = art.best(net["bs_sweep"])
         except Missing:
             block.missing.append(net["bs_sweep"])
             continue
@@ -526,9 +526,9 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         rows.append(
             [
                 net["label"],
-                f"{step1.overrides.get('optimizer.lr')} ({pct(step1.summary['best']['value'])})",
-                f"{step2.overrides.get('trainer.batch_size')} ({pct(step2.summary['best']['value'])}, "
-                f"epoch {step2.summary['best']['epoch']})",
+                f"{step1.overrides.get('optimizer.lr')} ({pct(selected_value(step1, by1))})",
+                f"{step2.overrides.get('trainer.batch_size')} ({pct(selected_value(step2, by2))}, "
+                f"epoch {step2.summary['best']['epoch'] if by2 == 'best' else len(step2.metrics)})",
                 pct(float(step2.metrics["test_acc"].iloc[-1])) if "test_acc" in step2.metrics else "",
             ]
         )
@@ -536,20 +536,16 @@ def tuned(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         lr_jobs = [j for j in art.sweep(net["lr_sweep"]) if j.name == net["name"]]
         lr, batch = step1.overrides.get("optimizer.lr"), step2.overrides.get("trainer.batch_size")
         block.reading.append(
-            f"{net['label'][:1].upper()}{net['label'][1:]}: by best validation accuracy, lr {lr} is best at "
+            f"{net['label'][:1].upper()}{net['label'][1:]}: by {RULE_WORDS[by1]}, lr {lr} is best at "
             f"batch {step1.config.get('trainer', {}).get('batch_size')} (the {len(lr_jobs)} lrs "
-            f"{_spread(lr_jobs)}), then batch {batch} at that lr (the {len(step2_jobs)} batch sizes "
-            f"{_spread(step2_jobs)}); that job's "
-            f"{SCORE_NAMES[score]} at its last epoch is {_metric(score, step2.metrics[score].iloc[-1])}."
+            f"{_spread(lr_jobs, by1)}), then by {RULE_WORDS[by2]} batch {batch} at that lr (the "
+            f"{len(step2_jobs)} batch sizes {_spread(step2_jobs, by2)}); that job's "
+            f"{SCORE_NAMES[score]} at its last epoch is {metric_text(score, step2.metrics[score].iloc[-1])}."
         )
     if rows:
+        rules = [RULE_NAMES[art.recipe(spec["nets"][0][k]).select] for k in ("lr_sweep", "bs_sweep")]
         block.lines += table(
-            [
-                "net",
-                "best lr (best val acc)",
-                "best batch size (best val acc, epoch)",
-                "test acc of that job",
-            ],
+            ["net", f"best lr ({rules[0]})", f"best batch size ({rules[1]}, epoch)", "test acc of that job"],
             rows,
         )
         block.headline = "; ".join(heads)
@@ -652,11 +648,17 @@ def _trend(items: list[tuple[str, dict[str, Any]]], key: str) -> str:
 
 
 def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """Figures a task or run drew, linked where collect put them (never copied)."""
+    """Figures a task or run drew, linked where collect put them (never copied); an image grid named in
+    `titles` is redrawn into figures/ with its title and its rows named (`grid_rows`)."""
     block = Block()
+    titles = spec.get("titles") or {}
     for name in spec["files"]:
         folder = name.rsplit("/", 1)[0]
-        if (art.root / name).is_file():
+        if (art.root / name).is_file() and name in titles:
+            path, link = figures.next()
+            draw_grid(art.root / name, path, titles[name], spec["grid_rows"])
+            block.lines += [*([""] if block.lines else []), f"![{titles[name]}]({link})"]
+        elif (art.root / name).is_file():
             alt = name.removesuffix(".png").replace("/", " ")
             block.lines += [*([""] if block.lines else []), f"![{alt}]({name})"]
         elif folder not in block.missing:
@@ -665,17 +667,23 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
 
 
 def expect(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
-    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked; with
-    `margin` (in points for accuracies), a smaller gap either way is no clear effect."""
+    """What the lab text expects of two runs (`higher` ends above `lower` in `value`), checked. Where a
+    side is trained over seeds, Welch's t-test over the seeds decides (welch.expect_verdict); between
+    two single runs, `margin` (in points for accuracies) is the smallest gap that counts as clear."""
     block = Block()
     try:
-        high, low = float(art.ref(spec["higher"])), float(art.ref(spec["lower"]))
+        high, low = art.ref(spec["higher"]), art.ref(spec["lower"])
     except Missing as missing:
         block.missing.append(missing.args[0])
         return block
     path = spec["higher"].split(":", 1)[1]
     names = [spec[k].split(":", 1)[0] for k in ("higher", "lower")]
     fmt = spec.get("format")
+    if isinstance(high, Spread) or isinstance(low, Spread):
+        high, low = (v if isinstance(v, Spread) else Spread((float(v),), 1) for v in (high, low))
+        block.reading.append(expect_verdict(spec["claim"], (names[0], names[1]), high, low, path, fmt))
+        return block
+    high, low = float(high), float(low)
     shown = f"{names[0]} {fmt_value(high, path, fmt)} against {names[1]} {fmt_value(low, path, fmt)}"
     percent = is_percent(high, path, fmt) or fmt == "points"
     margin = float(spec.get("margin", 0)) / (100 if percent else 1)
@@ -726,6 +734,7 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
             block.missing.append(missing.args[0])
             rows.append([ref.label, with_unit(ref.lab, ref.unit), "not yet measured", ""])
             continue
+        raw = raw.mean if isinstance(raw, Spread) else raw  # over seeds: their mean
         ours = float(raw) * (100 if ref.unit == "%" and "acc" in path else 1)
         diff = ours - ref.lab
         unit = "points" if ref.unit == "%" else ref.unit

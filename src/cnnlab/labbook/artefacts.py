@@ -17,6 +17,7 @@ import yaml
 
 from cnnlab.labbook.formatting import fmt_value
 from cnnlab.labbook.registry import Lab, Recipe, refs_in
+from cnnlab.labbook.seeds import Spread, spread_text
 from cnnlab.overrides import parse_overrides
 from cnnlab.report import find_runs
 
@@ -171,6 +172,19 @@ def run_value(run: Run, path: str) -> Any:
     return _walk(run.summary, path)
 
 
+def over_seeds(runs: list[Run], path: str, wanted: int) -> Spread:
+    """A run value (run_value's paths) on each of a recipe's seeds that records it, of `wanted` seeds."""
+    values = []
+    for run in runs:
+        try:
+            values.append(run_value(run, path))
+        except Missing:
+            continue
+    if not values:
+        raise Missing(path)
+    return Spread(tuple(values), wanted)
+
+
 def _train_minus(metrics: pd.DataFrame, column: str, series: pd.Series) -> float:
     train = "train_" + column.split("_", 1)[-1]
     if train not in metrics.columns or train == column:
@@ -216,12 +230,24 @@ def read_walls(folder: Path, runs: list[Run]) -> dict[str, float]:
     return recorded | device_walls(runs)
 
 
-def best_job(jobs: list[Run], name: str | None = None) -> Run:
-    """The job with the highest monitored value (summary.json best.value), optionally by run name."""
-    scored = [j for j in jobs if (name is None or j.name == name) and _best_value(j) is not None]
+def selected_value(job: Run, by: str = "best") -> float | None:
+    """The value a job is ranked by (a sweep recipe's `select:`): its monitored value at its best epoch
+    (summary.json best.value) or at its last epoch (final.<monitor>: what the final weights, whose
+    test figure is reported, were judged by). None when it has none."""
+    if by == "final":
+        monitor = job.summary.get("monitor") or (job.summary.get("best") or {}).get("metric")
+        value = (job.summary.get("final") or {}).get(monitor)
+    else:
+        value = (job.summary.get("best") or {}).get("value")
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def best_job(jobs: list[Run], name: str | None = None, by: str = "best") -> Run:
+    """The job ranked highest by the rule `by` (best or final), optionally among those of one run name."""
+    scored = [j for j in jobs if (name is None or j.name == name) and selected_value(j, by) is not None]
     if not scored:
         raise Missing(f"best job{f' named {name}' if name else ''}")
-    return max(scored, key=_best_value)
+    return max(scored, key=lambda j: selected_value(j, by))
 
 
 def job_at(jobs: list[Run], selector: str, folder: str) -> Run:
@@ -245,11 +271,6 @@ def job_at(jobs: list[Run], selector: str, folder: str) -> Run:
     return matches[0]
 
 
-def _best_value(job: Run) -> float | None:
-    value = (job.summary.get("best") or {}).get("value")
-    return None if value is None or math.isnan(value) else float(value)
-
-
 class LabArtefacts:
     """What experiments/<lab>/ holds for one lab's recipes, read once."""
 
@@ -262,17 +283,44 @@ class LabArtefacts:
 
     @cached_property
     def _runs(self) -> dict[str, Run | None]:
-        return {f: read_run(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "run"}
+        return {
+            f: read_run(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "run" and not r.seeds
+        }
+
+    @cached_property
+    def _seeds(self) -> dict[str, list[Run]]:
+        """The landed seeds of each seeded run recipe, in the recipe's seed order."""
+        return {
+            f: [run for s in r.seed_folders if (run := read_run(self.root / f / s)) is not None]
+            for f, r in self.lab.recipes.items()
+            if r.seeds
+        }
 
     @cached_property
     def _sweeps(self) -> dict[str, list[Run]]:
         return {f: read_sweep(self.root / f) for f, r in self.lab.recipes.items() if r.kind == "sweep"}
 
     def run(self, folder: str) -> Run:
+        """The one run of an unseeded run recipe (a seeded one is read with `trained`)."""
+        if self.recipe(folder).seeds:
+            raise ValueError(
+                f"recipe {folder!r} of {self.lab.name} trains {len(self.recipe(folder).seeds)} seeds; this "
+                "analysis reads one run: give it an unseeded recipe, or use an analysis that reads seeds "
+                "(runs, expect, initial, ladder, by_value)."
+            )
         run = self._runs.get(folder)
         if run is None:
             raise Missing(folder)
         return run
+
+    def trained(self, folder: str) -> list[Run]:
+        """The runs a run recipe has landed: its one run, or each landed seed's; Missing when none."""
+        if not self.recipe(folder).seeds:
+            return [self.run(folder)]
+        runs = self._seeds.get(folder) or []
+        if not runs:
+            raise Missing(folder)
+        return runs
 
     def sweep(self, folder: str) -> list[Run]:
         """Its finished jobs, once all of them have finished: a part of a sweep does not answer."""
@@ -280,6 +328,10 @@ class LabArtefacts:
         if len(jobs) < self.recipe(folder).jobs:
             raise Missing(folder)
         return jobs
+
+    def best(self, folder: str, name: str | None = None) -> Run:
+        """A finished sweep's best job by the recipe's own rule (`select:`)."""
+        return best_job(self.sweep(folder), name, self.recipe(folder).select)
 
     def task(self, folder: str) -> dict[str, Any]:
         path = self.root / folder / "results.json"
@@ -297,10 +349,12 @@ class LabArtefacts:
 
     def runs_of(self, folder: str) -> list[Run]:
         """The finished runs of a run or sweep recipe ([] when absent)."""
-        kind = self.recipe(folder).kind
-        if kind == "run":
+        recipe = self.recipe(folder)
+        if recipe.seeds:
+            return list(self._seeds.get(folder) or [])
+        if recipe.kind == "run":
             return [self._runs[folder]] if self._runs.get(folder) else []
-        return list(self._sweeps.get(folder) or []) if kind == "sweep" else []
+        return list(self._sweeps.get(folder) or []) if recipe.kind == "sweep" else []
 
     def walls(self, folder: str) -> dict[str, float]:
         """Wall time per device kind of a training recipe, on every machine it was collected from."""
@@ -313,6 +367,8 @@ class LabArtefacts:
         if kind == "task":
             results = self.task(folder)
             return results if path is None else _walk(results, path)
+        if kind == "run" and self.recipe(folder).seeds:
+            return self._spread(folder, path)
         if kind == "run":
             run = self.run(folder)
             return run if path is None else run_value(run, path)
@@ -323,13 +379,19 @@ class LabArtefacts:
         if head == "jobs":
             return len(jobs)
         if head == "best":
-            return run_value(best_job(jobs), rest)
+            return run_value(self.best(folder), rest)
         if head == "best_override":
-            return best_job(jobs).overrides.get(rest, "")
+            return self.best(folder).overrides.get(rest, "")
         selected = JOB.fullmatch(path)
         if selected:
             return run_value(job_at(jobs, selected[1], folder), selected[2])
         raise Missing(path)
+
+    def _spread(self, folder: str, path: str | None) -> Any:
+        """A value of a seeded recipe: its landed runs (path None), else a Spread of the value on each
+        landed seed that records it."""
+        runs = self.trained(folder)
+        return runs if path is None else over_seeds(runs, path, len(self.recipe(folder).seeds))
 
     def ref(self, text: str) -> Any:
         """The value a "<folder>:<path>" reference names (Missing carries the folder)."""
@@ -349,5 +411,8 @@ class LabArtefacts:
             except Missing:
                 raise Missing(folder, path) from None
             spelled = f"{{{folder}:{path}{'|' + fmt if fmt else ''}}}"
-            text = text.replace(spelled, fmt_value(value, path, fmt), 1)
+            shown = (
+                spread_text(value, path, fmt) if isinstance(value, Spread) else fmt_value(value, path, fmt)
+            )
+            text = text.replace(spelled, shown, 1)
         return text

@@ -1,6 +1,7 @@
 """Copy the small artefacts of finished full-budget runs and of lab tasks from LAB_OUT into
-experiments/<lab>/<folder>/, so that `make report` needs nothing outside the repository.
-Checkpoints, TensorBoard events, logs and smoke-budget runs are never copied."""
+experiments/<lab>/<folder>/ (a seeded recipe's runs into <folder>/seed<N>/), so that `make report`
+needs nothing outside the repository, with the machine paths they record rewritten
+(labbook.machine_paths). Checkpoints, TensorBoard events, logs and smoke-budget runs are never copied."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import shutil
 from pathlib import Path
 
-from cnnlab.labbook.artefacts import FULL, WALLS, read_run, read_sweep, read_walls
+from cnnlab.labbook.artefacts import FULL, WALLS, device_walls, read_run, read_sweep, read_walls
+from cnnlab.labbook.machine_paths import strip_file, stripper
 from cnnlab.labbook.registry import Lab, Recipe
 
 RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
@@ -32,7 +34,33 @@ def _source(lab: Lab, recipe: Recipe, lab_out: Path) -> Path:
 
 def collect_recipe(lab: Lab, recipe: Recipe, lab_out: Path, out_root: Path) -> list[Path]:
     """Replace experiments/<lab>/<folder>/ with the recipe's finished artefacts; [] (and nothing
-    touched) when LAB_OUT holds none of them."""
+    touched) when LAB_OUT holds none of them. Every copied file has its machine paths rewritten."""
+    written = (_collect_seeds if recipe.seeds else _collect_one)(lab, recipe, lab_out, out_root)
+    fix = stripper(lab_out, out_root)
+    for path in written:
+        strip_file(path, fix)
+    return written
+
+
+def _collect_seeds(lab: Lab, recipe: Recipe, lab_out: Path, out_root: Path) -> list[Path]:
+    """Each finished seed of a seeded run recipe into <folder>/seed<N>/, replacing that seed's earlier
+    copy; seeds collected before (from this or another machine) and not finished here are kept."""
+    src, dest = _source(lab, recipe, lab_out), out_root / lab.name / recipe.folder
+    found = [(s, run) for s in recipe.seed_folders if (run := read_run(src / s)) is not None]
+    if not found:
+        return []
+    previous = _previous_walls(recipe, dest)
+    written = []
+    for seed, run in found:
+        if (dest / seed).is_dir():
+            shutil.rmtree(dest / seed)
+        written += _copy(run.path, dest / seed, RUN_FILES)
+    landed = [r for s in recipe.seed_folders if (r := read_run(dest / s)) is not None]
+    (dest / WALLS).write_text(json.dumps(previous | device_walls(landed), indent=2, sort_keys=True) + "\n")
+    return [*written, dest / WALLS]
+
+
+def _collect_one(lab: Lab, recipe: Recipe, lab_out: Path, out_root: Path) -> list[Path]:
     src, dest = _source(lab, recipe, lab_out), out_root / lab.name / recipe.folder
     runs = ([read_run(src)] if recipe.kind == "run" else read_sweep(src)) if recipe.trains else []
     runs = [r for r in runs if r is not None]
@@ -63,7 +91,10 @@ def _previous_walls(recipe: Recipe, dest: Path) -> dict[str, float]:
     keeps the CPU time of an earlier collect (and the other way round)."""
     if not recipe.trains or not dest.is_dir():
         return {}
-    runs = [read_run(dest)] if recipe.kind == "run" else read_sweep(dest)
+    if recipe.seeds:
+        runs = [read_run(dest / s) for s in recipe.seed_folders]
+    else:
+        runs = [read_run(dest)] if recipe.kind == "run" else read_sweep(dest)
     return read_walls(dest, [r for r in runs if r is not None])
 
 

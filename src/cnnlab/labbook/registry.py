@@ -12,11 +12,14 @@ from typing import Any
 
 import yaml
 
+from cnnlab.conf_dir import CONF_DIR
 from cnnlab.errors import ConfigError
 
-LAB_DIR = Path(__file__).resolve().parents[3] / "conf" / "lab"
+LAB_DIR = CONF_DIR / "lab"
 LABS = ("dd2427", "keras7", "mainf6", "vu3a", "rdfia")
 RECIPE_KINDS = ("run", "sweep", "task")
+# How a sweep's best job is picked: its monitored value at its best epoch, or at its last epoch.
+SELECT = ("best", "final")
 # A reference to a measured value inside a template: {<recipe folder>:<path>[|<format>]}.
 REF = re.compile(r"\{([A-Za-z0-9_./]+):([^{}|]+)(?:\|([a-z]+))?\}")
 
@@ -36,11 +39,24 @@ class Recipe:
     overrides: tuple[str, ...] = ()
     full_overrides: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
+    label: str | None = None
+    select: str = "best"
+
+    @property
+    def best_keys(self) -> tuple[str, ...]:
+        """The override keys taken from the best job of the `at_best` sweep."""
+        return _tuple((self.at_best or {}).get("key"))
 
     @property
     def seed_folders(self) -> tuple[str, ...]:
         """A run recipe with seeds trains one run per seed, each in <folder>/seed<N>."""
         return tuple(f"seed{seed}" for seed in self.seeds)
+
+    @property
+    def caption(self) -> str:
+        """How tables and figures name it: the folder and, where the registry gives a label, what the
+        recipe adds (`q19: + standardisation`)."""
+        return f"{self.folder}: {self.label}" if self.label else self.folder
 
     @property
     def trains(self) -> bool:
@@ -81,11 +97,22 @@ class Section:
     answers: dict[str, str]
     analyses: tuple[dict[str, Any], ...] = ()
     references: tuple[Reference, ...] = ()
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
         """A file-name-safe name for the section's generated figures."""
         return self.ids[0].replace(".", "_")
+
+
+@dataclass(frozen=True)
+class SetupRow:
+    """One way our setup differs from the lab's (or follows it): what, the lab's, ours, and why."""
+
+    what: str
+    lab: str
+    ours: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,7 @@ class Lab:
     text: str
     recipes: dict[str, Recipe]
     sections: tuple[Section, ...]
+    setup: tuple[SetupRow, ...] = ()
 
     @property
     def ids(self) -> list[str]:
@@ -129,6 +157,8 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         "overrides",
         "full_overrides",
         "seeds",
+        "label",
+        "select",
     }
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -142,18 +172,36 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         raise ConfigError(
             f"{where}: recipe {folder!r} has seeds={list(seeds)}; seeds are distinct integers of a run."
         )
+    at_best = spec.get("at_best")
+    if at_best is not None and (
+        kind == "task"
+        or not isinstance(at_best, dict)
+        or not {"sweep", "key"} <= set(at_best) <= {"sweep", "key", "name"}
+    ):
+        raise ConfigError(
+            f"{where}: recipe {folder!r} has at_best={at_best!r}; a run or sweep takes at_best: {{sweep: "
+            "<sweep folder>, key: <override key or list of keys>, name: <run name, optional>}."
+        )
+    select = spec.get("select", "best")
+    if select not in SELECT or (kind != "sweep" and "select" in spec):
+        raise ConfigError(
+            f"{where}: recipe {folder!r} has select={select!r}; a sweep takes select: best (its highest "
+            "monitored value at any epoch) or final (at its last epoch)."
+        )
     return Recipe(
         folder=folder,
         kind=kind,
         preset=_tuple(spec.get("run") or spec.get("sweep")),
         task=spec.get("task"),
         grid=dict(spec.get("grid") or {}),
-        at_best=spec.get("at_best"),
+        at_best=at_best,
         reads=spec.get("reads"),
         data=spec.get("data"),
         overrides=_tuple(spec.get("overrides")),
         full_overrides=_tuple(spec.get("full_overrides")),
         seeds=seeds,
+        label=spec.get("label"),
+        select=select,
     )
 
 
@@ -165,6 +213,7 @@ def refs_in(text: str) -> list[tuple[str, str, str | None]]:
 def analysis_folders(spec: dict[str, Any]) -> list[str]:
     """The recipe folders an analysis reads: runs, run, sweep, <folder>:<path> refs, figure files."""
     folders = list(spec.get("runs") or []) + [spec[k] for k in ("run", "sweep") if k in spec]
+    folders += [folder for _, folder in spec.get("points") or []]
     refs = [spec[k] for k in ("rows", "higher", "lower") if k in spec]
     refs += list((spec.get("values") or {}).values()) + [r for p in spec.get("pairs") or [] for r in p[1:]]
     folders += [r.partition(":")[0] for r in refs]
@@ -185,7 +234,14 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str) -> Se
         )
     section_recipes = _tuple(spec.get("recipes"))
     references = tuple(Reference(**r) for r in spec.get("reference") or [])
-    referenced = [f for t in answers.values() for f, _, _ in refs_in(t)]
+    reasons = dict(spec.get("reasons") or {})
+    stray = sorted(set(reasons) - set(ids))
+    if stray or not all(isinstance(t, str) and t.strip() for t in reasons.values()):
+        raise ConfigError(
+            f"{where}: section {list(ids)} has reasons for {sorted(reasons)}; give each of its own ids "
+            f"at most one non-empty text (not its ids: {stray})."
+        )
+    referenced = [f for t in [*answers.values(), *reasons.values()] for f, _, _ in refs_in(t)]
     referenced += [r.ours.partition(":")[0] for r in references]
     referenced += [f for a in spec.get("analysis") or [] for f in analysis_folders(a)]
     for folder in [*section_recipes, *referenced]:
@@ -200,7 +256,24 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str) -> Se
         answers=answers,
         analyses=tuple(spec.get("analysis") or []),
         references=references,
+        reasons={i: reasons[i].strip() for i in ids if i in reasons},
     )
+
+
+def _setup(rows: Any, recipes: dict[str, Recipe], where: str) -> tuple[SetupRow, ...]:
+    """The lab-level setup table: rows of what / lab / ours / why, refs naming known recipes."""
+    fields = ["what", "lab", "ours", "why"]
+    checked = []
+    for row in rows or []:
+        if not isinstance(row, dict) or sorted(row) != sorted(fields):
+            raise ConfigError(f"{where}: each setup row needs exactly the keys {fields}; got {row}.")
+        for folder, _, _ in refs_in(" ".join(map(str, row.values()))):
+            if folder not in recipes:
+                raise ConfigError(
+                    f"{where}: setup row {row['what']!r} names recipe {folder!r}, not in recipes:."
+                )
+        checked.append(SetupRow(**{k: str(row[k]).strip() for k in fields}))
+    return tuple(checked)
 
 
 def load_lab(name: str, lab_dir: Path = LAB_DIR) -> Lab:
@@ -214,12 +287,24 @@ def load_lab(name: str, lab_dir: Path = LAB_DIR) -> Lab:
         for other in (recipe.reads, (recipe.at_best or {}).get("sweep")):
             if other is not None and other not in recipes:
                 raise ConfigError(f"{path}: recipe {recipe.folder!r} reads {other!r}, which is not a recipe.")
+        if recipe.at_best and recipes[recipe.at_best["sweep"]].kind != "sweep":
+            raise ConfigError(
+                f"{path}: recipe {recipe.folder!r} takes at_best from {recipe.at_best['sweep']!r}, "
+                "which is not a sweep."
+            )
     sections = tuple(_section(s, recipes, str(path)) for s in spec.get("sections") or [])
     ids = [i for s in sections for i in s.ids]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ConfigError(f"{path}: ids {repeated} appear in more than one section; give each id one row.")
-    return Lab(name=name, title=spec["title"], text=spec["text"], recipes=recipes, sections=sections)
+    return Lab(
+        name=name,
+        title=spec["title"],
+        text=spec["text"],
+        recipes=recipes,
+        sections=sections,
+        setup=_setup(spec.get("setup"), recipes, str(path)),
+    )
 
 
 @cache

@@ -8,10 +8,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.labbook.analyses import ANALYSES, NOT_RUN, Block, Figures, reference_block, table
+from cnnlab.labbook.analyses import reference_block
 from cnnlab.labbook.artefacts import LabArtefacts, Missing
+from cnnlab.labbook.block import NOT_RUN, Block, Figures, table
+from cnnlab.labbook.figures import BAND
 from cnnlab.labbook.formatting import seconds, with_unit
-from cnnlab.labbook.registry import Lab, Section, all_labs
+from cnnlab.labbook.kinds import ANALYSES
+from cnnlab.labbook.registry import REF, Lab, Section, all_labs
+from cnnlab.labbook.seeds import MIN_SEEDS
+from cnnlab.labbook.welch import ALPHA
 
 START, END = "<!-- lab-scoreboard:start -->", "<!-- lab-scoreboard:end -->"
 
@@ -39,6 +44,40 @@ def _answer(art: LabArtefacts, lab: Lab, ident: str, template: str) -> str:
         return f"{NOT_RUN if lab.recipes[folder].per_budget else 'not yet run'}: {_command(lab, ident)}"
 
 
+def _prose(art: LabArtefacts, lab: Lab, text: str) -> str:
+    """Reasoning text with its measured values filled in; a value not yet measured reads as the make
+    command of the first question that measures it, so the reasoning around it still stands."""
+
+    def value(ref: re.Match) -> str:
+        try:
+            return art.fill(ref[0])
+        except Missing as missing:
+            ident = next((s.ids[0] for s in lab.sections if ref[1] in s.recipes), lab.sections[-1].ids[0])
+            return f"*({_answer(art, lab, ident, '{' + ':'.join(missing.args) + '}')})*"
+
+    return REF.sub(value, text)
+
+
+def reason_lines(art: LabArtefacts, lab: Lab, section: Section) -> list[str]:
+    """The written reasons of a section's ids, each a paragraph (Markdown and math) after the answers."""
+    lines = []
+    for ident, text in section.reasons.items():
+        lines += [f"**{ident}, the reasoning.** {_prose(art, lab, text)}", ""]
+    return lines
+
+
+def setup_lines(art: LabArtefacts, lab: Lab) -> list[str]:
+    """The lab-level table "our setup against the lab's", at the top of its README."""
+    if not lab.setup:
+        return []
+
+    def cell(text: str) -> str:
+        return _prose(art, lab, text).replace("|", "\\|").replace("\n", " ")
+
+    rows = [[cell(r.what), cell(r.lab), cell(r.ours), cell(r.why)] for r in lab.setup]
+    return ["## Our setup against the lab's", "", *table(["what", "the lab's", "ours", "why"], rows), ""]
+
+
 def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, float | None]:
     """Summed wall time of these recipes on CPU and on a GPU, from every machine they were
     collected from (None where none was)."""
@@ -49,8 +88,11 @@ def wall_times(art: LabArtefacts, folders: list[str]) -> tuple[float | None, flo
 
 
 def _unfinished(lab: Lab, art: LabArtefacts, folder: str) -> str:
-    """A recipe not yet answered, with how many of a sweep's jobs have finished."""
-    done, jobs = len(art.runs_of(folder)), lab.recipes[folder].jobs
+    """A recipe not yet answered, with how many of a sweep's jobs or of its seeds have finished."""
+    done, recipe = len(art.runs_of(folder)), lab.recipes[folder]
+    if recipe.seeds:
+        return f"{lab.name}/{folder} ({done} of {len(recipe.seeds)} seeds landed)"
+    jobs = recipe.jobs
     return f"{lab.name}/{folder}" + (f" ({done} of {jobs} jobs finished)" if done and jobs > 1 else "")
 
 
@@ -67,9 +109,19 @@ def render_section(lab: Lab, art: LabArtefacts, section: Section, out: Path, tim
             f"run {_command(lab, section.ids[0])} then `make collect`.",
             "",
         ]
+    partial = [
+        f for f in training if lab.recipes[f].seeds and 0 < len(art.runs_of(f)) < len(lab.recipes[f].seeds)
+    ]
+    if partial:
+        lines += [
+            f"**Seeds still to land:** {', '.join(_unfinished(lab, art, f) for f in partial)}; what has "
+            f"landed is shown with its n, and a verdict over seeds waits for n ≥ {MIN_SEEDS} on each side.",
+            "",
+        ]
     answers = [[i, _answer(art, lab, i, section.answers[i])] for i in section.ids]
     lines += table(["id", "answer (measured)"], answers)
     lines.append("")
+    lines += reason_lines(art, lab, section)
     figures = Figures(out, f"{section.slug}")
     blocks: list[Block] = [ANALYSES[a["kind"]](art, a, figures) for a in section.analyses]
     if section.references:
@@ -122,6 +174,19 @@ def lab_cpu_time(lab: Lab, art: LabArtefacts) -> str:
     return seconds(cpu)
 
 
+def _seeds_note(lab: Lab) -> list[str]:
+    """How a lab with recipes trained over seeds reads them, said once at the top of its README."""
+    if not any(r.seeds for r in lab.recipes.values()):
+        return []
+    return [
+        "",
+        "Recipes trained over seeds read as mean ± sample standard deviation with n (each seed's own run "
+        f"is in experiments/{lab.name}/<folder>/seed<N>/); their figures draw a {BAND}. Two of them differ "
+        f"clearly only when Welch's t-test over their seeds gives p < {ALPHA}, and no verdict is given "
+        f"before each side has {MIN_SEEDS} seeds (conf/lab/README.md).",
+    ]
+
+
 def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
     """Write experiments/<lab>/README.md and experiments/<lab>/figures/ from experiments/<lab>/."""
     out = out_root / lab.name
@@ -140,9 +205,11 @@ def build_lab(lab: Lab, out_root: Path) -> tuple[Path, list[Rendered]]:
         "Only full-budget runs answer (`BUDGET=full`, the lab's own schedule); `BUDGET=smoke` is a pipeline "
         "check and is never shown. The lab's figures are typed in from the lab text and labelled as "
         "the lab's; every other number is measured. Accuracy is in percent everywhere.",
+        *_seeds_note(lab),
         "",
         f"Full-budget training time of this lab on CPU: {lab_cpu_time(lab, art)}.",
         "",
+        *setup_lines(art, lab),
         "## Scoreboard",
         "",
         *table(SCORE_HEAD, [r.row for r in rendered]),

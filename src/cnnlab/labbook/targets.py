@@ -7,7 +7,7 @@ from cnnlab.labbook.registry import Lab, Recipe, all_labs
 
 HEADER = """\
 # Generated from conf/lab/*.yaml by `make lab-targets` (python -m cnnlab.experiments targets):
-# do not edit. The macros (lab_run, lab_seeds, lab_sweep, lab_sweep_at_best, lab_task, lab_run_task) and the
+# do not edit. The macros (lab_run, lab_seeds, lab_sweep, lab_at_best, lab_task, lab_run_task) and the
 # variables (BUDGET, LAB_OUT, LAB_DATA, ARGS, CIFAR, VARRES, JOBLIB) are in mk/labs.mk.
 """
 DATA = {"cifar10": "$$(CIFAR)", "varres": "$$(VARRES)"}
@@ -23,7 +23,7 @@ def _args(recipe: Recipe) -> str:
     parts = [f"experiment={_values(list(recipe.preset))}"] if recipe.preset else [f"task={recipe.task}"]
     parts += list(recipe.overrides)
     if recipe.at_best:
-        parts.append(f"{recipe.at_best['key']}=$$$$best")
+        parts.append("$$$$best")
     parts += [f"{key}={_values(values)}" for key, values in recipe.grid.items()]
     if recipe.full_overrides:
         parts.append(f"$$(call FULL_ONLY,{' '.join(recipe.full_overrides)})")
@@ -41,25 +41,40 @@ def recipe_done(lab: Lab, recipe: Recipe) -> str:
     return f"$(call task_done,{recipe.folder})"
 
 
+def _best_args(lab: Lab, recipe: Recipe) -> str:
+    """The other sweep's folder and the `python -m cnnlab.experiments best` options that pick its job."""
+    best = recipe.at_best or {}
+    options = [f"--name {best['name']}"] if best.get("name") else []
+    options += [f"--key {key}" for key in recipe.best_keys]
+    options.append(f"--by {lab.recipes[best['sweep']].select}")
+    return f"{lab.name}/{best['sweep']},{' '.join(options)}"
+
+
+def _run_rule(lab: Lab, recipe: Recipe, folder: str, args: str) -> str:
+    if recipe.at_best:
+        at_best = f"{_best_args(lab, recipe)},{args} trainer.resume=true,hydra.run.dir"
+        return f"$(eval $(call lab_at_best,{folder},{at_best}))"
+    return f"$(eval $(call lab_run,{folder},{args}))"
+
+
 def _recipe_rule(lab: Lab, recipe: Recipe) -> str:
     folder = f"{lab.name}/{recipe.folder}"
     if recipe.kind == "run" and recipe.seeds:
         return f"$(eval $(call lab_seeds,{folder},{' '.join(recipe.seed_folders)}))\n" + "\n".join(
-            f"$(eval $(call lab_run,{folder}/seed{seed},{_args(recipe)} trainer.seed={seed}))"
+            _run_rule(lab, recipe, f"{folder}/seed{seed}", f"{_args(recipe)} trainer.seed={seed}")
             for seed in recipe.seeds
         )
     if recipe.kind == "run":
-        return f"$(eval $(call lab_run,{folder},{_args(recipe)}))"
+        return _run_rule(lab, recipe, folder, _args(recipe))
     if recipe.kind == "sweep" and recipe.at_best:
-        best = recipe.at_best
-        other = f"{lab.name}/{best['sweep']}"
-        return (
-            f"$(eval $(call lab_sweep_at_best,{folder},{other},{best['name']},{best['key']},{_args(recipe)}))"
-        )
+        at_best = f"{_best_args(lab, recipe)},-m {_args(recipe)},hydra.sweep.dir"
+        return f"$(eval $(call lab_at_best,{folder},{at_best}))"
     if recipe.kind == "sweep":
         return f"$(eval $(call lab_sweep,{folder},{_args(recipe)}))"
     if recipe.reads:
-        return f"$(eval $(call lab_run_task,{folder},{lab.name}/{recipe.reads},{_args(recipe)}))"
+        read = lab.recipes[recipe.reads]
+        run = f"{lab.name}/{read.folder}" + (f"/{read.seed_folders[0]}" if read.seeds else "")
+        return f"$(eval $(call lab_run_task,{folder},{run},{_args(recipe)}))"
     return f"$(eval $(call lab_task,{recipe.folder},{_args(recipe)}))"
 
 

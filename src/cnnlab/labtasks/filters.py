@@ -95,6 +95,15 @@ def filter_bank(ctx: TaskContext, image: str, second_image: str, scale: float) -
     )
     prewitt, sobel = y5[0, 1].abs(), y5[0, 3].abs()
     laplacian_probes = _probe_responses(LAPLACIAN)
+    probes = structure_probes()
+    edges = {"vertical edge": probes["edge"], "horizontal edge": probes["edge"].transpose(-2, -1)}
+    edges["flat"] = probes["flat"]
+    by_filter = {
+        name: {
+            probe: float(F.conv2d(image, f.view(1, 1, 3, 3)).abs().max()) for probe, image in edges.items()
+        }
+        for name, f in zip(names3, bank3[:, 0], strict=True)
+    }
     print(f"batch output N x K x H x W = {' x '.join(map(str, y_batch.shape))}")
     return {
         "q2_laplacian_max_abs_response_by_structure": laplacian_probes,
@@ -107,6 +116,7 @@ def filter_bank(ctx: TaskContext, image: str, second_image: str, scale: float) -
         "q1_formula": "H'' = H - H' + 1, W'' = W - W' + 1",
         "t1_padding_for_same_size": 1,
         "t1_padded_output_HxW": list(same.shape[2:]),
+        "t2_max_abs_response_by_filter": by_filter,
         "q3_feature_channels_K": y3.shape[1],
         "q4_filter_depth": bank3.shape[1],
         "t3_channels_with_sobel": y5.shape[1],
@@ -178,14 +188,16 @@ def activation_functions(ctx: TaskContext, image: str, scale: float, bias: float
 
 
 def pooling(ctx: TaskContext, image: str, scale: float, sizes: list[int]) -> dict:
-    """t8: max and average pooling at several window sizes, on the photo and on its filtered version."""
+    """t8: max and average pooling at several window sizes, on the photo and on its filtered version,
+    with what each keeps: the mean, the peak, and how much a 1-pixel shift of the input moves the output."""
     x = load_photo(image, scale, gray=True)[None]
     filtered = F.relu(F.conv2d(x, -LAPLACIAN.view(1, 1, 3, 3), padding=1))
-    shapes = {}
+    shapes, stats = {}, {}
     for label, source in (("image", x), ("filtered", filtered)):
         fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(3 * (len(sizes) + 1), 5))
         show(axes[0, 0], source[0], label)
         axes[1, 0].axis("off")
+        stats[label] = {"unpooled": {"shift_change": _shift_change(source, lambda t: t)}}
         for col, size in enumerate(sizes, start=1):
             pooled_max = F.max_pool2d(source, size)
             pooled_avg = F.avg_pool2d(source, size)
@@ -194,5 +206,19 @@ def pooling(ctx: TaskContext, image: str, scale: float, sizes: list[int]) -> dic
             ctx.add_image(f"pooling/{label}/max{size}", pooled_max[0])
             ctx.add_image(f"pooling/{label}/avg{size}", pooled_avg[0])
             shapes[f"{size}x{size}"] = list(pooled_max.shape[2:])
+            kept = source[..., : pooled_max.shape[2] * size, : pooled_max.shape[3] * size]
+            for kind, pool in (("max", F.max_pool2d), ("avg", F.avg_pool2d)):
+                pooled = pool(source, size)
+                stats[label][f"{kind}{size}"] = {
+                    "mean_over_input_mean": float(pooled.mean() / kept.mean()),
+                    "peak_over_input_peak": float(pooled.max() / kept.max()),
+                    "shift_change": _shift_change(source, lambda t, pool=pool, size=size: pool(t, size)),
+                }
         ctx.save_figure(f"pooling_{label}", fig)
-    return {"input_HxW": list(x.shape[2:]), "pooled_HxW": shapes, "sizes": sizes}
+    return {"input_HxW": list(x.shape[2:]), "pooled_HxW": shapes, "sizes": sizes, "stats": stats}
+
+
+def _shift_change(x: torch.Tensor, op) -> float:
+    """How much op's output moves, relative to its size, when the input shifts by one pixel to the right."""
+    base, shifted = op(x[..., 1:]), op(x[..., :-1])
+    return float((base - shifted).norm() / base.norm())

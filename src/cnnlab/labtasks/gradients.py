@@ -207,7 +207,8 @@ def grad_keras7(ctx: TaskContext, image: str, crop: int, steps: int, lr: float, 
     axes[3].set_title("gradient ascent", fontsize=8)
     show(axes[4], maxim, f"image after {steps} steps")
     ctx.save_figure("grad_keras7", fig)
-    ctx.add_image("keras7/maximising_image", maxim[None])
+    # scaled first: after the ascent its values pass float32's range, which add_image would overflow
+    ctx.add_image("keras7/maximising_image", (maxim / maxim.abs().max())[None])
     return {
         "max_abs_error_dX_vs_autograd": float((grad_x - auto_x.grad).abs().max()),
         "max_abs_error_dK_vs_autograd": float((grad_k - auto_k.grad).abs().max()),
@@ -219,9 +220,32 @@ def grad_keras7(ctx: TaskContext, image: str, crop: int, steps: int, lr: float, 
         "ascent_loss_first": losses[0],
         "ascent_loss_last": losses[-1],
         "ascent_growth_per_step": losses[-1] / losses[-2],
+        **_ascent_limit(SOBEL_X, maxim, losses, lr),
         "ascent_note": "L has no maximum: each step multiplies the dominant pattern (rows of "
         "alternating sign that G_x answers most strongly to), so L grows geometrically",
         "ascent_image": maxim.tolist(),
+    }
+
+
+def _ascent_limit(kernel: torch.Tensor, image: torch.Tensor, losses: list[float], lr: float) -> dict:
+    """What gradient ascent on L = |K * X|^2 converges to. L = x^T A x with A = M^T M (M the valid
+    convolution as a matrix), so each step multiplies x by I + 2 lr A: x turns to A's top eigenvector
+    and L grows by (1 + 2 lr lambda_max)^2 per step, without bound. lambda_max is at most the largest
+    |K^|^2 over spatial frequencies."""
+    size = image.shape[0]
+    basis = torch.eye(size * size, dtype=torch.float64).view(-1, size, size)
+    matrix = torch.stack([conv2d_single_loops(b, kernel).flatten() for b in basis], dim=1)
+    values, vectors = torch.linalg.eigh(matrix.T @ matrix)
+    top = vectors[:, -1]
+    rows = image.mean(dim=1)
+    return {
+        "ascent_top_eigenvalue_of_A": float(values[-1]),
+        "ascent_eigenvalue_from_growth": ((losses[-1] / losses[-2]) ** 0.5 - 1) / (2 * lr),
+        "ascent_abs_cosine_to_top_eigenvector": float((image.flatten() @ top).abs() / image.norm()),
+        "ascent_fourier_bound": float(torch.fft.fft2(kernel, s=(64, 64)).abs().square().max()),
+        "ascent_row_mean_signs": [
+            int(torch.sign(r)) if r.abs() > 1e-3 * rows.abs().max() else 0 for r in rows
+        ],
     }
 
 

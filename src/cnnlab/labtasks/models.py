@@ -114,7 +114,7 @@ def activation_grid(ctx: TaskContext, run: str | None, image: str | None, index:
     from cnnlab.models import build_model
 
     if run:
-        trained = load_run(run)
+        trained = load_run(run, trusted_targets=ctx.cfg.get("trusted_targets"))
         model, cfg, shape = trained.model, trained.cfg, trained.input_shape
     else:
         cfg = ctx.cfg
@@ -241,4 +241,32 @@ def sobel_keras7(ctx: TaskContext, image: str, scale: float) -> dict:
         "max_abs_difference": float((edges[0] - edges[1]).abs().max()),
         "seconds_loops": ours_s,
         "seconds_library": theirs_s,
+        **_sobel_probes(kernels),
+    }
+
+
+def _sobel_probes(kernels: tuple[torch.Tensor, torch.Tensor]) -> dict:
+    """Why G_x and G_y find edges: their responses to a flat patch and to unit steps across rows and
+    across columns, and how much better than a plain central difference they tell a step from noise."""
+    step = torch.zeros(9, 9)
+    step[4:] = 1
+    probes = {"flat": torch.ones(9, 9), "step across rows": step, "step across columns": step.T}
+    responses = {
+        name: {
+            g: float(conv2d_single_loops(probe, k).abs().max())
+            for g, k in zip(("G_x", "G_y"), kernels, strict=True)
+        }
+        for name, probe in probes.items()
+    }
+    noise = torch.randn(256, 256, generator=torch.Generator().manual_seed(0))
+    central = torch.tensor([[-1.0], [0.0], [1.0]])
+
+    def step_over_noise(kernel: torch.Tensor) -> float:
+        signal = F.conv2d(step[None, None], kernel[None, None]).abs().max()
+        return float(signal / F.conv2d(noise[None, None], kernel[None, None]).std())
+
+    return {
+        "probe_max_abs_response": responses,
+        "step_over_noise_sobel_over_central_difference": step_over_noise(kernels[0])
+        / step_over_noise(central),
     }

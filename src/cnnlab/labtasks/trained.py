@@ -19,7 +19,7 @@ def trained_classifier(
 
     if not run:
         raise ConfigError(f"task={task} needs task.run=<run dir of {example}>.")
-    trained = load_run(run)
+    trained = load_run(run, trusted_targets=ctx.cfg.get("trusted_targets"))
     if trained.cfg.dataset.task != "classification":
         raise ConfigError(f"the run {run!r} is a {trained.cfg.dataset.task} run; {task} measures accuracy.")
     cfg = OmegaConf.merge(trained.cfg, {"paths": ctx.cfg.paths})

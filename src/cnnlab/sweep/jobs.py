@@ -13,7 +13,8 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
-from cnnlab.engine.run_lock import run_status
+from cnnlab.engine.run_lock import DirBusy, hold_run_dir, run_status
 from cnnlab.engine.tensorboard_log import remove_events
 from cnnlab.overrides import changed_settings, is_plumbing, split_override
 from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
@@ -71,7 +72,11 @@ def swept_keys(hydra_cfg: DictConfig) -> list[str]:
 
 
 def write_swept_keys(sweep_dir: Path, keys: list[str]) -> None:
+    """Add `keys` to the sweep dir's record of swept keys, after those an earlier sweep into it recorded:
+    a job's dir name then shows every key the dir's jobs differ in, whichever sweep ran it."""
+    recorded = _read_swept_keys(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    keys = [*recorded, *(k for k in keys if k not in recorded)]
     (sweep_dir / SWEPT_KEYS_FILE).write_text("".join(f"{k}\n" for k in keys))
 
 
@@ -102,11 +107,29 @@ def stored_config(run_dir: Path) -> dict[str, Any] | None:
     return stored if isinstance(stored, dict) else None
 
 
+UNREADABLE: dict[str, Any] = {}  # what _read_summary returns for a summary.json that is not a run's summary
+
+
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((run_dir / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
+    """run_dir's summary.json; None when there is none, UNREADABLE (with a warning naming it) when it is not
+    a run summary (binary, cut short, a list)."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
         return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError alike
+        summary = error
+    if isinstance(summary, dict):
+        return summary
+    log.warning("%s is not a run summary (%s): training this job afresh", path, _what(summary))
+    return UNREADABLE
+
+
+def _what(value: Any) -> str:
+    return (
+        " ".join(str(value).split()) if isinstance(value, Exception) else f"it holds a {type(value).__name__}"
+    )
 
 
 def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: dict[str, Any]) -> bool:
@@ -183,44 +206,110 @@ def _replay_into_trial(hydra_cfg: DictConfig, cfg: DictConfig, run_dir: Path) ->
         log.warning("could not report %s's epochs to its trial: %s", run_dir, error)
 
 
+class JobName(logging.Filter):
+    """Starts each log line with `[<job dir name>] `, the job's TensorBoard run name, so the lines of
+    jobs that run side by side (joblib) say which job wrote them; a record is named once even when
+    several handlers (terminal, train.log) pass it on."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "cnnlab_job", None) is None:
+            record.cnnlab_job = self.name
+            record.msg = f"[{self.name.replace('%', '%%') if record.args else self.name}] {record.msg}"
+        return True
+
+
+@contextmanager
+def lines_named(name: str) -> Iterator[None]:
+    """Every handler of the root logger names the job while it runs (Hydra set them up for this job)."""
+    handlers, named = list(logging.getLogger().handlers), JobName(name)
+    for handler in handlers:
+        handler.addFilter(named)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(named)
+
+
 def run_sweep_job(cfg: DictConfig, train: Callable[..., float]) -> float:
     """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish.
-    `train(cfg, run_dir, overrides, hooks=...)` trains; hooks are the job's Optuna trial, if any."""
+    Its log lines carry its name. `train(cfg, run_dir, overrides, hooks=...)` trains; hooks are the job's
+    Optuna trial, if any.
+
+    The job holds its dir's lock while it decides and trains, so a job whose dir another process holds is
+    skipped without writing a file there, and a dir that another process completed meanwhile is skipped,
+    not trained twice. `train` must not take the lock itself (train.run(..., locked=True))."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with lines_named(run_dir.name):
+        return _sweep_job(cfg, train, run_dir)
+
+
+def _sweep_job(cfg: DictConfig, train: Callable[..., float], run_dir: Path) -> float:
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     summary = _read_summary(run_dir)
-    status = run_status(run_dir, summary) if summary is not None else None
-    if status == "running":
+    if summary and run_status(run_dir, summary) == "running":  # the lock would refuse it: say so at once
         log.warning("skipping %s: another process (pid %s) is training it now", run_dir, summary.get("pid"))
         return math.nan
-    if summary is not None:
-        if same_config(run_dir, cfg, overrides, summary):
-            if status in FINISHED:
-                value = monitored_value(summary)
-                log.info(
-                    "skipping %s: already %s with this config (%s=%s)",
-                    run_dir,
-                    status,
-                    summary.get("monitor"),
-                    value,
-                )
-                _replay_into_trial(hydra_cfg, cfg, run_dir)
-                return value
-            if (run_dir / "checkpoints" / "last.pt").is_file():
-                log.info("%s stopped as %s: resuming from its checkpoint", run_dir, status)
-                cfg.trainer.resume = True
-        else:
-            log.warning("%s holds a run of another config: training afresh over it", run_dir)
-            remove_events(run_dir)
-            cfg.trainer.resume = False
     if cfg.trainer.num_threads is None:
         cfg.trainer.num_threads = launcher_threads(hydra_cfg, available_cores())
     if str(hydra_cfg.launcher.get("_target_", "")).endswith("JoblibLauncher"):
         stop_when_parent_dies()
+    try:
+        with hold_run_dir(run_dir):
+            done = _finished_value(run_dir, cfg, overrides)
+            if done is not None:
+                _replay_into_trial(hydra_cfg, cfg, run_dir)
+                return done
+            return _train_recording_failure(cfg, run_dir, overrides, train)
+    except DirBusy as busy:
+        log.warning("skipping this job, nothing written: %s", busy)
+        return math.nan
+
+
+def _finished_value(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> float | None:
+    """Under run_dir's lock: the monitored value when run_dir already finished with this config (the job is
+    skipped); else None, with cfg.trainer.resume set to continue a run of this config that stopped part-way
+    (a `running` one died: this process holds its lock) or to train afresh over another config's."""
+    summary = _read_summary(run_dir)
+    if summary is None:
+        return None
+    if summary is UNREADABLE or not same_config(run_dir, cfg, overrides, summary):
+        if summary is not UNREADABLE:
+            log.warning("%s holds a run of another config: training afresh over it", run_dir)
+        remove_events(run_dir)
+        cfg.trainer.resume = False
+        return None
+    status = str(summary.get("status"))
+    if status in FINISHED:
+        value = monitored_value(summary)
+        log.info(
+            "skipping %s: already %s with this config (%s=%s)", run_dir, status, summary.get("monitor"), value
+        )
+        return value
+    if (run_dir / "checkpoints" / "last.pt").is_file():
+        log.info(
+            "%s stopped as %s: resuming from its checkpoint",
+            run_dir,
+            "died" if status == "running" else status,
+        )
+        cfg.trainer.resume = True
+    return None
+
+
+def _train_recording_failure(
+    cfg: DictConfig,
+    run_dir: Path,
+    overrides: list[str],
+    train: Callable[..., float],
+) -> float:
     started = time.time()
     try:
-        return train(cfg, run_dir, overrides, hooks=trial_hooks(hydra_cfg, cfg))
+        return train(cfg, run_dir, overrides, hooks=trial_hooks(HydraConfig.get(), cfg))
     except KeyboardInterrupt:
         exit_if_orphaned()
         raise

@@ -1,14 +1,15 @@
 """Where an Optuna search keeps its study, for the sweeper and for its jobs in other processes: the
 storage URL (hydra.sweeper.storage, or a SQLite file in the sweep dir when that is null, so every study
-lasts and can be continued and looked at) opened with a clear error, and the variable that tells a job
-which trial it is."""
+lasts and can be continued and looked at), checked and opened with a clear error, and the variable
+that tells a job which trial it is."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, said
+from cnnlab.sweep.storage import STORAGE_KEY, check_storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -33,23 +34,21 @@ def study_name(name: str | None, sweep_dir: str | Path) -> str:
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """The study storage at `url`, or a ConfigError naming it and saying what works. A SQLite file's
-    folder is created; the file must be a database, and an existing study's schema must be current.
-    (Optuna and SQLAlchemy are imported here: sweep jobs import this module for TRIAL_ENV alone.)"""
+    """The study storage at `url`, after check_storage_url (cnnlab.sweep.storage: malformed, unknown scheme,
+    driver missing, an SQLite file that is not a database or has no folder), so every search opens its
+    storage through that one check; a database Optuna still cannot use (e.g. one made by Optuna 2) is a
+    ConfigError as well. (Optuna and SQLAlchemy are imported here: sweep jobs import this module for
+    TRIAL_ENV alone.)"""
+    check_storage_url(url, STORAGE_KEY)
     import optuna
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url)
-    except (ArgumentError, SQLAlchemyError, ImportError, ValueError, RuntimeError, OSError) as error:
-        said = " ".join(str(error).split("\n")[0].split())
+    except (SQLAlchemyError, ImportError, ValueError, RuntimeError, OSError) as error:
         raise ConfigError(
-            f"hydra.sweeper.storage={url} cannot hold an Optuna study ({type(error).__name__}: {said}). Give "
-            "an SQLAlchemy URL whose driver is installed, e.g. sqlite:///outputs/optuna.db (a new file is "
-            "made; an existing one must be an Optuna database; one made by Optuna 2 needs `optuna storage "
-            "upgrade --storage <url>` first), or null for a SQLite file in the sweep dir."
+            f"{STORAGE_KEY}={url!r} cannot hold an Optuna study ({said(error)}). An "
+            "existing database must be an Optuna one at the current schema (one made by Optuna 2, as "
+            "hydra-optuna-sweeper wrote it, needs `optuna storage upgrade --storage <url>` first); or give "
+            f"another URL, or {STORAGE_KEY}=null for a SQLite file in the sweep dir."
         ) from None

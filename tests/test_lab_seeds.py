@@ -1,0 +1,372 @@
+"""The lab book over seeds: values as mean ± sample std with n, Welch's t-test verdicts (clear only when
+p < 0.05), seed bands in the figures, the ladder and by_value analyses, and collect leaving no machine
+path under experiments/."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from cnnlab.labbook import analyses, ladder
+from cnnlab.labbook.artefacts import LabArtefacts
+from cnnlab.labbook.collect import collect_lab
+from cnnlab.labbook.figures import against_data
+from cnnlab.labbook.machine_paths import machine_paths_in, strip_tree
+from cnnlab.labbook.registry import load_lab
+from cnnlab.labbook.render import build_lab
+from cnnlab.labbook.seeds import Spread, seed_band, spread_text
+from cnnlab.labbook.targets import make_text
+from cnnlab.labbook.welch import welch
+from cnnlab.overrides import is_plumbing
+
+from .conftest import composed
+from .labfakes import fake_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SEEDED = """
+title: x
+text: x.md
+recipes:
+  a: {run: rdfia/q15, seeds: [0, 1, 2], label: "the base"}
+  b: {run: rdfia/q19, seeds: [0, 1, 2], label: "+ standardisation"}
+  c: {run: rdfia/q22, seeds: [0, 1, 2], label: "+ crop and flip"}
+sections:
+  - ids: [q1]
+    question: a then b
+    recipes: [a, b]
+    answers: {q1: "a {a:final.test_acc}, b {b:final.test_acc} after {b:epochs} epochs, lr {a:epoch1.lr}"}
+    analysis:
+      - {kind: expect, claim: "b beats a", higher: "b:final.test_acc", lower: "a:final.test_acc"}
+      - {kind: runs, runs: [a, b]}
+  - ids: [q2]
+    question: the ladder
+    recipes: [a, b, c]
+    answers: {q2: "c {c:final.test_acc}"}
+    analysis:
+      - {kind: ladder, runs: [a, b, c]}
+      - {kind: by_value, key: step, path: final.test_acc, points: [[1, a], [2, b], [3, c]]}
+"""
+
+
+def _lab(tmp_path: Path, text: str = SEEDED):
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    (tmp_path / "conf" / "x.yaml").write_text(text)
+    return load_lab("x", tmp_path / "conf")
+
+
+def _seeds(root: Path, folder: str, finals: list[float], epochs: list[int] | None = None) -> None:
+    """One fake run per seed whose last epoch's test accuracy is `finals[i]`, stopped by the rule."""
+    for seed, final in enumerate(finals):
+        n = (epochs or [3] * len(finals))[seed]
+        accs = [final - 0.1 * (n - 1 - i) for i in range(n)]
+        fake_run(
+            root / folder / f"seed{seed}", accs, [f"trainer.seed={seed}"], extra={"stop_reason": "plateau"}
+        )
+
+
+def test_a_seeded_value_reads_as_the_mean_and_sample_std_over_its_seeds(tmp_path):
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.70, 0.72, 0.75], epochs=[3, 4, 3])
+    _seeds(exp, "b", [0.80])
+    # by hand: mean (0.70 + 0.72 + 0.75) / 3 = 0.723333; deviations -0.023333, -0.003333, +0.026667;
+    # squares 0.00054444 + 0.00001111 + 0.00071111 = 0.00126667, over n - 1 = 2: 0.00063333; sqrt: 0.025166
+    art = LabArtefacts(lab, tmp_path / "experiments")
+    spread = art.value("a", "final.test_acc")
+    assert spread.values == (0.70, 0.72, 0.75) and spread.n == 3
+    assert spread.mean == pytest.approx(0.723333, abs=1e-6) and spread.std == pytest.approx(
+        0.025166, abs=1e-6
+    )
+    assert art.fill("{a:final.test_acc}") == "72.33 ± 2.52% (n=3)"
+    assert art.fill("{a:epochs}") == "3, 4, 3"  # a count reads seed by seed
+    assert art.fill("{a:epoch1.lr}") == "0.1"  # a value every seed shares, once
+    assert art.fill("{b:final.test_acc}") == "80.00% (n=1 of 3)"
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "| q1 | a 72.33 ± 2.52% (n=3), b 80.00% (n=1 of 3) after 3 epochs, lr 0.1 |" in readme
+    assert "**Seeds still to land:** x/b (1 of 3 seeds landed)" in readme
+    assert "| a: the base | 3 of 3 | 3, 4, 3 (plateau) | 3, 4, 3 |" in readme
+    assert "the verdict waits for n ≥ 3 seeds of b." in readme
+
+
+def test_welch_t_and_degrees_of_freedom_follow_the_formula():
+    a, b = (0.70, 0.72, 0.75), (0.66, 0.69, 0.70)
+    # by hand: means 0.723333 and 0.683333; sample variances 0.00063333 and 0.00043333
+    va, vb = 0.00126667 / 2, (0.000544444 + 0.0000444444 + 0.000277778) / 2
+    se2 = va / 3 + vb / 3
+    t = (0.723333 - 0.683333) / math.sqrt(se2)
+    df = se2**2 / ((va / 3) ** 2 / 2 + (vb / 3) ** 2 / 2)
+    test = welch(a, b)
+    assert test.diff == pytest.approx(0.04, abs=1e-9)
+    assert test.t == pytest.approx(t, rel=1e-4) and test.df == pytest.approx(df, rel=1e-4)
+    assert 0 < test.p < 1 and welch(b, a).t == pytest.approx(-t, rel=1e-4)
+    assert welch(a, tuple(x - 0.2 for x in a)).p < test.p  # a larger gap, the same spread: a smaller p
+
+
+@pytest.mark.parametrize(
+    ("gap", "figure", "verdict"),
+    [
+        # spread 0.01 a side, n = 3: t = gap / sqrt(2 * 0.0001 / 3), df = 4; p = 0.05 at a gap of 2.27 points
+        (0.020, "Welch's t = 2.45, p = 0.070 (n = 3 and 3)", "ours agrees in direction only"),
+        (0.025, "Welch's t = 3.06, p = 0.038 (n = 3 and 3)", "As the lab expects (b beats a)"),
+        (-0.025, "Welch's t = -3.06, p = 0.038 (n = 3 and 3)", "Unlike what the lab expects (b beats a)"),
+    ],
+)
+def test_a_verdict_is_clear_only_when_welchs_p_is_below_005(tmp_path, gap, figure, verdict):
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.50, 0.51, 0.52])
+    _seeds(exp, "b", [0.50 + gap, 0.51 + gap, 0.52 + gap])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert verdict in readme
+    assert f"difference of means {100 * gap:+.2f} points, {figure}" in readme
+    assert ("a clear difference" in readme) == (abs(gap) > 0.0227)
+
+
+def test_seed_band_is_the_mean_min_and_max_over_the_seeds_still_training():
+    import pandas as pd
+
+    seeds = [
+        pd.DataFrame({"epoch": [1, 2, 3], "test_acc": [0.2, 0.4, 0.5]}),
+        pd.DataFrame({"epoch": [1, 2], "test_acc": [0.3, 0.6]}),
+        pd.DataFrame({"epoch": [1, 2, 3], "test_acc": [0.1, 0.5, 0.7]}),
+    ]
+    band = seed_band(seeds, "test_acc")
+    assert list(band.index) == [1, 2, 3] and list(band["n"]) == [3, 3, 2]
+    assert list(band["mean"]) == pytest.approx([0.2, 0.5, 0.6])
+    assert list(band["low"]) == [0.1, 0.4, 0.5] and list(band["high"]) == [0.3, 0.6, 0.7]
+
+
+def test_the_figure_draws_each_seeded_recipe_as_its_mean_and_band(tmp_path, monkeypatch):
+    """The data plot_curves receives: per recipe, its seeds' runs, whose band is the hand-computed one."""
+    received = []
+    monkeypatch.setattr(analyses, "plot_curves", lambda curves, *a, **k: received.append(curves))
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.50, 0.52, 0.60], epochs=[3, 2, 3])
+    _seeds(exp, "b", [0.60, 0.61, 0.62])
+    build_lab(lab, tmp_path / "experiments")
+    curves = received[0]
+    assert [c.label for c in curves] == ["a: the base", "b: + standardisation"]
+    assert [len(c.runs) for c in curves] == [3, 3] and all(c.seeded for c in curves)
+    band = curves[0].band("test_acc")
+    # epoch 1: 0.30, 0.42, 0.40; epoch 2: 0.40, 0.52, 0.50; epoch 3 (seed 1 stopped): 0.50, 0.60
+    assert list(band["mean"]) == pytest.approx([(0.30 + 0.42 + 0.40) / 3, (0.40 + 0.52 + 0.50) / 3, 0.55])
+    assert list(band["low"]) == pytest.approx([0.30, 0.40, 0.50])
+    assert list(band["high"]) == pytest.approx([0.42, 0.52, 0.60]) and list(band["n"]) == [3, 3, 2]
+
+
+def test_the_ladder_names_what_each_step_adds_and_tests_it_against_the_one_before(tmp_path, monkeypatch):
+    received = []
+    monkeypatch.setattr(ladder, "plot_curves", lambda curves, *a, **k: received.append((curves, k)))
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.50, 0.51, 0.52])
+    _seeds(exp, "b", [0.60, 0.61, 0.62])
+    _seeds(exp, "c", [0.60, 0.61, 0.62])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "| a | the base | 51.00 ± 1.00% (n=3) | 3, 3, 3 (plateau) | - | - |" in readme
+    assert (
+        "| b | + standardisation | 61.00 ± 1.00% (n=3) | 3, 3, 3 (plateau) | +10.00 points, t = 12.25"
+        in readme
+    )
+    assert (
+        "| clear gain |" in readme and "| +0.00 points, t = 0.00, p = 1.000 | no clear difference |" in readme
+    )
+    curves, kwargs = received[0]
+    assert [c.legend for c in curves] == [
+        "a: the base (3 seeds)",
+        "b: + standardisation (3 seeds)",
+        "c: + crop and flip (3 seeds)",
+    ]
+    assert kwargs == {"splits": ("test",)}
+    assert "Clear gain: b (+10.00 points, t = 12.25, p < 0.001)." in readme
+
+
+def test_by_value_draws_each_values_mean_and_its_lowest_and_highest_seed(tmp_path):
+    spreads = [Spread((0.70, 0.72, 0.75), 3), Spread((0.60, 0.66), 3)]
+    data = against_data([0.5, 0.2], spreads, 100)
+    assert list(data["x"]) == [0.2, 0.5]  # in the order of the value
+    assert list(data["mean"]) == pytest.approx([63.0, 72.3333333])
+    assert list(data["low"]) == pytest.approx([60.0, 70.0]) and list(data["high"]) == pytest.approx(
+        [66.0, 75.0]
+    )
+    assert list(data["n"]) == [2, 3]
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.50, 0.51, 0.52])
+    _seeds(exp, "b", [0.60, 0.61, 0.62])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "| 2 | b | 61.00 ± 1.00% (n=3) | 3, 3, 3 (plateau) |" in readme
+    assert "The highest mean test accuracy is at step = 2 (b, 61.00 ± 1.00% (n=3))." in readme
+    assert "Not yet in the table, not yet run at full budget: c." in readme
+
+
+def test_spread_text_formats_errors_points_and_ratios():
+    assert spread_text(Spread((0.1, 0.2), 3), "initial.test_acc", "error") == "85.00 ± 7.07% (n=2 of 3)"
+    assert spread_text(Spread((0.02, 0.04), 2), "maxfall.test_acc", "points") == "3.00 ± 1.41 points (n=2)"
+    assert spread_text(Spread((1.5, 2.5), 2), "firstoverlast.test_loss", "x") == "2 ± 0.7071x (n=2)"
+
+
+def test_a_diverged_job_is_marked_in_the_sweep_figure(tmp_path, monkeypatch):
+    received = []
+    monkeypatch.setattr(analyses, "plot_curves", lambda curves, *a, **k: received.append(curves))
+    lab = _lab(
+        tmp_path,
+        """
+title: x
+text: x.md
+recipes:
+  q28: {sweep: rdfia/q26, grid: {scheduler: [cosine, onecycle]}}
+sections:
+  - ids: [q28]
+    question: schedules
+    recipes: [q28]
+    answers: {q28: "{q28:jobs}"}
+    analysis:
+      - {kind: sweep, sweep: q28}
+""",
+    )
+    sweep = tmp_path / "experiments" / "x" / "q28"
+    fake_run(sweep / "0", [0.3, 0.5], ["scheduler=cosine"])
+    fake_run(sweep / "1", [0.4, 0.6], ["scheduler=onecycle"])
+    cosine = sweep / "0"
+    (cosine / "metrics.csv").write_text((cosine / "metrics.csv").read_text().splitlines()[0] + "\n")
+    summary = json.loads((cosine / "summary.json").read_text())
+    summary |= {"status": "diverged", "epochs_completed": 0, "final": {}, "best": None}
+    (cosine / "summary.json").write_text(json.dumps(summary))
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    legends = [c.legend for c in received[0]]
+    assert legends == ["scheduler=cosine (diverged in epoch 1)", "scheduler=onecycle"]
+    assert [c.diverged_at for c in received[0]] == [1, None]
+    assert "A dotted line and an x mark the epoch a job diverged in." in readme
+
+
+def _machine_lab_out(lab_out: Path) -> None:
+    """A LAB_OUT whose files record machine paths the way real runs do."""
+    run = lab_out / "full" / "keras7" / "e1"
+    fake_run(run, [0.5, 0.6], ["dataset.image_folder=/work/shared/data/cifar10-jpeg.tar.gz"])
+    summary = json.loads((run / "summary.json").read_text())
+    summary["run_dir"] = str(run)
+    summary["overrides"].append("paths.data_root=/root/cnnlab-data")
+    (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["paths"] = {"data_root": "/root/cnnlab-data", "cache_dir": "/root/cnnlab-data/cache"}
+    config["dataset"]["source"] = {"root": str(Path.home() / "data"), "image_folder": "/tmp/c.tar.gz"}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_collect_leaves_no_machine_path_in_what_it_copies(tmp_path):
+    lab_out, out = tmp_path / "lab_out", tmp_path / "experiments"
+    _machine_lab_out(lab_out)
+    collect_lab(load_lab("keras7"), lab_out, out)
+    assert list(machine_paths_in(out)) == []
+    summary = json.loads((out / "keras7" / "e1" / "summary.json").read_text())
+    assert summary["run_dir"] == "experiments/keras7/e1"  # the path of its copy
+    assert summary["overrides"][-2:] == [
+        "dataset.image_folder=<local>/cifar10-jpeg.tar.gz",
+        "paths.data_root=<local>/cnnlab-data",
+    ]
+    config = yaml.safe_load((out / "keras7" / "e1" / "config.yaml").read_text())
+    assert config["paths"] == {"data_root": "<local>/cnnlab-data", "cache_dir": "<local>/cache"}
+    assert config["dataset"]["source"] == {"root": "<local>/data", "image_folder": "<local>/c.tar.gz"}
+    assert config["dataset"]["num_classes"] == 10 and config["budget"] == "full"  # the rest as it was
+    readme = build_lab(load_lab("keras7"), out)[0].read_text()
+    assert "60.00%" in readme
+
+
+def test_stripping_keeps_a_sweeps_csv_and_a_tasks_results_readable(tmp_path):
+    lab_out, out = tmp_path / "lab_out", tmp_path / "experiments"
+    job = f"{lab_out}/full/vu3a/q3_17/lr/experiment=vu3a_q3_17_gp,optimizer.lr=0.004"
+    (out / "vu3a").mkdir(parents=True)
+    with (out / "vu3a" / "summary.csv").open("w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(
+            [["run", "run_dir", "final_val_acc"], ["gp,0.004", job, "0.9801"]]
+        )
+    elsewhere = "/home/gpu/labs/full/vu3a/q2_7/seed1"  # a run trained on another machine, copied here
+    results = {"run": f"{lab_out}/tasks/x", "n": 3, "read": elsewhere}
+    (out / "vu3a" / "results.json").write_text(json.dumps(results, indent=2))
+    changed = strip_tree(out, lab_out)
+    assert sorted(p.name for p in changed) == ["results.json", "summary.csv"]
+    with (out / "vu3a" / "summary.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[1] == [
+        "gp,0.004",
+        "experiments/vu3a/q3_17/lr/experiment=vu3a_q3_17_gp,optimizer.lr=0.004",
+        "0.9801",
+    ]
+    assert json.loads((out / "vu3a" / "results.json").read_text()) == {
+        "run": "<LAB_OUT>/tasks/x",
+        "n": 3,
+        "read": "experiments/vu3a/q2_7/seed1",
+    }
+    assert list(machine_paths_in(out)) == [] and strip_tree(out, lab_out) == []
+
+
+def test_no_file_under_experiments_holds_a_machine_path():
+    """What is committed: no run dir, data path or home of the machine that trained it."""
+    assert [f"{p.relative_to(ROOT)}: {path}" for p, path in machine_paths_in(ROOT / "experiments")] == []
+
+
+def test_a_seeded_recipe_collects_each_finished_seed_and_keeps_those_collected_before(tmp_path):
+    lab = _lab(tmp_path)
+    lab_out, out = tmp_path / "lab_out", tmp_path / "experiments"
+    fake_run(lab_out / "full" / "x" / "a" / "seed0", [0.5, 0.6])
+    fake_run(lab_out / "full" / "x" / "a" / "seed1", [0.5, 0.7], budget="smoke")  # never collected
+    collect_lab(lab, lab_out, out)
+    assert sorted(p.name for p in (out / "x" / "a").iterdir()) == ["seed0", "wall_times.json"]
+    other = tmp_path / "gpu"  # seed 2 finished on another machine
+    fake_run(other / "full" / "x" / "a" / "seed2", [0.5, 0.65], device="cuda:0")
+    collect_lab(lab, other, out)
+    assert sorted(p.name for p in (out / "x" / "a").iterdir()) == ["seed0", "seed2", "wall_times.json"]
+    walls = json.loads((out / "x" / "a" / "wall_times.json").read_text())
+    assert walls == {"cpu": 200.0, "gpu": 200.0}
+    assert LabArtefacts(lab, out).fill("{a:final.test_acc}") == "62.50 ± 3.54% (n=2 of 3)"
+
+
+def test_a_task_reading_a_seeded_recipe_reads_its_seed_0():
+    text = make_text()
+    assert "$(eval $(call lab_run_task,rdfia/dropout_modes,rdfia/q29/seed0,task=dropout_modes))" in text
+    assert "$(eval $(call lab_run,rdfia/q32_p02/seed1,experiment=rdfia/q29 model.dropout=0.2" in text
+
+
+def test_q16s_recipe_reproduces_the_setting_its_committed_jobs_were_trained_with():
+    """q16 is kept from before the ladder trained to convergence: its recipe must still say so."""
+    recipe = load_lab("rdfia").recipes["q16"]
+    for job in sorted((ROOT / "experiments" / "rdfia" / "q16").glob("*/config.yaml")):
+        committed = yaml.safe_load(job.read_text())
+        point = json.loads((job.parent / "summary.json").read_text())["overrides"][1:3]
+        cfg = composed(f"experiment={recipe.preset[0]}", *recipe.overrides, *point, "+budget=full")
+        ours = _flat(OmegaConf.to_container(cfg, resolve=True))
+        theirs = _flat(committed)
+        differ = {k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k) and not is_plumbing(k)}
+        # the committed runs predate trainer.early_stopping; the recipe turns it off
+        assert {k for k in differ if not k.startswith("trainer.early_stopping.")} == set(), job
+        assert ours["trainer.early_stopping.enabled"] is False
+
+
+def _flat(node: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def test_q32s_recipes_train_dropout_p_at_02_and_08_under_q29s_rule():
+    """q32 varies p as a training hyper-parameter: q29's preset, its stopping rule, three seeds."""
+    lab = load_lab("rdfia")
+    for folder, p in (("q32_p02", 0.2), ("q32_p08", 0.8)):
+        recipe = lab.recipes[folder]
+        cfg = composed(f"experiment={recipe.preset[0]}", *recipe.overrides, "trainer.seed=1", "+budget=full")
+        assert cfg.model.dropout == p and cfg.trainer.seed == 1 and recipe.seeds == (0, 1, 2)
+        assert cfg.trainer.early_stopping.enabled and cfg.trainer.monitor == "val_acc"
+    assert lab.recipes["q29"].seeds == (0, 1, 2) and composed("experiment=rdfia/q29").model.dropout == 0.5
