@@ -1,7 +1,7 @@
 """cnnlab: a Hydra-configured experiment runner for convolutional networks.
 
 From Python: cnnlab.train([overrides], run_dir=None) -> Result, cnnlab.sweep({key: values}),
-cnnlab.load_run(run_dir, checkpoint="last"|"best"). They load on first use, so `import cnnlab` stays
+cnnlab.load_run(run_dir, checkpoint="final"|"last"|"best"). They load on first use, so `import cnnlab` stays
 light for the commands that need none of them.
 """
 

@@ -52,8 +52,9 @@ class Result:
         metrics = pd.read_csv(metrics_csv) if metrics_csv.is_file() else pd.DataFrame()
         return cls(run_dir, json.loads((run_dir / "summary.json").read_text()), metrics)
 
-    def load(self, checkpoint: str = "last", device: str = "cpu") -> TrainedRun:
-        """The trained model (eval mode) with its config: checkpoints/<checkpoint>.pt, last or best."""
+    def load(self, checkpoint: str = "final", device: str = "cpu") -> TrainedRun:
+        """The trained model (eval mode) with its config: `last`, `best`, or `final` (the weights the run
+        ended with: its best epoch's when early stopping restored them)."""
         return load_run(self.run_dir, map_location=device, checkpoint=checkpoint)
 
 

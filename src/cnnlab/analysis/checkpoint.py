@@ -17,6 +17,7 @@ from cnnlab.errors import CheckpointError, ConfigError
 
 # The config groups that analysis rebuilds from a run (optimisers and schedulers are never rebuilt).
 REBUILT_GROUPS = ("model", "dataset", "augmentation", "loss")
+FINAL = "final"
 
 
 @dataclass
@@ -50,16 +51,18 @@ class TrainedRun:
 def load_run(
     run_dir: str | Path,
     map_location: str = "cpu",
-    checkpoint: str = "last",
+    checkpoint: str = FINAL,
     trusted_targets: Iterable[str] | str | None = None,
 ) -> TrainedRun:
-    """Loads a checkpoint of a training run so analysis tasks can look inside it. Both files are
-    untrusted: the checkpoint loads weights-only and its model may name only cnnlab/torch.nn classes,
-    plus the prefixes a user trusts on purpose (`trusted_targets`, $CNNLAB_TRUSTED_TARGETS)."""
+    """Loads a checkpoint of a training run so analysis tasks can look inside it: `last`, `best`, or
+    `final`, the weights the run ended with (its best epoch's when early stopping restored them, as its
+    summary's final scores are). Both files are untrusted: the checkpoint loads weights-only and its model
+    may name only cnnlab/torch.nn classes, plus the prefixes a user trusts on purpose (`trusted_targets`,
+    $CNNLAB_TRUSTED_TARGETS)."""
     from cnnlab.models import build_model
 
     run_dir = Path(run_dir)
-    checkpoint_path = run_dir / "checkpoints" / f"{checkpoint}.pt"
+    checkpoint_path = run_dir / "checkpoints" / f"{'last' if checkpoint == FINAL else checkpoint}.pt"
     if not checkpoint_path.exists():
         raise ConfigError(
             f"The run dir {str(run_dir)!r} is not a finished training run: {checkpoint_path} is missing. "
@@ -77,8 +80,16 @@ def load_run(
     for group in REBUILT_GROUPS:
         require_trusted_targets(config.get(group), str(checkpoint_path), group, trusted)
     cfg = OmegaConf.create(config)
+    if checkpoint == FINAL and _restored_best(cfg) and (run_dir / "checkpoints" / "best.pt").is_file():
+        return load_run(run_dir, map_location, "best", trusted_targets)
     input_shape = tuple(int(v) for v in state["input_shape"])
     model = build_model(cfg.model, input_shape)
     model.load_state_dict(state["model"])
     model.eval()
     return TrainedRun(model, cfg, input_shape, state.get("epoch"), state.get(INFERENCE_KEY))
+
+
+def _restored_best(cfg: DictConfig) -> bool:
+    """Whether the run ended on its best epoch's weights (trainer.early_stopping.restore_best)."""
+    stopping = OmegaConf.select(cfg, "trainer.early_stopping") or {}
+    return bool(stopping.get("enabled") and stopping.get("restore_best"))
