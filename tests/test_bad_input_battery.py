@@ -250,7 +250,7 @@ def test_missing_data_set_is_one_paragraph_naming_where_to_put_it(tmp_path, caps
 
 
 def test_second_run_into_a_busy_run_dir_is_refused(tmp_path, capsys):
-    from cnnlab.engine.run_lock import hold_run_dir
+    from cnnlab.rundir.lock import hold_run_dir
 
     with hold_run_dir(tmp_path / "run"):
         code, output = call_main(train.main, [*QUICK, *paths(tmp_path)], capsys)
@@ -448,7 +448,7 @@ def test_i29_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, capsys):
 def held_by_another_process(run_dir: Path) -> Iterator[int]:
     """run_dir's lock held by a process of its own (as by a run that has not yet written its summary)."""
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom cnnlab.engine.run_lock import hold_run_dir\n"
+        "import sys, time\nfrom pathlib import Path\nfrom cnnlab.rundir.lock import hold_run_dir\n"
         "with hold_run_dir(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(600)\n"
     )
     holder = subprocess.Popen(

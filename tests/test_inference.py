@@ -17,8 +17,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from cnnlab.analysis.checkpoint import load_run
 from cnnlab.data.digits import DigitsSource
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.export import export_run
 from cnnlab.train import run
