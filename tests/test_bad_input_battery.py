@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from cnnlab import evaluate, lab, report, train
+from cnnlab.compare.collect import collect
 from tests.conftest import fake_image_folder, fake_mnist, read_only
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -314,7 +315,7 @@ def test_concurrent_run_is_refused_and_a_killed_run_reads_as_died(tmp_path, caps
     assert state["status"] == "running" and state["pid"] == first.pid and state["heartbeat"]
     epochs = pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist()
     assert epochs[: state["epochs_completed"]] == list(range(1, state["epochs_completed"] + 1))
-    runs = report.collect([run_dir]).runs
+    runs = collect([run_dir]).runs
     assert list(runs["status"]) == ["died"]
     assert f"pid {first.pid}" in runs["message"][0] and "trainer.resume=true" in runs["message"][0]
 
