@@ -10,12 +10,12 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from cnnlab.analysis.checkpoint import load_run
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.early_stopping import EarlyStopping, early_stopping_from
+from cnnlab.engine.reopen import load_run
+from cnnlab.engine.validate import validate
 from cnnlab.errors import ConfigError
 from cnnlab.train import run
-from cnnlab.validate import validate
 
 
 def _stops(rule: EarlyStopping, values: list[float]) -> int | None:

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from cnnlab.engine.run_lock import LOCK_NAME
+from cnnlab.rundir.lock import LOCK_NAME
 from cnnlab.sweep.jobs import run_sweep_job
 from cnnlab.train import run
 from tests.conftest import CONF_DIR

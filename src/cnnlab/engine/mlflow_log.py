@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from cnnlab.engine.run_files import scalar_tag
 from cnnlab.errors import ConfigError
+from cnnlab.rundir.files import scalar_tag
+from cnnlab.rundir.status import COMPLETED, INTERRUPTED
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -29,7 +30,7 @@ RUN_FILE = "mlflow_run.json"
 # In a sweep dir: the sweep's parent run, which each job's run names as its parent.
 PARENT_FILE = ".mlflow_parent.json"
 # cnnlab's statuses as MLflow's run statuses.
-STATUSES = {"completed": "FINISHED", "interrupted": "KILLED"}
+STATUSES = {COMPLETED: "FINISHED", INTERRUPTED: "KILLED"}
 # Run-dir entries that are not the run's files (the lock) or are Hydra's own copy of the config.
 NOT_ARTIFACTS = {".lock", RUN_FILE}
 PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value
