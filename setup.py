@@ -1,5 +1,5 @@
 """Ships the top-level conf/ inside the wheel as cnnlab/conf: the configs stay where Hydra users look
-for them in the repository, and an installed cnnlab finds them from any directory (cnnlab/conf_dir.py).
+for them in the repository, and an installed cnnlab finds them from any directory (cnnlab/config/paths.py).
 Everything else about the package is in pyproject.toml."""
 
 import shutil

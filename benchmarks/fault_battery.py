@@ -38,8 +38,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 import pandas as pd  # noqa: E402
 
 from benchmarks.commands import cnnlab_train  # noqa: E402
+from cnnlab.compare.collect import collect  # noqa: E402
 from cnnlab.engine.checkpoint import load_checkpoint  # noqa: E402
-from cnnlab.report import collect  # noqa: E402
 from tests.conftest import fake_mnist, read_only  # noqa: E402
 
 EPOCHS = 20

@@ -19,7 +19,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import cnnlab  # noqa: F401  (registers the ${cnnlab.*} resolvers that conf/ uses)
-from cnnlab.conf_dir import CONF_DIR as _CONF_DIR
+from cnnlab.config.paths import CONF_DIR as _CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = str(_CONF_DIR)

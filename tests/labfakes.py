@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cnnlab.labbook.registry import Lab, Recipe, refs_in
+from cnnlab.labs.book.registry import Lab, Recipe, refs_in
 
 
 def fake_run(

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnnlab.analysis.arithmetic import (
+from cnnlab.labs.analysis.arithmetic import (
     LayerSpec,
     output_size,
     output_size_blocks,
@@ -13,7 +13,7 @@ from cnnlab.analysis.arithmetic import (
     receptive_field_stack,
     walk_specs,
 )
-from cnnlab.analysis.summary import layer_table
+from cnnlab.labs.analysis.summary import layer_table
 
 layer = st.fixed_dictionaries(
     {

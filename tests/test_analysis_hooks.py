@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from cnnlab.analysis.hooks import capture_activations, conv_activations
-from cnnlab.analysis.summary import format_table, layer_table, write_csv
+from cnnlab.labs.analysis.hooks import capture_activations, conv_activations
+from cnnlab.labs.analysis.summary import format_table, layer_table, write_csv
 
 
 def small_net() -> nn.Sequential:

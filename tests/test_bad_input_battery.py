@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from cnnlab import evaluate, lab, report, train
+from cnnlab.compare.collect import collect
 from tests.conftest import fake_image_folder, fake_mnist, read_only
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,7 +251,7 @@ def test_missing_data_set_is_one_paragraph_naming_where_to_put_it(tmp_path, caps
 
 
 def test_second_run_into_a_busy_run_dir_is_refused(tmp_path, capsys):
-    from cnnlab.engine.run_lock import hold_run_dir
+    from cnnlab.rundir.lock import hold_run_dir
 
     with hold_run_dir(tmp_path / "run"):
         code, output = call_main(train.main, [*QUICK, *paths(tmp_path)], capsys)
@@ -314,7 +315,7 @@ def test_concurrent_run_is_refused_and_a_killed_run_reads_as_died(tmp_path, caps
     assert state["status"] == "running" and state["pid"] == first.pid and state["heartbeat"]
     epochs = pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist()
     assert epochs[: state["epochs_completed"]] == list(range(1, state["epochs_completed"] + 1))
-    runs = report.collect([run_dir]).runs
+    runs = collect([run_dir]).runs
     assert list(runs["status"]) == ["died"]
     assert f"pid {first.pid}" in runs["message"][0] and "trainer.resume=true" in runs["message"][0]
 
@@ -448,7 +449,7 @@ def test_i29_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, capsys):
 def held_by_another_process(run_dir: Path) -> Iterator[int]:
     """run_dir's lock held by a process of its own (as by a run that has not yet written its summary)."""
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom cnnlab.engine.run_lock import hold_run_dir\n"
+        "import sys, time\nfrom pathlib import Path\nfrom cnnlab.rundir.lock import hold_run_dir\n"
         "with hold_run_dir(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(600)\n"
     )
     holder = subprocess.Popen(

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlab.blocks.conv_function import conv2d_autograd
-from cnnlab.blocks.loop_conv import conv2d_loops, conv2d_single_loops
-from cnnlab.blocks.unfold import conv2d_unfold, fold_patches, unfold_patches
+from cnnlab.labs.blocks.conv_function import conv2d_autograd
+from cnnlab.labs.blocks.loop_conv import conv2d_loops, conv2d_single_loops
+from cnnlab.labs.blocks.unfold import conv2d_unfold, fold_patches, unfold_patches
 
 
 def random_case(seed: int, dtype=torch.float32):

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlab.blocks.keras7_grad import conv_grad_input, conv_grad_kernel, gradient_ascent
-from cnnlab.blocks.loop_conv import conv2d_single_loops
-from cnnlab.blocks.losses import (
+from cnnlab.labs.blocks.keras7_grad import conv_grad_input, conv_grad_kernel, gradient_ascent
+from cnnlab.labs.blocks.loop_conv import conv2d_single_loops
+from cnnlab.labs.blocks.losses import (
     L1Loss,
     L2Loss,
     l1_loss_backward,
@@ -14,7 +14,7 @@ from cnnlab.blocks.losses import (
     l2_loss_backward,
     l2_loss_forward,
 )
-from cnnlab.blocks.numcheck import autograd_backward, check_projected
+from cnnlab.labs.blocks.numcheck import autograd_backward, check_projected
 
 SOBEL_X = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]], dtype=torch.float64)
 

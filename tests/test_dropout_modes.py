@@ -7,7 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from torch import nn
 
-from cnnlab.analysis.checkpoint import load_run
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.lab import run_task
 from cnnlab.train import run

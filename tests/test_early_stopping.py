@@ -7,13 +7,15 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.early_stopping import EarlyStopping, early_stopping_from
+from cnnlab.engine.reopen import load_run
+from cnnlab.engine.validate import validate
 from cnnlab.errors import ConfigError
 from cnnlab.train import run
-from cnnlab.validate import validate
 
 
 def _stops(rule: EarlyStopping, values: list[float]) -> int | None:
@@ -133,6 +135,17 @@ def test_restore_best_ends_with_the_best_epochs_weights_and_row(make_cfg, tmp_pa
         summary["final"]["test_acc"]
     )
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == best_epoch
+    # Analysis and the lab tasks read the weights the run ended with: best.pt after restore_best.
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert load_run(tmp_path / "run").epoch == best_epoch
+    last = load_checkpoint(checkpoints / "last.pt")
+    assert load_run(tmp_path / "run", checkpoint="last").epoch == last["epoch"] == summary["epochs_completed"]
+    best = load_checkpoint(checkpoints / "best.pt")
+    torch.save(best | {"epoch": 99}, checkpoints / "best.pt")  # tells the two files apart
+    assert load_run(tmp_path / "run").epoch == 99
+    last["config"]["trainer"]["early_stopping"]["restore_best"] = False
+    torch.save(last, checkpoints / "last.pt")
+    assert load_run(tmp_path / "run").epoch == last["epoch"]  # without restore_best: last.pt
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,14 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 import cnnlab.engine.fit
-from cnnlab.analysis.checkpoint import load_run
-from cnnlab.build import build
+from cnnlab.config.build import build
 from cnnlab.data.cache import cached_split
 from cnnlab.data.datamodule import build_data, class_names
 from cnnlab.engine.checkpoint import load_checkpoint
-from cnnlab.engine.evaluation import MISTAKES_SHOWN, evaluate_classes, per_class_metrics
+from cnnlab.engine.class_metrics import per_class_metrics
+from cnnlab.engine.evaluation import MISTAKES_SHOWN, evaluate_classes
 from cnnlab.engine.evaluation_report import montage
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.evaluate import evaluate_run
 from cnnlab.train import run

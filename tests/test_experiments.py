@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.compare.plots import MAX_CURVE_RUNS
 from cnnlab.errors import ConfigError
 from cnnlab.experiments import main
-from cnnlab.labbook.artefacts import LabArtefacts
-from cnnlab.labbook.collect import collect_lab
-from cnnlab.labbook.registry import all_labs, load_lab
-from cnnlab.labbook.render import END, START, build_all, build_lab
-from cnnlab.report import MAX_CURVE_RUNS
+from cnnlab.labs.book.artefacts import LabArtefacts
+from cnnlab.labs.book.collect import collect_lab
+from cnnlab.labs.book.labs import all_labs, load_lab
+from cnnlab.labs.book.render import END, START, build_all, build_lab
 
 from .labfakes import fake_recipe, fake_run
 from .test_labs_targets import lab_question_ids
@@ -408,7 +408,7 @@ def test_a_sweep_names_a_job_by_its_overrides_and_reads_how_each_job_got_there(t
 
 
 def test_a_sweeps_jobs_come_in_the_order_of_their_values_not_of_their_names(tmp_path):
-    from cnnlab.labbook.artefacts import read_sweep
+    from cnnlab.labs.book.artefacts import read_sweep
 
     for bs in (16, 4, 64, 32):
         fake_run(tmp_path / "bs" / f"trainer.batch_size={bs}", [0.5], [f"trainer.batch_size={bs}"])
@@ -439,14 +439,15 @@ def test_a_sweep_of_more_jobs_than_curves_can_show_plots_its_scores_against_the_
 def test_a_sweeps_wall_time_counts_jobs_that_trained_side_by_side_once():
     import pandas as pd
 
-    from cnnlab.labbook.artefacts import Run, device_walls
+    from cnnlab.labs.book.artefacts import device_walls
+    from cnnlab.labs.book.collected_run import CollectedRun
 
-    def job(start_s: int, wall_s: float) -> Run:
+    def job(start_s: int, wall_s: float) -> CollectedRun:
         started = f"2026-11-23T21:{start_s // 60:02d}:{start_s % 60:02d}+00:00"
         end = start_s + int(wall_s)
         beat = f"2026-11-23T21:{end // 60:02d}:{end % 60:02d}+00:00"
         summary = {"device": "cpu", "wall_s": wall_s, "started": started, "heartbeat": beat}
-        return Run(Path("j"), summary, pd.DataFrame(), {})
+        return CollectedRun(Path("j"), summary, pd.DataFrame(), {})
 
     assert device_walls([job(0, 100), job(10, 100)]) == {"cpu": 110.0}
     assert device_walls([job(0, 100), job(500, 100)]) == {"cpu": 200.0}
@@ -454,7 +455,7 @@ def test_a_sweeps_wall_time_counts_jobs_that_trained_side_by_side_once():
 
 
 def test_a_layer_trend_says_whether_it_holds_at_every_layer():
-    from cnnlab.labbook.analyses import _trend
+    from cnnlab.labs.book.kinds.layers import _trend
 
     rows = [("conv1", {"f": 0.6}), ("conv2", {"f": 0.4}), ("conv3", {"f": 0.45}), ("conv4", {"f": 0.3})]
     assert _trend(rows, "f").endswith("not at every layer: conv3 (0.45) is above conv2 (0.4).")
@@ -462,7 +463,7 @@ def test_a_layer_trend_says_whether_it_holds_at_every_layer():
 
 
 def test_pctrange_gives_a_lists_smallest_and_largest_share():
-    from cnnlab.labbook.formatting import fmt_value
+    from cnnlab.labs.book.formatting import fmt_value
 
     assert fmt_value([0.5, 0.0007, 1.0], "q17_by_init", "pctrange") == "0.07% to 100.00%"
 

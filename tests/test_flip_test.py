@@ -10,8 +10,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from cnnlab.analysis.checkpoint import load_run
 from cnnlab.data.datamodule import build_data
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.lab import run_task
 from cnnlab.train import run

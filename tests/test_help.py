@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.config.paths import CONF_DIR
 from cnnlab.train import run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,8 +17,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from cnnlab.analysis.checkpoint import load_run
 from cnnlab.data.digits import DigitsSource
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.export import export_run
 from cnnlab.train import run
@@ -158,8 +158,8 @@ def test_onnx_export_runs_in_onnxruntime_with_the_models_logits(digits_run, digi
 def test_export_refuses_an_unknown_format_and_checkpoint(digits_run):
     with pytest.raises(ConfigError, match="format='tflite' is not an export format; use one of"):
         export_run(digits_run, "tflite")
-    with pytest.raises(ConfigError, match="checkpoint='final' is not a checkpoint name"):
-        export_run(digits_run, "torchscript", checkpoint="final")
+    with pytest.raises(ConfigError, match="checkpoint='middle' is not a checkpoint name"):
+        export_run(digits_run, "torchscript", checkpoint="middle")
 
 
 def test_cnnlab_export_works_from_the_console_in_an_empty_dir(digits_run, tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.config.paths import CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 # cnnlab's Hydra plugins (a launcher, a sweeper), which Hydra discovers under hydra_plugins/.
@@ -112,7 +112,7 @@ def test_a_wheel_in_a_fresh_venv_trains_evaluates_and_reports_from_an_empty_dir(
     venv_bin = _fresh_venv(tmp_path, wheel)
     work = tmp_path / "empty"
     work.mkdir()
-    where = "import cnnlab.conf_dir as c; print(c.__file__, c.CONF_DIR)"
+    where = "import cnnlab.config.paths as c; print(c.__file__, c.CONF_DIR)"
     module_file, conf_dir = run_in(work, venv_bin / "python", "-c", where).split()
     venv = venv_bin.parent
     assert Path(module_file).is_relative_to(venv) and Path(conf_dir).is_relative_to(venv)

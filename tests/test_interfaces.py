@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from cnnlab.build import build
+from cnnlab.config.build import build
 from cnnlab.data import augment
 from cnnlab.data.augment import Augmentation, Step
 from cnnlab.data.datamodule import build_data

@@ -13,17 +13,19 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from cnnlab.labbook import analyses, ladder
-from cnnlab.labbook.artefacts import LabArtefacts
-from cnnlab.labbook.collect import collect_lab
-from cnnlab.labbook.figures import against_data
-from cnnlab.labbook.machine_paths import machine_paths_in, strip_tree
-from cnnlab.labbook.registry import load_lab
-from cnnlab.labbook.render import build_lab
-from cnnlab.labbook.seeds import Spread, seed_band, spread_text
-from cnnlab.labbook.targets import make_text
-from cnnlab.labbook.welch import welch
-from cnnlab.overrides import is_plumbing
+from cnnlab.config.overrides import is_plumbing
+from cnnlab.labs.book.artefacts import LabArtefacts
+from cnnlab.labs.book.collect import collect_lab
+from cnnlab.labs.book.figures import against_data
+from cnnlab.labs.book.kinds import ladder
+from cnnlab.labs.book.kinds import runs as runs_kind
+from cnnlab.labs.book.kinds import sweep as sweep_kind
+from cnnlab.labs.book.labs import load_lab
+from cnnlab.labs.book.machine_paths import machine_paths_in, strip_tree
+from cnnlab.labs.book.render import build_lab
+from cnnlab.labs.book.seeds import Spread, seed_band, spread_text
+from cnnlab.labs.book.targets import make_text
+from cnnlab.labs.book.welch import welch
 
 from .conftest import composed
 from .labfakes import fake_run
@@ -146,7 +148,7 @@ def test_seed_band_is_the_mean_min_and_max_over_the_seeds_still_training():
 def test_the_figure_draws_each_seeded_recipe_as_its_mean_and_band(tmp_path, monkeypatch):
     """The data plot_curves receives: per recipe, its seeds' runs, whose band is the hand-computed one."""
     received = []
-    monkeypatch.setattr(analyses, "plot_curves", lambda curves, *a, **k: received.append(curves))
+    monkeypatch.setattr(runs_kind, "plot_curves", lambda curves, *a, **k: received.append(curves))
     lab = _lab(tmp_path)
     exp = tmp_path / "experiments" / "x"
     _seeds(exp, "a", [0.50, 0.52, 0.60], epochs=[3, 2, 3])
@@ -216,7 +218,7 @@ def test_spread_text_formats_errors_points_and_ratios():
 
 def test_a_diverged_job_is_marked_in_the_sweep_figure(tmp_path, monkeypatch):
     received = []
-    monkeypatch.setattr(analyses, "plot_curves", lambda curves, *a, **k: received.append(curves))
+    monkeypatch.setattr(sweep_kind, "plot_curves", lambda curves, *a, **k: received.append(curves))
     lab = _lab(
         tmp_path,
         """

@@ -251,7 +251,7 @@ def test_a_variable_resolution_data_set_asks_for_an_input_size(tmp_path):
 
 
 def test_the_keras_labs_sobel_is_its_r_matrix_and_the_transpose_of_dd2427s_up_to_sign():
-    from cnnlab.labtasks.kernels import KERAS7_SOBEL_X, SOBEL_X
+    from cnnlab.labs.exercises.kernels import KERAS7_SOBEL_X, SOBEL_X
 
     # keras7: sobel_x = matrix(c(-1, 0, 1, -2, 0, 2, -1, 0, 1), nrow = 3); R fills by column.
     r_matrix = torch.tensor([-1.0, 0, 1, -2, 0, 2, -1, 0, 1]).reshape(3, 3).T
@@ -327,7 +327,7 @@ def test_textblur_stats_counts_both_splits_and_finds_white_paper_at_zero(tmp_pat
 
 def test_collapsed_kernel_is_the_impulse_response_of_two_convolutions():
     """dd2427 q7: correlating with a then b equals one correlation with the full convolution of a, b."""
-    from cnnlab.labtasks.filters import LAPLACIAN, SOBEL_X, collapsed_kernel
+    from cnnlab.labs.exercises.filters import LAPLACIAN, SOBEL_X, collapsed_kernel
 
     impulse = torch.zeros(1, 1, 9, 9)
     impulse[..., 4, 4] = 1
@@ -354,8 +354,8 @@ def test_pooling_keeps_the_mean_or_the_peak_and_damps_shifts(tmp_path):
     """dd2427 t8: average pooling keeps the mean, max pooling the peak; both move less under a shift."""
     import torch.nn.functional as F
 
-    from cnnlab.labtasks.filters import LAPLACIAN
-    from cnnlab.labtasks.images import load_photo
+    from cnnlab.labs.exercises.filters import LAPLACIAN
+    from cnnlab.labs.exercises.images import load_photo
 
     r, _ = run(tmp_path, "task=pooling", "task.scale=0.2", "task.sizes=[2,4]")
     image, filtered = r["stats"]["image"], r["stats"]["filtered"]
@@ -393,7 +393,7 @@ def test_gradient_ascent_turns_the_image_into_the_top_eigenvector_of_the_convolu
     K^T K, found here independently by power iteration with conv2d and its transpose."""
     import torch.nn.functional as F
 
-    from cnnlab.labtasks.kernels import KERAS7_SOBEL_X
+    from cnnlab.labs.exercises.kernels import KERAS7_SOBEL_X
 
     r, _ = run(tmp_path, "task=grad_keras7", "task.crop=10")
     k = KERAS7_SOBEL_X.double()[None, None]

@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from cnnlab.conf_dir import CONF_DIR
-from cnnlab.labbook.registry import all_labs
-from cnnlab.labbook.targets import make_text
+from cnnlab.config.paths import CONF_DIR
+from cnnlab.labs.book.labs import all_labs
+from cnnlab.labs.book.targets import make_text
 from cnnlab.models import build_model, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from cnnlab.engine.validate import validate
 from cnnlab.errors import ConfigError
 from cnnlab.train import run
-from cnnlab.validate import validate
 
 mlflow = pytest.importorskip("mlflow", reason="needs the mlflow extra: pip install 'cnnlab[mlflow]'")
 from mlflow import MlflowClient  # noqa: E402

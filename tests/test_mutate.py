@@ -59,6 +59,6 @@ def test_equivalents_are_listed_but_left_out_of_the_survival_rate():
 def test_every_module_and_test_file_in_mutation_toml_exists():
     config = mutate.tomllib.loads(mutate.CONFIG.read_text())
     mutate.check_modules(config, list(config["modules"]))
-    assert {"engine/early_stopping.py", "validate.py", "sweep/jobs.py", "engine/fit.py"} <= set(
+    assert {"engine/early_stopping.py", "engine/validate.py", "sweep/jobs.py", "engine/fit.py"} <= set(
         config["modules"]
     )

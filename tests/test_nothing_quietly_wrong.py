@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from cnnlab.data.datamodule import build_data
-from cnnlab.engine.run_files import remove_unused_run_dir
-from cnnlab.engine.run_lock import hold_run_dir
+from cnnlab.rundir.lock import hold_run_dir, remove_unused_run_dir
 from cnnlab.sweep.jobs import JobName
 from cnnlab.train import run
 from tests.conftest import fake_image_folder, fake_mnist

@@ -12,23 +12,26 @@ def layout_modules(readme: str) -> set[str]:
     """The modules README's Layout lists under src/cnnlab/, as paths relative to it.
 
     Inside the Layout's code block, an entry at indent 2 is a top-level module or (ending in /) a
-    package; an entry at indent 4 is a module of the package above it.
+    package; an entry two spaces deeper than a package is one of its modules or sub-packages. A deeper
+    line is the rest of an entry's description.
     """
     section = readme.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
     block = section.split("```\n", 2)[1]
     lines = block.split("src/cnnlab/\n", 1)[1].splitlines()
-    modules, package = set(), ""
+    modules, packages = set(), []
     for line in lines:
         match = re.match(r"( *)(\S+)", line)
         if not match or len(match.group(1)) == 0:
             break  # back at the top level of the tree: src/cnnlab/ has ended
         indent, name = len(match.group(1)), match.group(2)
-        if indent == 2 and name.endswith("/"):
-            package = name
-        elif indent == 2 and name.endswith(".py"):
-            modules.add(name)
-        elif indent == 4 and name.endswith(".py"):
-            modules.add(package + name)
+        depth = indent // 2
+        if indent % 2 or depth > len(packages) + 1:
+            continue
+        del packages[depth - 1 :]
+        if name.endswith("/"):
+            packages.append(name)
+        elif name.endswith(".py"):
+            modules.add("".join(packages) + name)
     return modules
 
 

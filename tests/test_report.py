@@ -15,8 +15,11 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
 
-from cnnlab.engine.run_files import write_resolved_config
-from cnnlab.report import collect, main, plot_curves, plot_metric_vs_value, write_report
+from cnnlab.compare.collect import collect
+from cnnlab.compare.plots import plot_curves, plot_metric_vs_value
+from cnnlab.compare.tables import write_report
+from cnnlab.report import main
+from cnnlab.rundir.files import write_resolved_config
 from cnnlab.train import run
 from tests.conftest import composed
 from tests.test_tensorboard_http import train

@@ -14,8 +14,8 @@ import pytest
 
 import cnnlab
 import cnnlab.engine.fit as fit
+from cnnlab.config.overrides import resumed_overrides
 from cnnlab.errors import ConfigError
-from cnnlab.overrides import resumed_overrides
 from cnnlab.train import run
 
 QUICK = ["trainer.limit_batches=2", "trainer.device=cpu", "trainer.evaluate_at_end=false"]

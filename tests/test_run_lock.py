@@ -18,10 +18,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from cnnlab.data.cache import atomic_save
-from cnnlab.engine.run_files import write_resolved_config
-from cnnlab.engine.run_lock import hold_run_dir, is_held, process_record, run_status
 from cnnlab.errors import ConfigError, DiskFullError
+from cnnlab.rundir.atomic import atomic_save
+from cnnlab.rundir.files import write_resolved_config
+from cnnlab.rundir.lock import hold_run_dir, is_held, process_record, run_status
 from cnnlab.sweep.jobs import run_sweep_job
 from tests.conftest import CONF_DIR
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from cnnlab.engine.validate import check_optimizer_and_schedule
 from cnnlab.errors import ConfigError
-from cnnlab.validate import check_optimizer_and_schedule
 
 
 def lrs(scheduler, optimizer, steps: int) -> list[float]:

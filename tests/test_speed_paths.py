@@ -122,7 +122,7 @@ import sys
 from pathlib import Path
 from hydra import compose, initialize_config_dir
 import cnnlab
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.config.paths import CONF_DIR
 from cnnlab.train import run
 root = Path(sys.argv[1])
 with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -9,7 +9,7 @@ import time
 
 from omegaconf import OmegaConf
 
-from cnnlab.overrides import PLUMBING_KEYS
+from cnnlab.config.overrides import PLUMBING_KEYS
 from cnnlab.sweep.jobs import (
     MAX_DIRNAME,
     job_dirname,

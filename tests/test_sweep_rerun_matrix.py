@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from cnnlab.engine.run_lock import LOCK_NAME
+from cnnlab.rundir.lock import LOCK_NAME
 from cnnlab.sweep.jobs import run_sweep_job
 from cnnlab.train import run
 from tests.conftest import CONF_DIR
@@ -93,7 +93,7 @@ def _rerun(root: Path, job: Path, *overrides: str) -> tuple[float, list[bool]]:
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:
-    """The run's files, not .lock: each job that takes the lock rewrites its holder record (skipping too)."""
+    """The run's files, less its lock: deciding to skip holds the lock, which records who held it last."""
     files = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != LOCK_NAME)
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in files}
 

@@ -8,8 +8,8 @@ import torch
 
 from cnnlab.data.datamodule import build_data
 from cnnlab.engine.tasks import TASKS, Classification, ImageRegression
+from cnnlab.engine.validate import validate
 from cnnlab.errors import ConfigError
-from cnnlab.validate import validate
 from tests.conftest import options
 
 DATASETS = options("dataset")

@@ -12,9 +12,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2, metadata
 from torch.utils.tensorboard import SummaryWriter
 
-from cnnlab.engine.run_files import write_resolved_config
+from cnnlab.compare.tensorboard_root import experiment_root, refresh_root_experiment
 from cnnlab.engine.tensorboard_log import write_experiment
-from cnnlab.tensorboard_root import experiment_root, main, refresh_root_experiment
+from cnnlab.rundir.files import write_resolved_config
+from cnnlab.tensorboard_root import main
 from tests.conftest import composed
 from tests.test_tensorboard_http import train
 
@@ -68,7 +69,7 @@ def outputs(tmp_path: Path) -> Path:
 
 def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs, caplog):
     assert metadata.EXPERIMENT_TAG in hparams_content(outputs / "sweeps" / "lr")
-    with caplog.at_level(logging.INFO, logger="cnnlab.tensorboard_root"):
+    with caplog.at_level(logging.INFO, logger="cnnlab.compare.tensorboard_root"):
         runs = refresh_root_experiment(outputs)
     assert runs == sorted(outputs / name for name in RUNS)
 
@@ -102,7 +103,7 @@ def test_root_summary_holds_every_runs_keys_and_is_the_only_one(outputs, caplog)
     }
     assert len(list((outputs / "runs" / "single" / "tb").glob("events.out.tfevents.*"))) == 1
     # ... and is named in a warning, since TensorBoard may still take its one-key experiment.
-    (removed, warned) = [r for r in caplog.records if r.name == "cnnlab.tensorboard_root"]
+    (removed, warned) = [r for r in caplog.records if r.name == "cnnlab.compare.tensorboard_root"]
     assert removed.levelno == logging.INFO and "sweeps/lr/events.out.tfevents" in removed.getMessage()
     assert warned.levelno == logging.WARNING and str(old_hparams) in warned.getMessage()
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from cnnlab.analysis.checkpoint import load_run
-from cnnlab.build import TRUST_ENV, is_trusted, trusted_prefixes
+from cnnlab.config.build import TRUST_ENV, is_trusted, trusted_prefixes
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate import evaluate_run
 from cnnlab.lab import run_task

@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from cnnlab.analysis.checkpoint import load_run
+from cnnlab.engine.reopen import load_run
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.train import run
 

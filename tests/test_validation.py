@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.engine.validate import validate
 from cnnlab.errors import ConfigError
-from cnnlab.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def test_bad_augmentation_values_are_reported_by_key(make_cfg, tmp_path):
 def test_the_schedule_is_stepped_through_before_any_work(make_cfg):
     """Past the table's checks, the dry run itself finds a schedule that turns the lr negative or that
     fails when stepped (as StepLR with step_size=0 did, after a whole epoch)."""
-    from cnnlab.validate import check_optimizer_and_schedule
+    from cnnlab.engine.validate import check_optimizer_and_schedule
 
     with pytest.raises(ConfigError, match=r"learning rate -0\.00\d+ at epoch 2"):
         check_optimizer_and_schedule(make_cfg("scheduler=exponential", "scheduler.build.gamma=-1"))
@@ -87,8 +87,8 @@ def test_a_short_per_step_schedule_is_judged_by_the_real_batches_per_epoch(make_
     """One epoch of one-cycle is fine (the dry run once assumed 4 batches an epoch, where pct_start 0.25
     leaves no step for the warm-up, and refused `experiment=quickstart trainer.epochs=1`); a run whose
     real batches per epoch are that few is refused naming them, before a step, not by a traceback."""
+    from cnnlab.engine.validate import check_optimizer_and_schedule
     from cnnlab.train import run
-    from cnnlab.validate import check_optimizer_and_schedule
 
     check_optimizer_and_schedule(make_cfg("experiment=quickstart", "trainer.epochs=1"))
     with pytest.raises(ConfigError, match=r"trainer\.epochs=1 x 4 batches per epoch"):

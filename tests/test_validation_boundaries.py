@@ -1,4 +1,4 @@
-"""Every rule of src/cnnlab/validate.py (RULES and ARGUMENT_RULES) at its edges: the first value past
+"""Every rule of src/cnnlab/engine/validate.py (RULES and ARGUMENT_RULES) at its edges: the first value past
 the edge is refused naming the key, and the edge value itself is accepted. The edges are written here
 by hand, from what README and conf/ promise, not read from the rules, so an off-by-one in a rule fails."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from cnnlab.engine.validate import ARGUMENT_RULES, RULES, validate
 from cnnlab.errors import ConfigError
-from cnnlab.validate import ARGUMENT_RULES, RULES, validate
 
 # A boolean refuses the strings and numbers YAML or a user may mean as one.
 BOOLEAN = (["no", "1", "null", "'true'"], ["true", "false"], [])

@@ -9,7 +9,6 @@ cnnlab/sweep/grid.py; this module imports neither.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 import types
@@ -24,9 +23,10 @@ from hydra.core.utils import setup_globals
 from hydra.errors import ConfigCompositionException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from cnnlab.analysis.checkpoint import TrainedRun, load_run
-from cnnlab.composition_errors import as_config_error
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.config.composition_errors import as_config_error
+from cnnlab.config.paths import CONF_DIR
+from cnnlab.engine.reopen import TrainedRun, load_run
+from cnnlab.rundir.files import SUMMARY, read_summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,10 +50,14 @@ class Result:
         run_dir = Path(run_dir)
         metrics_csv = run_dir / "metrics.csv"
         metrics = pd.read_csv(metrics_csv) if metrics_csv.is_file() else pd.DataFrame()
-        return cls(run_dir, json.loads((run_dir / "summary.json").read_text()), metrics)
+        summary = read_summary(run_dir)
+        if summary is None:
+            raise FileNotFoundError(f"{run_dir / SUMMARY} does not exist: {run_dir} is not a run dir")
+        return cls(run_dir, summary, metrics)
 
-    def load(self, checkpoint: str = "last", device: str = "cpu") -> TrainedRun:
-        """The trained model (eval mode) with its config: checkpoints/<checkpoint>.pt, last or best."""
+    def load(self, checkpoint: str = "final", device: str = "cpu") -> TrainedRun:
+        """The trained model (eval mode) with its config: `last`, `best`, or `final` (the weights the run
+        ended with: its best epoch's when early stopping restored them)."""
         return load_run(self.run_dir, map_location=device, checkpoint=checkpoint)
 
 

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.labbook.artefacts import Missing, best_job, read_sweep
-from cnnlab.labbook.collect import collect_lab
-from cnnlab.labbook.registry import LABS, SELECT, all_labs
-from cnnlab.labbook.render import build_all
-from cnnlab.labbook.targets import make_text
+from cnnlab.labs.book.artefacts import Missing, best_job, read_sweep
+from cnnlab.labs.book.collect import collect_lab
+from cnnlab.labs.book.labs import all_labs
+from cnnlab.labs.book.registry import LABS, SELECT
+from cnnlab.labs.book.render import build_all
+from cnnlab.labs.book.targets import make_text
 
 OUT_ROOT = Path("experiments")
 

@@ -13,13 +13,12 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cnnlab.analysis.checkpoint import load_run
-from cnnlab.composition_errors import reports_composition_errors
-from cnnlab.engine.evaluation import CHECKPOINTS
+from cnnlab.config.composition_errors import reports_composition_errors
 from cnnlab.engine.model_export import FORMATS, export_model, max_difference
+from cnnlab.engine.reopen import open_run
+from cnnlab.engine.validate import CONF_DIR
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.evaluate import quote_run_dir
-from cnnlab.validate import CONF_DIR
 
 
 def export_run(
@@ -39,11 +38,7 @@ def export_run(
         )
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is not an export format; use one of {sorted(FORMATS)}.")
-    if checkpoint not in CHECKPOINTS:
-        raise ConfigError(
-            f"checkpoint={checkpoint!r} is not a checkpoint name; use one of {list(CHECKPOINTS)}."
-        )
-    trained = load_run(run_dir, checkpoint=checkpoint, trusted_targets=trusted_targets)
+    trained = open_run(run_dir, checkpoint, trusted_targets=trusted_targets)
     raw = trained.raw_model()
     path = Path(out) if out else run_dir / "export" / f"{checkpoint}{FORMATS[fmt]}"
     export_model(raw, trained.inference, fmt, path)

@@ -11,11 +11,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from cnnlab.build import build
-from cnnlab.composition_errors import reports_composition_errors
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.config.build import build
+from cnnlab.config.composition_errors import reports_composition_errors
+from cnnlab.config.paths import CONF_DIR
 from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.labtasks.context import TaskContext
+from cnnlab.labs.exercises.context import ExerciseContext
 
 
 def run_task(cfg: DictConfig) -> dict:
@@ -25,11 +25,11 @@ def run_task(cfg: DictConfig) -> dict:
     if "_target_" not in spec:
         raise ConfigError(
             f"task={name!r} has no _target_: a conf/task/<name>.yaml must name the function "
-            "that runs it, e.g. `_target_: cnnlab.labtasks.filters.filter_bank`."
+            "that runs it, e.g. `_target_: cnnlab.labs.exercises.filters.filter_bank`."
         )
     out_dir = task_dir(cfg)
     torch.manual_seed(cfg.seed)
-    with TaskContext(cfg, out_dir) as ctx:
+    with ExerciseContext(cfg, out_dir) as ctx:
         results = build(spec, key=f"task={name}", ctx=ctx, _convert_="all") or {}
         payload = {"task": name, **results}
         (out_dir / "results.json").write_text(json.dumps(payload, indent=2, default=_jsonable))

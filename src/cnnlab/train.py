@@ -20,17 +20,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cnnlab.api import Result, as_hydra_job, compose_train, make_callable
-from cnnlab.composition_errors import reports_composition_errors
-from cnnlab.conf_dir import CONF_DIR
+from cnnlab.compare.tensorboard_root import refresh_after_run
+from cnnlab.config.composition_errors import reports_composition_errors
+from cnnlab.config.overrides import resumed_overrides
+from cnnlab.config.paths import CONF_DIR
 from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import fit, monitored_value
-from cnnlab.engine.run_files import remove_unused_run_dir
-from cnnlab.engine.run_lock import hold_run_dir
+from cnnlab.engine.validate import validate
 from cnnlab.errors import CnnlabError, ConfigError, disk_full_as_error
-from cnnlab.overrides import resumed_overrides
+from cnnlab.rundir.lock import hold_run_dir, remove_unused_run_dir
+from cnnlab.rundir.status import COMPLETED, DIVERGED
 from cnnlab.sweep import run_sweep_job
-from cnnlab.tensorboard_root import refresh_after_run
-from cnnlab.validate import validate
 
 log = logging.getLogger("cnnlab.train")
 
@@ -70,7 +70,7 @@ def train_run(
     validate(cfg, overrides or [])
     with nullcontext() if locked else hold_run_dir(run_dir), disk_full_as_error(run_dir):
         summary = fit(cfg, run_dir, overrides or [], hooks)
-    if summary["status"] == "completed":
+    if summary["status"] == COMPLETED:
         log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
     return summary
 
@@ -89,7 +89,7 @@ def main(cfg: DictConfig) -> float:
     except KeyboardInterrupt:
         sys.exit(130)
     refresh_after_run(Path(summary["run_dir"]), Path(cfg.paths.output_dir))
-    if summary["status"] == "diverged":
+    if summary["status"] == DIVERGED:
         sys.exit(1)  # its message is logged; a script or CI running it alone must notice
     return monitored_value(summary)
 

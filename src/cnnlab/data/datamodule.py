@@ -10,14 +10,20 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import Subset
 
-from cnnlab.build import build
+from cnnlab.config.build import build
 from cnnlab.data.augment import Augmentation
 from cnnlab.data.cache import cached_json, cached_split, cached_tensors
-from cnnlab.data.imageset import Buckets, channel_stats, split_indices, split_train_val, subsample
+from cnnlab.data.imageset import (
+    Buckets,
+    batch_targets,
+    channel_stats,
+    split_indices,
+    split_train_val,
+    subsample,
+)
 from cnnlab.data.protocols import DataSource, Loader
 from cnnlab.data.tensor_loader import TensorLoader
 from cnnlab.data.whitening import WHITENINGS, zca_whitening
-from cnnlab.engine.tasks import Task, make_task
 from cnnlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,6 @@ class DataModule:
     val: Loader | None
     test: Loader
     input_shape: tuple[int, int, int]
-    task: Task
     mean: list[float] | None = None
     std: list[float] | None = None
     # ZCA's mean image and matrix (dataset.whitening=zca), on the loaders' device.
@@ -95,7 +100,6 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         eps = float(ds.whitening_eps)
         zca_path = cache_dir / f"{source.cache_key}-zca-v{ds.val_fraction}-s{ds.split_seed}-e{eps}.pt"
         zca = cached_tensors(zca_path, lambda: zca_whitening(train, eps))
-    task = make_task(ds.task)
     channels, size = train[0].x.shape[1], train[0].x.shape[-1]
     input_shape = (channels, augmentation.output_size(size), augmentation.output_size(size))
     memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
@@ -114,7 +118,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
                 transform=augmentation.apply if training else _evaluate(augmentation),
                 mean=mean,
                 std=std,
-                targets=task.batch_targets,
+                targets=batch_targets,
                 whitening=zca_on_device,
                 chunk=trainer.get("prepare_chunk", 0) if training else 0,
                 **common,
@@ -168,7 +172,6 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         val_loader,
         test_loader,
         input_shape,
-        task,
         mean,
         std,
         zca_on_device,

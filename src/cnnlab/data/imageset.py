@@ -30,6 +30,13 @@ class ImageSet:
 Buckets = list[ImageSet]
 
 
+def batch_targets(y: torch.Tensor) -> torch.Tensor:
+    """A batch's targets as the loss takes them: image targets (image regression), stored as uint8 in
+    [0, 255], in [0, 1]; class labels as stored. The data decides by what it stores, so it never needs
+    to know which task learns from it."""
+    return to_unit(y) if y.dtype == torch.uint8 and y.dim() > 1 else y
+
+
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     """uint8 images as float32 in [0, 1], computed as torchvision's v2.ToDtype(scale=True) does
     (times 1/255), so the tensor and classic paths give the same bits without importing torchvision."""

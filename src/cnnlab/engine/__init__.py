@@ -1,1 +1,1 @@
-"""The training loop, its metrics, checkpoints and the files a run leaves behind."""
+"""Building a run, training it (loop, checkpoints, TensorBoard), evaluating it, and reopening it."""

@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnlab.data.cache import atomic_save
+from cnnlab.config.overrides import changed_settings
 from cnnlab.errors import CheckpointError, ConfigError, said
-from cnnlab.overrides import changed_settings
+from cnnlab.rundir.atomic import atomic_save
+
+# The checkpoints a run dir keeps: the last epoch's (to resume from) and the best by trainer.monitor.
+CHECKPOINTS = ("last", "best")
 
 
 def rng_state() -> dict[str, Any]:

@@ -8,7 +8,6 @@ and the images it gets most confidently wrong, from one batched pass over a spli
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,42 +16,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.data.datamodule import class_names
+from cnnlab.engine.class_metrics import ClassEvaluation
 from cnnlab.engine.loop import bf16_autocast
 from cnnlab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    from cnnlab.engine.reopen import TrainedRun
     from cnnlab.engine.run import RunModel
 
 EVALUATION_DIR = "evaluation"
 # The splits evaluated with eval-time loaders (train's loader shuffles and augments).
 EVALUATED_SPLITS = ("test", "val")
-CHECKPOINTS = ("last", "best")
 MISTAKES_SHOWN = 25
-
-
-@dataclass
-class ClassEvaluation:
-    """What one pass over a split gives: the C x C confusion matrix (rows: true class, columns:
-    predicted) and the most confidently misclassified images, most confident first, as the loader
-    gave them (normalised), with their true and predicted labels and the predicted probability."""
-
-    confusion: torch.Tensor
-    mistakes: torch.Tensor
-    mistake_true: torch.Tensor
-    mistake_pred: torch.Tensor
-    mistake_confidence: torch.Tensor
-
-    @property
-    def images(self) -> int:
-        return int(self.confusion.sum())
-
-    @property
-    def correct(self) -> int:
-        return int(self.confusion.trace())
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(self.images, 1)
 
 
 @torch.no_grad()
@@ -106,27 +81,13 @@ def _most_confident(kept: tuple[torch.Tensor, ...], batch: tuple[torch.Tensor, .
     return tuple(t[top] for t in merged)
 
 
-def per_class_metrics(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per class, from the confusion matrix: its images (support), predictions and correct ones;
-    precision TP / predicted and recall TP / support (NaN where the denominator is 0: undefined); and
-    accuracy (TP + TN) / N, the class's own yes/no decision over every image. Recall is the share of
-    the class's images classified correctly, what is often called the class's accuracy."""
-    counts = confusion.double()
-    correct = counts.diag()
-    support, predicted, total = counts.sum(1), counts.sum(0), counts.sum()
-    true_negative = total - support - predicted + correct
-    return {
-        "images": support.long(),
-        "predicted": predicted.long(),
-        "correct": correct.long(),
-        "precision": correct / predicted,
-        "recall": correct / support,
-        "accuracy": (correct + true_negative) / total,
-    }
-
-
 def evaluate_split(
-    run: RunModel, run_dir: Path, split: str, checkpoint: str, epoch: int, keep: int = MISTAKES_SHOWN
+    run: RunModel | TrainedRun,
+    run_dir: Path,
+    split: str,
+    checkpoint: str,
+    epoch: int,
+    keep: int = MISTAKES_SHOWN,
 ) -> dict[str, Any]:
     """Evaluate `run.model` (the weights of `checkpoint`, after `epoch` epochs) on `split`, and write
     the files and TensorBoard images; returns what evaluation.json holds."""

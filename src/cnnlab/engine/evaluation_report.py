@@ -23,8 +23,8 @@ from PIL import Image
 from tabulate import tabulate
 from torch.utils.tensorboard import SummaryWriter
 
-from cnnlab.data.cache import atomic_write_text
-from cnnlab.engine.evaluation import ClassEvaluation, per_class_metrics
+from cnnlab.engine.class_metrics import ClassEvaluation, per_class_metrics
+from cnnlab.rundir.atomic import atomic_write_text
 
 # Above this many classes the confusion matrix's cells are too small to print their counts in.
 ANNOTATED_CLASSES = 20

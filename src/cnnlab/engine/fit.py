@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.config.overrides import quoted_value
 from cnnlab.data.datamodule import class_names
 from cnnlab.engine.checkpoint import (
     check_resume_config,
@@ -42,11 +43,18 @@ from cnnlab.engine.interrupts import sigint_deferred
 from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.mlflow_log import tracker_for
 from cnnlab.engine.run import Run, build_run
-from cnnlab.engine.run_files import MetricsCSV, metric_columns, write_resolved_config, write_summary
-from cnnlab.engine.run_lock import now, process_record
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
 from cnnlab.errors import CheckpointError, ConfigError, said
-from cnnlab.overrides import quoted_value
+from cnnlab.rundir import status as statuses
+from cnnlab.rundir.files import (
+    METRICS,
+    SUMMARY,
+    MetricsCSV,
+    metric_columns,
+    write_resolved_config,
+    write_summary,
+)
+from cnnlab.rundir.lock import now, process_record
 
 log = logging.getLogger(__name__)
 # What resuming reads from checkpoints/last.pt (the scheduler's state is None for a run without one).
@@ -90,9 +98,9 @@ def fit(
         forget_previous_run(run_dir)
 
     resolved = OmegaConf.to_container(cfg, resolve=True)  # once: config.yaml, HParams, every checkpoint
-    inference = inference_record(run.data, class_names(cfg) if run.task.has_classes else None)
+    inference = inference_record(run.data, run.task.name, class_names(cfg) if run.task.has_classes else None)
     tracker = tracker_for(cfg, run_dir, resuming=first_epoch > 0)  # logger=mlflow; before any file
-    metrics = MetricsCSV(run_dir / "metrics.csv", metric_columns(run.task.metric), first_epoch)
+    metrics = MetricsCSV(run_dir / METRICS, metric_columns(run.task.metric), first_epoch)
     write_resolved_config(run_dir, cfg)
     tb = TensorBoardLog(run_dir, purge_step=first_epoch + 1 if first_epoch else None)
     tb.start_session(hparams_of(resolved))
@@ -101,7 +109,7 @@ def fit(
     data = run.data
     summary: dict[str, Any] = {
         "name": cfg.name,
-        "status": "running",
+        "status": statuses.RUNNING,
         "task": run.task.name,
         "monitor": trainer.monitor,
         "n_params": run.n_params,
@@ -139,7 +147,7 @@ def fit(
     def finish(status: str, stop_reason: str, message: str | None = None) -> dict[str, Any]:
         rows = metrics.rows
         final = rows[-1] if rows else {}
-        if status == "completed" and restore_best and best is not None:
+        if status == statuses.COMPLETED and restore_best and best is not None:
             run.model.load_state_dict(load_checkpoint(best_path, run.device)["model"])
             final = best["row"]
             summary["restored_epoch"] = int(best["epoch"])
@@ -156,10 +164,10 @@ def fit(
             summary["early_stopping"] = stopper.record()
         if message:
             summary["message"] = message
-        write_summary(run_dir / "summary.json", summary)
+        write_summary(run_dir / SUMMARY, summary)
         tb.end_session(status, best, stop_reason, len(rows))
         tb.close()
-        if tracker is not None and status != "completed":  # a completed run is evaluated first
+        if tracker is not None and status != statuses.COMPLETED:  # a completed run is evaluated first
             tracker.end(summary)
         return summary
 
@@ -172,7 +180,7 @@ def fit(
             summary["initial"] = initial_metrics(run)
             log.info("before training: %s", summary["initial"])
         checkpoint(0)
-    write_summary(run_dir / "summary.json", summary)
+    write_summary(run_dir / SUMMARY, summary)
     epoch = first_epoch
     if first_epoch == trainer.epochs:
         log.warning(
@@ -206,7 +214,7 @@ def fit(
                 log.info(_epoch_line(row, trainer.epochs))
                 checkpoint(epoch + 1, improved=best is not previous)
                 summary.update(epochs_completed=epoch + 1, heartbeat=now())
-                write_summary(run_dir / "summary.json", summary)
+                write_summary(run_dir / SUMMARY, summary)
             stop = first_stop(tuple(hooks), row)
             if stop is not None:
                 break
@@ -226,19 +234,19 @@ def fit(
             f"(optimizer.lr={cfg.optimizer.get('lr')}) or add a schedule/normalisation."
         )
         log.error(message)
-        return finish("diverged", DIVERGED, message)
+        return finish(statuses.DIVERGED, DIVERGED, message)
     except KeyboardInterrupt:
         log.warning("interrupted in epoch %d; resume with: %s", epoch + 1, resume_command(run_dir))
-        finish("interrupted", INTERRUPTED)
+        finish(statuses.INTERRUPTED, INTERRUPTED)
         raise
     except Exception as error:
-        finish("failed", FAILED, f"{type(error).__name__}: {error}")
+        finish(statuses.FAILED, FAILED, f"{type(error).__name__}: {error}")
         raise
     if stop is not None:  # a hook ended the run: its files are complete, no end-of-run evaluation
         log.info(stop.message)
         summary.update(stop.record)
         return finish(stop.status, stop.reason, stop.message)
-    summary = finish("completed", stop_reason)
+    summary = finish(statuses.COMPLETED, stop_reason)
     if trainer.get("evaluate_at_end", True):
         restored = summary.get("restored_epoch")
         evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")

@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 INFERENCE_KEY = "inference"
 
 
-def inference_record(data: DataModule, class_names: list[str] | None) -> dict[str, Any]:
+def inference_record(data: DataModule, task: str, class_names: list[str] | None) -> dict[str, Any]:
     """What a checkpoint carries so its model can be used without the data set: the task, the image
     shape the data had (None for several sizes) and the model's input shape, the per-channel mean and
     std, the ZCA whitening (tensors) and, for classification, each label's name."""
     zca = data.whitening
     return {
-        "task": data.task.name,
+        "task": task,
         "image_shape": list(data.image_shape) if data.image_shape else None,
         "input_shape": list(data.input_shape),
         "mean": data.mean,

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from cnnlab.engine.run_files import scalar_tag
 from cnnlab.errors import ConfigError
+from cnnlab.rundir.files import scalar_tag
+from cnnlab.rundir.status import COMPLETED, INTERRUPTED, PRUNED
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -30,7 +31,7 @@ RUN_FILE = "mlflow_run.json"
 PARENT_FILE = ".mlflow_parent.json"
 # cnnlab's statuses as MLflow's run statuses (a pruned run ended early on purpose, its files complete; the
 # `cnnlab.status` tag says which); any other is FAILED.
-STATUSES = {"completed": "FINISHED", "pruned": "FINISHED", "interrupted": "KILLED"}
+STATUSES = {COMPLETED: "FINISHED", PRUNED: "FINISHED", INTERRUPTED: "KILLED"}
 # Run-dir entries that are not the run's files (the lock) or are Hydra's own copy of the config.
 NOT_ARTIFACTS = {".lock", RUN_FILE}
 PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value

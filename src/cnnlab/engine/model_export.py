@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from cnnlab.data.cache import atomic_write_text, replacing
 from cnnlab.engine.inference import RawImageModel
 from cnnlab.errors import ConfigError
+from cnnlab.rundir.atomic import atomic_write_text, replacing
 
 # format -> file suffix
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,13 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from cnnlab.build import build
+from cnnlab.config.build import build
 from cnnlab.data.datamodule import DataModule, build_data
 from cnnlab.engine.device import native_bf16, resolve_amp
 from cnnlab.engine.loop import evaluate, train_epoch
-from cnnlab.engine.tasks import EpochLogger, Task
+from cnnlab.engine.tasks import EpochLogger, Task, make_task
+from cnnlab.engine.validate import check_optimizer_and_schedule
 from cnnlab.models import build_model, count_parameters
-from cnnlab.validate import check_optimizer_and_schedule
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ class RunModel:
     data: DataModule
     model: nn.Module
 
-    @property
+    @cached_property
     def task(self) -> Task:
-        """What is learned (the data set's `task`): its metric, targets and per-epoch logs."""
-        return self.data.task
+        """What is learned (the data set's `task`): its metric, augmentation rule and per-epoch logs."""
+        return make_task(self.cfg.dataset.task)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def build_run(cfg: DictConfig, device: torch.device) -> Run:
     """Seed, then build data, model, optimiser, scheduler and loss from config (in that order, so
     the same seed gives the same initial weights whoever builds the run)."""
     amp, data = _seeded_data(cfg, device)
-    epoch_loggers = data.task.epoch_loggers(data.loaders())
+    epoch_loggers = make_task(cfg.dataset.task).epoch_loggers(data.loaders())
     model = _model(cfg, data, device)
     optimizer = build(cfg.optimizer, key="optimizer")(model.parameters())
     scheduler = None

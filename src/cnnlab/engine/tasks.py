@@ -1,8 +1,8 @@
 """What is being learned, as an object: classification or image regression.
 
 A task owns its metric and whether higher is better (conf/ derives `dataset.metric` and
-`dataset.metric_mode` from it), how a batch's targets are prepared, which augmentations it
-allows, and what it logs each epoch beyond the scalars. `dataset.task` names one.
+`dataset.metric_mode` from it), which augmentations it allows, and what it logs each epoch beyond
+the scalars. `dataset.task` names one.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from cnnlab.build import build
-from cnnlab.data.imageset import to_unit
+from cnnlab.config.build import build
 from cnnlab.data.protocols import Loader
 from cnnlab.engine.regression import GridLogger, psnr
 from cnnlab.errors import ConfigError
@@ -28,7 +27,8 @@ class EpochLogger(Protocol):
 
 
 class Task:
-    """The defaults: targets batched as stored, every augmentation allowed, nothing extra logged."""
+    """The defaults: every augmentation allowed, nothing extra logged (targets reach it as the data
+    stores them, image targets in [0, 1]: data/imageset.batch_targets)."""
 
     name: ClassVar[str]
     metric: ClassVar[str]
@@ -39,10 +39,6 @@ class Task:
     def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The batch's summed metric, left on the device (the loop divides by the images seen)."""
         raise NotImplementedError
-
-    def batch_targets(self, y: torch.Tensor) -> torch.Tensor:
-        """A batch's targets as the loss takes them, from the stored ones."""
-        return y
 
     def check_augmentation(self, augmentation: DictConfig, dataset: str) -> None:
         """Raise ConfigError when the augmentation config cannot be used with this task."""
@@ -75,9 +71,6 @@ class ImageRegression(Task):
 
     def score(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return psnr(output, target) * target.shape[0]
-
-    def batch_targets(self, y: torch.Tensor) -> torch.Tensor:
-        return to_unit(y)
 
     def check_augmentation(self, augmentation: DictConfig, dataset: str) -> None:
         moved = build(augmentation, key="augmentation").pixel_moving_settings()

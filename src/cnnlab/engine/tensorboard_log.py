@@ -1,7 +1,7 @@
 """A run's TensorBoard events, written into the run dir itself so TensorBoard names the run after it:
 scalars per epoch (train/, val/, test/ first; opt/ and perf/ after) and an HParams session holding
 every setting under its dotted config name. A log root (outputs/) gets one experiment summary,
-holding the union of its runs' keys, the keys that vary listed first (cnnlab.tensorboard_root).
+holding the union of its runs' keys, the keys that vary listed first (cnnlab.compare.tensorboard_root).
 
 Runs write only session start/end summaries; an experiment summary in each run would make
 TensorBoard pick one run's keys for all (it reads the first experiment it finds).
@@ -10,22 +10,29 @@ TensorBoard pick one run's keys for all (it reads the first experiment it finds)
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from omegaconf import OmegaConf
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from torch.utils.tensorboard import SummaryWriter
 
-from cnnlab.engine.run_files import RESOLVED_CONFIG, SPLITS, scalar_tag
-from cnnlab.overrides import flatten, is_plumbing
+from cnnlab.config.overrides import flatten, is_plumbing
+from cnnlab.rundir.files import (
+    METRICS,
+    RESOLVED_CONFIG,
+    SPLITS,
+    SUMMARY,
+    RunFileError,
+    read_config,
+    read_summary,
+    scalar_tag,
+)
+from cnnlab.rundir.status import COMPLETED, DIVERGED, FAILED, PRUNED
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +41,10 @@ EVENTS_GLOB = "events.out.tfevents.*"
 STOP_REASON_TAG = "run/stop_reason"
 # summary.json status -> what the HParams table shows in its Status column.
 SESSION_STATUS = {
-    "completed": api_pb2.STATUS_SUCCESS,
-    "pruned": api_pb2.STATUS_SUCCESS,  # ended early by its search's pruner, files complete
-    "diverged": api_pb2.STATUS_FAILURE,
-    "failed": api_pb2.STATUS_FAILURE,
+    COMPLETED: api_pb2.STATUS_SUCCESS,
+    PRUNED: api_pb2.STATUS_SUCCESS,  # ended early by its search's pruner, files complete
+    DIVERGED: api_pb2.STATUS_FAILURE,
+    FAILED: api_pb2.STATUS_FAILURE,
 }
 
 
@@ -136,19 +143,20 @@ def _data_type(values: list[Any]) -> int:
 def _run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]] | None:
     """A run's summary.json, config.yaml and metric tags; None, with a warning naming the file, when one of
     them is unreadable (a damaged run dir costs its HParams row, never the others')."""
-    path = run_dir / "summary.json"
     try:
-        summary = json.loads(path.read_text())
-        path = run_dir / RESOLVED_CONFIG
-        config = OmegaConf.to_container(OmegaConf.load(path))
-        path = run_dir / "metrics.csv"
-        if isinstance(summary, dict) and isinstance(config, dict):
-            return summary, config, run_metric_tags(run_dir, summary)
-        error: Exception = ValueError("it holds no mapping")
-    except (OSError, ValueError, csv.Error, yaml.YAMLError) as unreadable:  # ValueError: JSON, Unicode
-        error = unreadable
-    log.warning("HParams: skipping %s, which is unreadable (%s)", path, " ".join(str(error).split()))
-    return None
+        summary, config = read_summary(run_dir), read_config(run_dir)
+    except RunFileError as error:
+        log.warning("HParams: skipping %s, which is unreadable (%s)", error.path, error.what)
+        return None
+    if summary is None or config is None:
+        return None
+    try:
+        return summary, config, run_metric_tags(run_dir, summary)
+    except (OSError, ValueError, csv.Error) as error:  # ValueError: Unicode errors too
+        log.warning(
+            "HParams: skipping %s, which is unreadable (%s)", run_dir / METRICS, " ".join(str(error).split())
+        )
+        return None
 
 
 def experiment_of(run_dirs: list[Path]) -> api_pb2.Experiment:
@@ -183,7 +191,7 @@ def remove_events(directory: Path) -> None:
 def write_experiment(root: Path, run_dirs: list[Path]) -> None:
     """Replace root's experiment summary (root's own event files hold nothing else) by one for run_dirs;
     the new file is written before the old ones go, so a reader always finds one."""
-    usable = [d for d in run_dirs if (d / RESOLVED_CONFIG).is_file() and (d / "summary.json").is_file()]
+    usable = [d for d in run_dirs if (d / RESOLVED_CONFIG).is_file() and (d / SUMMARY).is_file()]
     if not usable:
         return
     old = set(root.glob(EVENTS_GLOB))

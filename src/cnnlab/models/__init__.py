@@ -6,7 +6,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from cnnlab.build import build
+from cnnlab.config.build import build
 from cnnlab.errors import ConfigError
 
 

@@ -1,7 +1,7 @@
 """The Hydra callback around a multirun: at its start it checks the sweeper's storage, locks the sweep dir
 (one sweep per sweep dir at a time), records the swept keys and opens MLflow's parent run (logger=mlflow);
 at its end it writes the sweep's report, refreshes the TensorBoard HParams experiment of outputs/
-(cnnlab.tensorboard_root) and, when jobs failed or diverged, prints one screen of them and ends the
+(cnnlab.compare.tensorboard_root) and, when jobs failed or diverged, prints one screen of them and ends the
 process non-zero so scripts and CI notice, as a single run would."""
 
 from __future__ import annotations
@@ -16,17 +16,16 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.errors import CnnlabError, said, unusable_path
+from cnnlab.rundir.status import FAILING
 
 if TYPE_CHECKING:
-    from cnnlab.report import Report
+    from cnnlab.compare.collect import Report
 
 log = logging.getLogger("cnnlab.sweep")
+# The statuses that make a sweep exit non-zero (rundir/status.FAILING): a diverged job finished, but a
+# single run of it exits 1; `died` (or `running` after the sweep) means a job was killed. A pruned job (an
+# Optuna search's pruner stopped it) is a normal outcome of a search: not among them.
 
-# Statuses that mean a job did not finish: `died` (or `running` after the sweep) means it was killed.
-NOT_FINISHED = ("failed", "running", "died", "interrupted")
-# Statuses that make the sweep exit non-zero: a diverged job finished, but a single run of it exits 1. A
-# pruned job (an Optuna search's pruner stopped it) is a normal outcome of a search: in neither.
-FAILING = (*NOT_FINISHED, "diverged")
 MAX_LISTED = 15
 
 
@@ -67,7 +66,7 @@ class SweepReport(Callback):
         missing or unreachable) is one paragraph and exit status 2 (Hydra would only warn about a callback's
         error)."""
         from cnnlab.engine.mlflow_log import start_sweep
-        from cnnlab.engine.run_lock import lock_sweep_dir
+        from cnnlab.rundir.lock import lock_sweep_dir
         from cnnlab.sweep.jobs import swept_keys, write_swept_keys
         from cnnlab.sweep.storage import check_storage_url
 
@@ -104,9 +103,12 @@ class SweepReport(Callback):
                 self._lock = None
 
     def _report(self, config: DictConfig, sweep_dir: Path, output_dir: Path) -> None:
+        from cnnlab.compare.tables import (  # pandas, matplotlib: paid by sweeps only
+            figure_names,
+            write_report,
+        )
+        from cnnlab.compare.tensorboard_root import experiment_root, refresh_or_warn
         from cnnlab.engine.mlflow_log import end_sweep
-        from cnnlab.report import figure_names, write_report  # pandas, matplotlib: paid by sweeps only
-        from cnnlab.tensorboard_root import experiment_root, refresh_or_warn
 
         refresh_or_warn(experiment_root(sweep_dir, output_dir))
         try:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnlab.api import compose_train
+from cnnlab.config.overrides import quoted_value
 from cnnlab.errors import ConfigError
-from cnnlab.overrides import quoted_value
 
 if TYPE_CHECKING:
     import pandas as pd

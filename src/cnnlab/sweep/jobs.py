@@ -4,9 +4,7 @@ instead of taking the other jobs down with it."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import logging
 import math
 import os
@@ -18,25 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlab.config.overrides import changed_settings, is_plumbing, split_override
 from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import monitored_value
-from cnnlab.engine.run_files import RESOLVED_CONFIG, write_summary
-from cnnlab.engine.run_lock import DirBusy, hold_run_dir, run_status
 from cnnlab.engine.tensorboard_log import remove_events
-from cnnlab.overrides import changed_settings, is_plumbing, split_override
+from cnnlab.rundir.files import SUMMARY, RunFileError, read_config, read_metrics, read_summary, write_summary
+from cnnlab.rundir.lock import DirBusy, hold_run_dir, run_status
+from cnnlab.rundir.status import DIED, FAILED, FINISHED, RUNNING
 from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
 from cnnlab.sweep.study import TRIAL_ENV
 
 log = logging.getLogger("cnnlab.sweep")
 
 MAX_DIRNAME = 200
-# Outcomes a rerun would only repeat: skipped. A diverged run is a result (NaN), not an error; a pruned
-# one was stopped on purpose by its search (hydra/sweeper=optuna), so it is not retried either.
-FINISHED = ("completed", "diverged", "pruned")
 
 
 # Written into the sweep dir when a multirun starts (sweep/callback.py): the keys it varies.
@@ -55,7 +50,7 @@ def job_dirname(override_dirname: str, task: list[str] | None = None, sweep_dir:
         return everything
     name = _one_component(",".join(varying))
     older = Path(sweep_dir) / everything
-    if not (Path(sweep_dir) / name).exists() and (older / "summary.json").is_file():
+    if not (Path(sweep_dir) / name).exists() and (older / SUMMARY).is_file():
         return everything
     return name
 
@@ -96,15 +91,11 @@ def _one_component(override_dirname: str) -> str:
 def stored_config(run_dir: Path) -> dict[str, Any] | None:
     """The resolved config a run trained with, from the run's config.yaml (plain YAML: the skip check
     never unpickles a checkpoint)."""
-    path = run_dir / RESOLVED_CONFIG
-    if not path.is_file():
-        return None
     try:
-        stored = OmegaConf.to_container(OmegaConf.load(path))
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        log.warning("cannot read %s (%s): treating the run as new", path, error)
+        return read_config(run_dir)
+    except RunFileError as error:
+        log.warning("cannot read %s (%s): treating the run as new", error.path, error.what)
         return None
-    return stored if isinstance(stored, dict) else None
 
 
 UNREADABLE: dict[str, Any] = {}  # what _read_summary returns for a summary.json that is not a run's summary
@@ -113,23 +104,11 @@ UNREADABLE: dict[str, Any] = {}  # what _read_summary returns for a summary.json
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
     """run_dir's summary.json; None when there is none, UNREADABLE (with a warning naming it) when it is not
     a run summary (binary, cut short, a list)."""
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        return None
     try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError alike
-        summary = error
-    if isinstance(summary, dict):
-        return summary
-    log.warning("%s is not a run summary (%s): training this job afresh", path, _what(summary))
-    return UNREADABLE
-
-
-def _what(value: Any) -> str:
-    return (
-        " ".join(str(value).split()) if isinstance(value, Exception) else f"it holds a {type(value).__name__}"
-    )
+        return read_summary(run_dir)
+    except RunFileError as error:
+        log.warning("%s is not a run summary (%s): training this job afresh", error.path, error.what)
+        return UNREADABLE
 
 
 def same_config(run_dir: Path, cfg: DictConfig, overrides: list[str], summary: dict[str, Any]) -> bool:
@@ -167,18 +146,18 @@ def record_failure(
     """Leave status `failed` and the error in summary.json, whether or not fit got to write one."""
     summary = _read_summary(run_dir) or {}
     # Written by fit during this attempt (1 s of slack for coarse file-system clocks)?
-    fresh = summary and (run_dir / "summary.json").stat().st_mtime >= started - 1.0
-    if not (fresh and summary.get("status") == "failed"):
+    fresh = summary and (run_dir / SUMMARY).stat().st_mtime >= started - 1.0
+    if not (fresh and summary.get("status") == FAILED):
         summary = {
             "name": cfg.get("name"),
-            "status": "failed",
+            "status": FAILED,
             "overrides": overrides,
             "run_dir": str(run_dir),
             "wall_s": time.time() - started,
             "message": f"{type(error).__name__}: {error}",
         }
     summary["traceback"] = "".join(traceback.format_exception(error))
-    write_summary(run_dir / "summary.json", summary)
+    write_summary(run_dir / SUMMARY, summary)
 
 
 def trial_hooks(hydra_cfg: DictConfig, cfg: DictConfig) -> tuple[EpochHook, ...]:
@@ -191,17 +170,12 @@ def trial_hooks(hydra_cfg: DictConfig, cfg: DictConfig) -> tuple[EpochHook, ...]
     return (trial_of_job(hydra_cfg, cfg.trainer.monitor),)
 
 
-def _metrics_rows(run_dir: Path) -> list[dict[str, float]]:
-    with (run_dir / "metrics.csv").open(newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
-
-
 def _replay_into_trial(hydra_cfg: DictConfig, cfg: DictConfig, run_dir: Path) -> None:
     """A finished run dir that an Optuna search asked for again: its epochs become the new trial's
     per-epoch values, so pruners and the dashboard see them as if it had trained."""
     try:
         for hook in trial_hooks(hydra_cfg, cfg):
-            hook.replay(_metrics_rows(run_dir))
+            hook.replay(read_metrics(run_dir))
     except Exception as error:  # noqa: BLE001  (the run is finished; its trial just lacks its curve)
         log.warning("could not report %s's epochs to its trial: %s", run_dir, error)
 
@@ -252,7 +226,7 @@ def _sweep_job(cfg: DictConfig, train: Callable[..., float], run_dir: Path) -> f
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
     summary = _read_summary(run_dir)
-    if summary and run_status(run_dir, summary) == "running":  # the lock would refuse it: say so at once
+    if summary and run_status(run_dir, summary) == RUNNING:  # the lock would refuse it: say so at once
         log.warning("skipping %s: another process (pid %s) is training it now", run_dir, summary.get("pid"))
         return math.nan
     if cfg.trainer.num_threads is None:
@@ -285,7 +259,7 @@ def _finished_value(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> flo
         cfg.trainer.resume = False
         return None
     status = str(summary.get("status"))
-    if status in FINISHED:
+    if status in FINISHED:  # a rerun would only repeat it: skipped (a diverged run is a result, NaN)
         value = monitored_value(summary)
         log.info(
             "skipping %s: already %s with this config (%s=%s)", run_dir, status, summary.get("monitor"), value
@@ -295,7 +269,7 @@ def _finished_value(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> flo
         log.info(
             "%s stopped as %s: resuming from its checkpoint",
             run_dir,
-            "died" if status == "running" else status,
+            DIED if status == RUNNING else status,
         )
         cfg.trainer.resume = True
     return None

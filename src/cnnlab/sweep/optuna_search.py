@@ -24,9 +24,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
-from cnnlab.engine.run_files import trial_state
 from cnnlab.errors import ConfigError
-from cnnlab.report import read_summary
+from cnnlab.rundir.files import RunFileError, read_summary
+from cnnlab.rundir.status import FAILED, trial_state
 from cnnlab.sweep.search_space import grid, grid_size, search_space
 from cnnlab.sweep.study import TRIAL_ENV, open_storage, storage_url, study_name
 
@@ -273,10 +273,14 @@ class OptunaSearch:
         """The trial's state and values, from its run dir's summary.json."""
         ret = returns[0]
         run_dir = Path(str(ret.hydra_cfg.hydra.runtime.output_dir))
-        summary = read_summary(run_dir) if (run_dir / "summary.json").is_file() else None
+        try:
+            summary = read_summary(run_dir)
+        except RunFileError as error:
+            log.warning("trial %d: %s; the trial failed", trial.number, error)
+            summary = None
         status = (summary or {}).get("status")
         if ret.status != JobStatus.COMPLETED:
-            status = "failed"
+            status = FAILED
             log.error("trial %d: its job raised %r", trial.number, ret._return_value)
         state = TrialState[trial_state(status)]
         values = [summary_value(summary or {}, key) for key in self.objectives]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cnnlab.engine.early_stopping import PRUNED
 from cnnlab.engine.epoch_hooks import Stop
+from cnnlab.rundir import status as statuses
 from cnnlab.sweep.study import TRIAL_ENV, open_storage, storage_url, study_name
 
 log = logging.getLogger("cnnlab.sweep")
@@ -52,7 +53,7 @@ class TrialPruning:
         epoch = int(row["epoch"])
         pruner = type(self.study.pruner).__name__
         return Stop(
-            status="pruned",
+            status=statuses.PRUNED,
             reason=PRUNED,
             message=(
                 f"pruned after epoch {epoch} by {pruner}: {self.monitor}={row[self.monitor]:.4g} against the "

@@ -1,0 +1,121 @@
+"""A recipe trained once per seed, read as one measurement: each value as the mean and sample standard
+deviation of its seeds (with n), each curve as a mean with a band, and when and why each seed stopped,
+so that one seed's luck never reads as an effect."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cnnlab.labs.book.formatting import fmt_value, is_percent, num, seconds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cnnlab.labs.book.collected_run import CollectedRun
+
+# A verdict over seeds waits until each side has at least this many.
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One value measured on each landed seed of a recipe that lists `wanted` seeds."""
+
+    values: tuple[Any, ...]
+    wanted: int
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(v, int | float) and not isinstance(v, bool) for v in self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float:
+        """The sample standard deviation (n - 1 in the denominator); nan for a single seed."""
+        return statistics.stdev(self.values) if self.n > 1 else math.nan
+
+    @property
+    def ready(self) -> bool:
+        """Whether enough seeds have landed for a test over them."""
+        return self.n >= MIN_SEEDS
+
+    @property
+    def count(self) -> str:
+        """n, and how many the recipe lists while seeds are still to land."""
+        return f"n={self.n}" + ("" if self.n >= self.wanted else f" of {self.wanted}")
+
+
+def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
+    """How a value over seeds reads: `72.10 ± 0.45% (n=3)` for a measurement (`70.72% (n=1 of 3)` while
+    seeds are still to land), each seed's integer (`31, 35, 28`) for a count such as an epoch, and a
+    value once where every seed agrees."""
+    values = spread.values
+    if not spread.numeric or all(isinstance(v, int) for v in values):  # counts, names: seed by seed
+        shown = [fmt_value(v, path, fmt) for v in values]
+        return shown[0] if len(set(shown)) == 1 else ", ".join(shown)
+    if len(set(values)) == 1:
+        return fmt_value(values[0], path, fmt) + _partial(spread)
+    if fmt == "error":
+        spread, fmt = Spread(tuple(1 - v for v in values), spread.wanted), "pct"
+    mean, std = spread.mean, spread.std
+    if is_percent(mean, path, fmt) or fmt == "points":
+        shown = f"{100 * mean:.2f} ± {100 * std:.2f}" + (" points" if fmt == "points" else "%")
+    elif fmt == "s":
+        shown = f"{seconds(mean)} ± {seconds(std)}"
+    elif fmt == "sci":
+        shown = f"{mean:.1e} ± {std:.1e}"
+    else:
+        shown = f"{num(mean)} ± {num(std)}" + ("x" if fmt == "x" else "")
+    return f"{shown} ({spread.count})"
+
+
+def _partial(spread: Spread) -> str:
+    return "" if spread.n >= spread.wanted else f" ({spread.count})"
+
+
+def seed_band(metrics: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Per epoch (the index): the mean of `column` over the seeds that reached that epoch, its lowest
+    and highest value among them, and their number n. Seeds stop at different epochs, so n falls
+    towards the end; epochs no seed measured are left out."""
+    import pandas as pd
+
+    columns = [m.set_index("epoch")[column] for m in metrics if column in m]
+    if not columns:
+        return pd.DataFrame(columns=["mean", "low", "high", "n"])
+    table = pd.concat(columns, axis=1, ignore_index=True).sort_index()
+    band = pd.DataFrame(
+        {
+            "mean": table.mean(axis=1),
+            "low": table.min(axis=1),
+            "high": table.max(axis=1),
+            "n": table.count(axis=1),
+        }
+    )
+    return band[band["n"] > 0]
+
+
+def stop_text(runs: list[CollectedRun]) -> str:
+    """When and why each seed stopped: `31, 35, 28 (plateau)`, or each its own reason where they differ."""
+    epochs = [str(r.summary.get("epochs_completed", len(r.metrics))) for r in runs]
+    reasons = [str(r.summary.get("stop_reason") or r.summary.get("status", "")) for r in runs]
+    if len(set(reasons)) == 1:
+        return f"{', '.join(epochs)} ({reasons[0]})"
+    return ", ".join(f"{e} ({why})" for e, why in zip(epochs, reasons, strict=True))
+
+
+def restored_text(runs: list[CollectedRun]) -> str:
+    """The epoch whose weights each seed ended with (its best validation epoch when it restored them)."""
+    return ", ".join(
+        str(r.summary.get("restored_epoch") or r.summary.get("epochs_completed", len(r.metrics)))
+        for r in runs
+    )
