@@ -30,6 +30,9 @@ from typing import Any
 import yaml
 from commands import cnnlab_sweep, run_timed  # benchmarks/commands.py, beside this script
 
+from cnnlab.rundir.files import find_runs, read_summary
+from cnnlab.rundir.status import COMPLETED, PRUNED
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = "hparams_search=lr_wd_batch_size"
 
@@ -85,7 +88,7 @@ def search(args: argparse.Namespace, root: Path, name: str, seed: int, mode: lis
         f"paths.data_root={Path(args.data_root).resolve()}",
     )
     wall = run_timed(command)
-    summaries = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/summary.json"))]
+    summaries = [read_summary(run_dir) for run_dir in find_runs([sweep_dir])]
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     picked = next(s for s in summaries if s["trial"]["number"] == results["best_trial"])
     statuses = [s["status"] for s in summaries]
@@ -93,9 +96,9 @@ def search(args: argparse.Namespace, root: Path, name: str, seed: int, mode: lis
         "search": name,
         "seed": seed,
         "trials": len(summaries),
-        "completed": statuses.count("completed"),
-        "pruned": statuses.count("pruned"),
-        "other": len(statuses) - statuses.count("completed") - statuses.count("pruned"),
+        "completed": statuses.count(COMPLETED),
+        "pruned": statuses.count(PRUNED),
+        "other": len(statuses) - statuses.count(COMPLETED) - statuses.count(PRUNED),
         "epochs": sum(int(s.get("epochs_completed", 0)) for s in summaries),
         "wall_s": wall,
         "best_trial": results["best_trial"],
