@@ -298,3 +298,19 @@ def test_the_report_does_not_import_torch():
     code = "import sys, cnnlab.report; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_metrics_are_read_back_as_the_run_wrote_them(tmp_path):
+    """Every reader of metrics.csv gets the floats the run wrote, to the last bit: pandas 2's default
+    parser rounds some (0.12698579644097222 -> 0.1269857964409722), pandas 3's does not, and the
+    committed figures must be the same bytes under both."""
+    from cnnlab.api import Result
+    from cnnlab.compare.collect import read_metrics
+
+    written = [0.12698579644097222, 0.42992643229166666, 15.466666666666667, 0.061910709635416665]
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,train_loss\n" + "".join(f"{i + 1},{v!r}\n" for i, v in enumerate(written))
+    )
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "completed"}))
+    assert read_metrics(tmp_path)["train_loss"].tolist() == written
+    assert Result.read(tmp_path).metrics["train_loss"].tolist() == written

@@ -49,7 +49,11 @@ class Result:
 
         run_dir = Path(run_dir)
         metrics_csv = run_dir / "metrics.csv"
-        metrics = pd.read_csv(metrics_csv) if metrics_csv.is_file() else pd.DataFrame()
+        metrics = (
+            pd.read_csv(metrics_csv, float_precision="round_trip")
+            if metrics_csv.is_file()
+            else pd.DataFrame()
+        )
         summary = read_summary(run_dir)
         if summary is None:
             raise FileNotFoundError(f"{run_dir / SUMMARY} does not exist: {run_dir} is not a run dir")

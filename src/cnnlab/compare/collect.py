@@ -92,7 +92,7 @@ def read_metrics(run_dir: Path) -> pd.DataFrame:
     if not path.is_file() or not path.stat().st_size:
         return pd.DataFrame()
     try:
-        metrics = pd.read_csv(path)
+        metrics = pd.read_csv(path, float_precision="round_trip")
         if "epoch" not in metrics.columns or not pd.api.types.is_numeric_dtype(metrics["epoch"]):
             raise ValueError(f"no numeric epoch column among {list(metrics.columns)[:6]}")
     except (OSError, ValueError, pd.errors.ParserError) as error:  # ValueError: Unicode errors too

@@ -58,7 +58,7 @@ def sweep(
         raise ConfigError(
             f"the sweep stopped before its report (exit status {returncode}): {said.strip() or 'no output'}"
         )
-    return SweepResult(sweep_dir, pd.read_csv(table_csv), returncode)
+    return SweepResult(sweep_dir, pd.read_csv(table_csv, float_precision="round_trip"), returncode)
 
 
 def _sweep_values(key: str, values: Sequence[Any] | str) -> str:

@@ -39,7 +39,7 @@ def read_run(path: Path, budget: str | None = FULL) -> CollectedRun | None:
     summary, config = read_summary(path) or {}, read_config(path) or {}
     if summary.get("status") not in FINISHED or (budget and config.get("budget") != budget):
         return None
-    return CollectedRun(path, summary, pd.read_csv(path / METRICS), config)
+    return CollectedRun(path, summary, pd.read_csv(path / METRICS, float_precision="round_trip"), config)
 
 
 def read_sweep(path: Path, budget: str | None = FULL) -> list[CollectedRun]:

@@ -165,10 +165,13 @@ def plot_against(xs: list[float], spreads: list[Spread], path: Path, key: str, y
 
     data = against_data(xs, spreads, 100 if ylabel.endswith("(%)") else 1)
     fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    # numpy arrays, not Series: matplotlib reads a one-point Series differently under pandas 2 and 3,
+    # and the committed figures must not depend on which pandas renders them.
+    x, mean, low, high = (data[c].to_numpy() for c in ("x", "mean", "low", "high"))
     ax.errorbar(
-        data["x"],
-        data["mean"],
-        yerr=[data["mean"] - data["low"], data["high"] - data["mean"]],
+        x,
+        mean,
+        yerr=[mean - low, high - mean],
         fmt="o-",
         capsize=4,
     )
@@ -183,7 +186,7 @@ def plot_against(xs: list[float], spreads: list[Spread], path: Path, key: str, y
         )
     ax.set_xlabel(key)
     ax.set_ylabel(ylabel)
-    ax.set_xticks(list(data["x"]))
+    ax.set_xticks(list(x))
     ax.grid(alpha=0.3)
     ax.set_title(
         f"{ylabel.removesuffix(' (%)')} against {key}: mean over seeds, bar from lowest to highest",
