@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e '.[dev,onnx,mlflow]'
+	$(BIN)/pip install -q -e '.[dev,dashboard,onnx,mlflow]'
+	@# cnnlab's own Optuna sweeper replaced hydra-optuna-sweeper, whose config schemas would clash with it.
+	@$(BIN)/pip uninstall -q -y hydra-optuna-sweeper 2>/dev/null || true
 	@touch $@
 
 install: $(STAMP) ## create .venv (if missing) and install cnnlab with its dependencies
@@ -43,7 +45,7 @@ test: $(STAMP) ## run the test suite (fast tests; `make test-slow` for the rest;
 test-slow: $(STAMP) ## run only the slow tests (real sweeps with every launcher, the wheel)
 	$(PY) -m pytest -q -m slow
 
-test-wheel: $(STAMP) ## build the wheel, install it into a fresh venv, train/evaluate/report from an empty dir
+test-wheel: $(STAMP) ## build the wheel, install it into a fresh venv, train/evaluate/report and search from an empty dir
 	$(PY) -m pytest -q -m slow tests/test_install.py
 
 lint: $(STAMP) ## ruff lint and format check

@@ -20,10 +20,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
+from commands import cnnlab_sweep, run_timed
 
 GRID = ["optimizer.lr=0.01,0.003", "trainer.seed=0,1,2,3"]
 MODES = {
@@ -41,23 +41,8 @@ def load() -> str:
 
 def sweep(root: Path, sweep_dir: Path, launcher: list[str], epochs: int) -> tuple[float, float]:
     """Run the grid once; returns (wall seconds, sum of the jobs' own training seconds)."""
-    command = [
-        sys.executable,
-        "-m",
-        "cnnlab.train",
-        "-m",
-        *GRID,
-        *launcher,
-        f"trainer.epochs={epochs}",
-        f"paths.output_dir={root / 'outputs'}",
-        f"paths.cache_dir={root / 'cache'}",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"sweep failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+    command = cnnlab_sweep(root, sweep_dir, "-m", *GRID, *launcher, f"trainer.epochs={epochs}")
+    wall = run_timed(command)
     table = pd.read_csv(sweep_dir / "summary.csv")
     if len(table) != 8 or set(table["status"]) != {"completed"}:
         raise SystemExit(f"expected 8 completed jobs in {sweep_dir}, got {table['status'].tolist()}")

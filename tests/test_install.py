@@ -1,7 +1,7 @@
 """cnnlab works as an installed tool: its console scripts answer from any directory (their configs ship
 inside the package), Hydra's bash completion works through them, and a wheel built from the
 repository, installed into a fresh venv, trains, evaluates, runs a lab task and reports from an empty
-directory (`make test-wheel`)."""
+directory, where Hydra finds cnnlab's sweeper and launcher and an Optuna search runs (`make test-wheel`)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ import site
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cnnlab.config.paths import CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
+# cnnlab's Hydra plugins (a launcher, a sweeper), which Hydra discovers under hydra_plugins/.
+PLUGINS = ("cnnlab_slurm/slurm_launcher", "cnnlab_optuna/optuna_sweeper")
 BIN = Path(sys.executable).parent
 TIMEOUT = 300
 
@@ -102,7 +106,10 @@ def _fresh_venv(tmp_path: Path, wheel: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_wheel_in_a_fresh_venv_trains_evaluates_and_reports_from_an_empty_dir(tmp_path):
-    venv_bin = _fresh_venv(tmp_path, _wheel(tmp_path))
+    wheel = _wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        assert {f"hydra_plugins/{plugin}.py" for plugin in PLUGINS} <= set(archive.namelist())
+    venv_bin = _fresh_venv(tmp_path, wheel)
     work = tmp_path / "empty"
     work.mkdir()
     where = "import cnnlab.config.paths as c; print(c.__file__, c.CONF_DIR)"
@@ -135,3 +142,17 @@ def test_a_wheel_in_a_fresh_venv_trains_evaluates_and_reports_from_an_empty_dir(
     assert json.loads((work / "grid" / "results.json").read_text())["task"] == "activation_grid"
     run_in(work, "cnnlab-report", "run", "--out", "report", bin_dir=venv_bin)
     assert "completed" in (work / "report" / "summary.md").read_text()
+
+    # Hydra finds cnnlab's own plugins in the installed wheel, and a one-trial Optuna search runs there.
+    found = (
+        "from hydra.core.plugins import Plugins; "
+        "print(*(p.__module__ for p in Plugins.instance().discover()))"
+    )
+    discovered = run_in(work, venv_bin / "python", "-c", found).split()
+    assert {f"hydra_plugins.{plugin.replace('/', '.')}" for plugin in PLUGINS} <= set(discovered)
+    search = ["cnnlab-train", "-m", "hydra/sweeper=optuna", "optimizer.lr=interval(0.001,0.01)"]
+    search += ["hydra.sweeper.n_trials=1", "trainer.epochs=1", "hydra.sweep.dir=search"]
+    run_in(work, *search, bin_dir=venv_bin)
+    table = pd.read_csv(work / "search" / "summary.csv")
+    assert table[["status", "trial", "trial_state"]].values.tolist() == [["completed", 0, "COMPLETE"]]
+    assert {"optuna.db", "optimization_results.yaml"} <= {p.name for p in (work / "search").iterdir()}

@@ -77,6 +77,24 @@ def test_a_run_is_tracked_with_params_metrics_and_files_and_a_resume_goes_on_in_
     assert [m.step for m in client.get_metric_history(found.info.run_id, "val/acc")] == [1, 2, 3]
 
 
+def test_a_pruned_run_ends_finished_in_mlflow_with_its_status_tagged(make_cfg, tmp_path):
+    """A trial its search's pruner stopped is a normal outcome, as in TensorBoard's HParams table."""
+    import optuna
+
+    from cnnlab.sweep.pruning import TrialPruning
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(1, 0))
+    study.add_trial(optuna.trial.create_trial(value=0.9, intermediate_values={1: 0.9, 2: 0.9}))
+    hook = TrialPruning(study, study.ask()._trial_id, "val_acc")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    frozen = ["optimizer=sgd", "optimizer.lr=1e-12", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"]
+    run(make_cfg(*TINY, *frozen), tmp_path / "run", [], hooks=(hook,))
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "pruned"
+    client = MlflowClient(uri)
+    (found,) = client.search_runs([client.get_experiment_by_name("cnnlab").experiment_id])
+    assert (found.info.status, found.data.tags["cnnlab.status"]) == ("FINISHED", "pruned")
+
+
 def test_tensorboard_alone_is_the_default(make_cfg, tmp_path):
     cfg = make_cfg(*TINY)
     assert cfg.logger.name == "tensorboard" and cfg.logger.mlflow is None

@@ -77,7 +77,7 @@ def test_sweep_skips_a_live_run_and_resumes_a_dead_one(tmp_path):
     (run_dir / "checkpoints" / "last.pt").touch()
     calls = []
 
-    def train(job_cfg, job_dir, overrides):
+    def train(job_cfg, job_dir, overrides, hooks=()):
         calls.append(bool(job_cfg.trainer.resume))
         return 0.5
 

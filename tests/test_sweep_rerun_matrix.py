@@ -31,11 +31,12 @@ VARIANTS = {
 EXPECTED = {
     ("completed", "same"): "skip",
     ("diverged", "same"): "skip",  # a NaN is a result, not an error: rerunning would only repeat it
+    ("pruned", "same"): "skip",  # an Optuna search's pruner stopped it on purpose
     ("failed", "same"): "resume",
     ("interrupted", "same"): "resume",
     ("died", "same"): "resume",
 }
-STATUSES = ["completed", "diverged", "failed", "interrupted", "died"]
+STATUSES = ["completed", "diverged", "pruned", "failed", "interrupted", "died"]
 CASES = [
     (status, variant, EXPECTED.get((status, "same" if variant == "plumbing" else variant), "retrain"))
     for status in STATUSES
@@ -80,7 +81,7 @@ def _rerun(root: Path, job: Path, *overrides: str) -> tuple[float, list[bool]]:
         del cfg["hydra"]
     calls: list[bool] = []
 
-    def train(job_cfg: DictConfig, job_dir: Path, job_overrides: list[str]) -> float:
+    def train(job_cfg: DictConfig, job_dir: Path, job_overrides: list[str], hooks=()) -> float:
         assert job_dir == job
         calls.append(bool(job_cfg.trainer.resume))
         return 0.25

@@ -24,6 +24,7 @@ from cnnlab.compare.tensorboard_root import refresh_after_run
 from cnnlab.config.composition_errors import reports_composition_errors
 from cnnlab.config.overrides import resumed_overrides
 from cnnlab.config.paths import CONF_DIR
+from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import fit, monitored_value
 from cnnlab.engine.validate import validate
 from cnnlab.errors import CnnlabError, ConfigError, disk_full_as_error
@@ -35,17 +36,28 @@ log = logging.getLogger("cnnlab.train")
 
 
 def run(
-    cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None, *, locked: bool = False
+    cfg: DictConfig,
+    run_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    hooks: Sequence[EpochHook] = (),
+    *,
+    locked: bool = False,
 ) -> float:
     """Train one configuration; returns the monitored metric (best over epochs) for sweepers."""
-    return monitored_value(train_run(cfg, run_dir, overrides, locked=locked))
+    return monitored_value(train_run(cfg, run_dir, overrides, hooks, locked=locked))
 
 
 def train_run(
-    cfg: DictConfig, run_dir: Path | None = None, overrides: list[str] | None = None, *, locked: bool = False
+    cfg: DictConfig,
+    run_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    hooks: Sequence[EpochHook] = (),
+    *,
+    locked: bool = False,
 ) -> dict:
     """Validate, then train in run_dir (Hydra's run dir by default) holding its lock (`locked`: the caller
-    holds it already, as a sweep job does); the summary."""
+    holds it already, as a sweep job does); the summary. `hooks` see each epoch and may end the run (an
+    Optuna trial's pruner, engine/epoch_hooks.py)."""
     if run_dir is None:
         if not HydraConfig.initialized():
             raise ConfigError(
@@ -57,7 +69,7 @@ def train_run(
         overrides = list(hydra_cfg.overrides.task)
     validate(cfg, overrides or [])
     with nullcontext() if locked else hold_run_dir(run_dir), disk_full_as_error(run_dir):
-        summary = fit(cfg, run_dir, overrides or [])
+        summary = fit(cfg, run_dir, overrides or [], hooks)
     if summary["status"] == COMPLETED:
         log.info("results in %s  (tensorboard --logdir %s)", run_dir, run_dir)
     return summary

@@ -17,7 +17,7 @@ from cnnlab.config.overrides import flatten, parse_overrides
 from cnnlab.rundir.files import RESOLVED_CONFIG, RunFileError, find_runs, read_yaml
 from cnnlab.rundir.files import read_summary as summary_of
 from cnnlab.rundir.lock import died_message, run_status
-from cnnlab.rundir.status import DIED
+from cnnlab.rundir.status import DIED, trial_state
 
 if TYPE_CHECKING:
     pass
@@ -136,6 +136,13 @@ def _read_run(run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, Any], p
         "wall_s": summary.get("wall_s", math.nan),
         "message": summary.get("message", ""),
     }
+    trial = summary.get("trial")
+    if isinstance(trial, dict):  # a job of an Optuna search (hydra/sweeper=optuna)
+        row |= {
+            "trial": trial.get("number", math.nan),
+            "trial_state": trial_state(status),
+            "pruned_epoch": summary.get("pruned_epoch", math.nan),
+        }
     return row, metrics.assign(run_dir=str(run_dir))
 
 

@@ -88,8 +88,11 @@ def to_markdown(report: Report, title: str) -> str:
     shown = [
         "best",
         "sweep",
+        "trial",
         *report.varying,
         "status",
+        "trial_state",
+        "pruned_epoch",
         "epochs",
         *[
             c

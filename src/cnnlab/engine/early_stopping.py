@@ -8,13 +8,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-# Why a run ended, in summary.json's `stop_reason` (a completed run stopped by either of the first two).
-MAX_EPOCHS, PLATEAU, DIVERGED, INTERRUPTED, FAILED = (
+# Why a run ended, in summary.json's `stop_reason` (a completed run stopped by either of the first two;
+# `pruned`: an Optuna trial's pruner stopped it, cnnlab.sweep.pruning, and its status is `pruned` too).
+MAX_EPOCHS, PLATEAU, DIVERGED, INTERRUPTED, FAILED, PRUNED = (
     "max_epochs",
     "plateau",
     "diverged",
     "interrupted",
     "failed",
+    "pruned",
 )
 
 

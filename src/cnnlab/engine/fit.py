@@ -11,6 +11,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from cnnlab.engine.early_stopping import (
     EarlyStopping,
     early_stopping_from,
 )
+from cnnlab.engine.epoch_hooks import EpochHook, Stop, first_stop
 from cnnlab.engine.evaluation import EVALUATION_DIR, evaluate_split
 from cnnlab.engine.inference import INFERENCE_KEY, inference_record
 from cnnlab.engine.interrupts import sigint_deferred
@@ -59,8 +61,11 @@ log = logging.getLogger(__name__)
 RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng")
 
 
-def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Train as configured and return the summary (also written to run_dir/summary.json)."""
+def fit(
+    cfg: DictConfig, run_dir: Path, overrides: list[str], hooks: Sequence[EpochHook] = ()
+) -> dict[str, Any]:
+    """Train as configured and return the summary (also written to run_dir/summary.json); `hooks` see
+    every epoch's row and may end the run (an Optuna trial's pruner)."""
     start = time.perf_counter()
     trainer = cfg.trainer
     if trainer.num_threads:
@@ -116,6 +121,8 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
         "run_dir": str(run_dir),
         **process_record(),  # pid, host and heartbeat: a run whose process is gone reads as `died`
     }
+    for hook in hooks:
+        summary |= hook.record()
     if initial is not None:
         summary["initial"] = initial
     if data.sample_note:
@@ -166,6 +173,7 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
 
     restore_best = stopper is not None and trainer.early_stopping.restore_best
     stop_reason = MAX_EPOCHS
+    stop: Stop | None = None
 
     if first_epoch == 0:
         if trainer.get("eval_at_start"):
@@ -207,6 +215,9 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 checkpoint(epoch + 1, improved=best is not previous)
                 summary.update(epochs_completed=epoch + 1, heartbeat=now())
                 write_summary(run_dir / SUMMARY, summary)
+            stop = first_stop(tuple(hooks), row)
+            if stop is not None:
+                break
             if plateau:
                 stop_reason = PLATEAU
                 log.info(
@@ -231,6 +242,10 @@ def fit(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     except Exception as error:
         finish(statuses.FAILED, FAILED, f"{type(error).__name__}: {error}")
         raise
+    if stop is not None:  # a hook ended the run: its files are complete, no end-of-run evaluation
+        log.info(stop.message)
+        summary.update(stop.record)
+        return finish(stop.status, stop.reason, stop.message)
     summary = finish(statuses.COMPLETED, stop_reason)
     if trainer.get("evaluate_at_end", True):
         restored = summary.get("restored_epoch")

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from cnnlab.errors import ConfigError
 from cnnlab.rundir.files import scalar_tag
-from cnnlab.rundir.status import COMPLETED, INTERRUPTED
+from cnnlab.rundir.status import COMPLETED, INTERRUPTED, PRUNED
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -29,8 +29,9 @@ EXTRA = "mlflow"
 RUN_FILE = "mlflow_run.json"
 # In a sweep dir: the sweep's parent run, which each job's run names as its parent.
 PARENT_FILE = ".mlflow_parent.json"
-# cnnlab's statuses as MLflow's run statuses.
-STATUSES = {COMPLETED: "FINISHED", INTERRUPTED: "KILLED"}
+# cnnlab's statuses as MLflow's run statuses (a pruned run ended early on purpose, its files complete; the
+# `cnnlab.status` tag says which); any other is FAILED.
+STATUSES = {COMPLETED: "FINISHED", PRUNED: "FINISHED", INTERRUPTED: "KILLED"}
 # Run-dir entries that are not the run's files (the lock) or are Hydra's own copy of the config.
 NOT_ARTIFACTS = {".lock", RUN_FILE}
 PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value

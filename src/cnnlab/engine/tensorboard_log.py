@@ -32,7 +32,7 @@ from cnnlab.rundir.files import (
     read_summary,
     scalar_tag,
 )
-from cnnlab.rundir.status import COMPLETED, DIVERGED, FAILED
+from cnnlab.rundir.status import COMPLETED, DIVERGED, FAILED, PRUNED
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ STOP_REASON_TAG = "run/stop_reason"
 # summary.json status -> what the HParams table shows in its Status column.
 SESSION_STATUS = {
     COMPLETED: api_pb2.STATUS_SUCCESS,
+    PRUNED: api_pb2.STATUS_SUCCESS,  # ended early by its search's pruner, files complete
     DIVERGED: api_pb2.STATUS_FAILURE,
     FAILED: api_pb2.STATUS_FAILURE,
 }

@@ -147,6 +147,13 @@ class MetricsCSV:
         self.rows.append(row)
 
 
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    """run_dir's metrics.csv, one dict of numbers per epoch (empty cells left out): what an Optuna trial
+    is told of a finished run it asked for again."""
+    with (run_dir / METRICS).open(newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
 def read_rows(path: Path, columns: list[str], epochs: int) -> list[dict[str, str]]:
     """The rows of a run's metrics.csv up to `epochs`, to keep on resume; ConfigError, before the file is
     touched, when it is not a metrics.csv with these columns (binary, another program's, another task's)."""

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cnnlab.sweep")
 # The statuses that make a sweep exit non-zero (rundir/status.FAILING): a diverged job finished, but a
-# single run of it exits 1; `died` (or `running` after the sweep) means a job was killed.
+# single run of it exits 1; `died` (or `running` after the sweep) means a job was killed. A pruned job (an
+# Optuna search's pruner stopped it) is a normal outcome of a search: not among them.
 
 MAX_LISTED = 15
 
@@ -73,7 +74,7 @@ class SweepReport(Callback):
         try:
             storage = OmegaConf.select(config, "hydra.sweeper.storage")
             if storage:
-                check_storage_url(str(storage), "hydra.sweeper.storage")
+                check_storage_url(str(storage))
             try:
                 self._lock = lock_sweep_dir(sweep_dir)
                 keys = swept_keys(config.hydra)

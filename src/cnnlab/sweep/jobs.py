@@ -20,12 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.config.overrides import changed_settings, is_plumbing, split_override
+from cnnlab.engine.epoch_hooks import EpochHook
 from cnnlab.engine.fit import monitored_value
 from cnnlab.engine.tensorboard_log import remove_events
-from cnnlab.rundir.files import SUMMARY, RunFileError, read_config, read_summary, write_summary
+from cnnlab.rundir.files import SUMMARY, RunFileError, read_config, read_metrics, read_summary, write_summary
 from cnnlab.rundir.lock import DirBusy, hold_run_dir, run_status
 from cnnlab.rundir.status import DIED, FAILED, FINISHED, RUNNING
 from cnnlab.sweep.orphans import exit_if_orphaned, stop_when_parent_dies
+from cnnlab.sweep.study import TRIAL_ENV
 
 log = logging.getLogger("cnnlab.sweep")
 
@@ -158,6 +160,26 @@ def record_failure(
     write_summary(run_dir / SUMMARY, summary)
 
 
+def trial_hooks(hydra_cfg: DictConfig, cfg: DictConfig) -> tuple[EpochHook, ...]:
+    """The job's Optuna trial as an epoch hook when an Optuna search launched it (the pruning and the
+    per-epoch reports, cnnlab.sweep.pruning); nothing for any other sweep's job."""
+    if TRIAL_ENV not in (hydra_cfg.job.get("env_set") or {}):
+        return ()
+    from cnnlab.sweep.pruning import trial_of_job  # Optuna: paid by searches only
+
+    return (trial_of_job(hydra_cfg, cfg.trainer.monitor),)
+
+
+def _replay_into_trial(hydra_cfg: DictConfig, cfg: DictConfig, run_dir: Path) -> None:
+    """A finished run dir that an Optuna search asked for again: its epochs become the new trial's
+    per-epoch values, so pruners and the dashboard see them as if it had trained."""
+    try:
+        for hook in trial_hooks(hydra_cfg, cfg):
+            hook.replay(read_metrics(run_dir))
+    except Exception as error:  # noqa: BLE001  (the run is finished; its trial just lacks its curve)
+        log.warning("could not report %s's epochs to its trial: %s", run_dir, error)
+
+
 class JobName(logging.Filter):
     """Starts each log line with `[<job dir name>] `, the job's TensorBoard run name, so the lines of
     jobs that run side by side (joblib) say which job wrote them; a record is named once even when
@@ -187,9 +209,10 @@ def lines_named(name: str) -> Iterator[None]:
             handler.removeFilter(named)
 
 
-def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float]) -> float:
+def run_sweep_job(cfg: DictConfig, train: Callable[..., float]) -> float:
     """The multirun task: skip, resume or train this job; never raise (but Ctrl-C) so others finish.
-    Its log lines carry its name.
+    Its log lines carry its name. `train(cfg, run_dir, overrides, hooks=...)` trains; hooks are the job's
+    Optuna trial, if any.
 
     The job holds its dir's lock while it decides and trains, so a job whose dir another process holds is
     skipped without writing a file there, and a dir that another process completed meanwhile is skipped,
@@ -199,9 +222,7 @@ def run_sweep_job(cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]]
         return _sweep_job(cfg, train, run_dir)
 
 
-def _sweep_job(
-    cfg: DictConfig, train: Callable[[DictConfig, Path, list[str]], float], run_dir: Path
-) -> float:
+def _sweep_job(cfg: DictConfig, train: Callable[..., float], run_dir: Path) -> float:
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
     summary = _read_summary(run_dir)
@@ -216,6 +237,7 @@ def _sweep_job(
         with hold_run_dir(run_dir):
             done = _finished_value(run_dir, cfg, overrides)
             if done is not None:
+                _replay_into_trial(hydra_cfg, cfg, run_dir)
                 return done
             return _train_recording_failure(cfg, run_dir, overrides, train)
     except DirBusy as busy:
@@ -257,11 +279,11 @@ def _train_recording_failure(
     cfg: DictConfig,
     run_dir: Path,
     overrides: list[str],
-    train: Callable[[DictConfig, Path, list[str]], float],
+    train: Callable[..., float],
 ) -> float:
     started = time.time()
     try:
-        return train(cfg, run_dir, overrides)
+        return train(cfg, run_dir, overrides, hooks=trial_hooks(HydraConfig.get(), cfg))
     except KeyboardInterrupt:
         exit_if_orphaned()
         raise

@@ -1,6 +1,8 @@
 """An Optuna storage URL checked before a study opens it, so a driver that is not installed, a scheme no
 database has or an SQLite file that is not a database is one paragraph naming the URL and the fix instead
-of SQLAlchemy's or Optuna's traceback. Any sweeper calls `check_storage_url` with the setting's name."""
+of SQLAlchemy's or Optuna's traceback. The sweep's callback calls `check_storage_url` before the sweep dir
+is locked; the Optuna sweeper and each trial's job open a study's storage through cnnlab.sweep.study's
+`open_storage`, which calls it first."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from pathlib import Path
 from cnnlab.errors import ConfigError
 
 IN_MEMORY = ("", ":memory:")
+STORAGE_KEY = "hydra.sweeper.storage"
 
 
-def check_storage_url(url: str, key: str = "hydra.sweeper.storage") -> None:
+def check_storage_url(url: str, key: str = STORAGE_KEY) -> None:
     """ConfigError naming `key` when the RDB storage `url` cannot be opened: malformed, a dialect SQLAlchemy
     does not know, a driver that is not installed, or an SQLite file that is not a database, a folder, or in
     a folder that does not exist. Checks without creating or changing anything."""
