@@ -10,6 +10,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from cnnlab.compare.tables import write_report
 from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.early_stopping import EarlyStopping, early_stopping_from
 from cnnlab.engine.reopen import load_run
@@ -91,6 +92,20 @@ def test_a_run_on_a_plateau_stops_and_says_why_in_summary_and_tensorboard(make_c
     (text,) = events.Tensors("run/stop_reason/text_summary")
     assert text.step == 3
     assert text.tensor_proto.string_val[0].decode() == "completed: plateau after epoch 3"
+
+
+def test_the_sweep_report_says_why_and_when_each_run_stopped(make_cfg, tmp_path):
+    rule = [*FROZEN, "trainer.epochs=20", "trainer.early_stopping.patience=2"]
+    run(make_cfg(*rule, "trainer.early_stopping.restore_best=true"), run_dir=tmp_path / "sweep" / "0")
+    run(make_cfg(*FROZEN[:-1], "trainer.epochs=2"), run_dir=tmp_path / "sweep" / "1")
+    write_report([tmp_path / "sweep"])
+    table = pd.read_csv(tmp_path / "sweep" / "summary.csv").set_index("run_dir")
+    plateau, full = table.loc[str(tmp_path / "sweep" / "0")], table.loc[str(tmp_path / "sweep" / "1")]
+    assert (plateau["stop_reason"], plateau["epochs"], plateau["restored_epoch"]) == ("plateau", 3, 1)
+    assert (full["stop_reason"], full["epochs"]) == ("max_epochs", 2) and pd.isna(full["restored_epoch"])
+    markdown = (tmp_path / "sweep" / "summary.md").read_text()
+    header = next(line for line in markdown.splitlines() if "stop_reason" in line)
+    assert "restored_epoch" in header
 
 
 def test_a_run_without_the_rule_reaches_its_maximum(make_cfg, tmp_path):

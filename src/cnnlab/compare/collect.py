@@ -135,7 +135,10 @@ def _read_run(run_dir: Path, summary: dict[str, Any]) -> tuple[dict[str, Any], p
         "n_params": summary.get("n_params", math.nan),
         "wall_s": summary.get("wall_s", math.nan),
         "message": summary.get("message", ""),
+        "stop_reason": summary.get("stop_reason", ""),
     }
+    if "restored_epoch" in summary:  # early stopping brought back its best epoch's weights
+        row["restored_epoch"] = summary["restored_epoch"]
     trial = summary.get("trial")
     if isinstance(trial, dict):  # a job of an Optuna search (hydra/sweeper=optuna)
         row |= {

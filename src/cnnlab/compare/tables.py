@@ -94,6 +94,8 @@ def to_markdown(report: Report, title: str) -> str:
         "trial_state",
         "pruned_epoch",
         "epochs",
+        "stop_reason",
+        "restored_epoch",
         *[
             c
             for c in runs.columns
