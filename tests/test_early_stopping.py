@@ -44,6 +44,13 @@ def test_a_nan_value_is_never_an_improvement():
     assert _stops(EarlyStopping("val_acc", "max", patience=1), [0.5, float("nan")]) == 2
 
 
+def test_epochs_without_a_value_count_from_the_start_of_the_run():
+    """A monitor that is NaN from the first epoch never sets a best epoch: patience counts from epoch 0,
+    so patience 2 stops after epoch 2, not after epoch 1 or 3."""
+    assert _stops(EarlyStopping("val_loss", "min", patience=2), [float("nan")] * 4) == 2
+    assert _stops(EarlyStopping("val_loss", "min", patience=1), [float("nan")] * 4) == 1
+
+
 def test_state_round_trip_keeps_the_count():
     rule = EarlyStopping("val_acc", "max", patience=3)
     _stops(rule, [0.5, 0.7, 0.6])
