@@ -1,7 +1,8 @@
 """The tests one mutant runs, and running them: Cosmic Ray's test command in `make mutate`.
 
 benchmarks/mutate.py plans each module once (plan.json): its tests' unmutated durations and, from a
-coverage run with one context per test, which tests execute each line. For a mutant this script finds
+coverage run with one context per test, which tests execute each line (benchmarks/mutation_plan.py).
+For a mutant this script finds
 the lines Cosmic Ray changed (the module on disk against its original text) and runs, with `pytest -x`,
 first the tests that execute those lines, fastest first; only if they all pass, the rest of the
 module's tests. So a mutant is killed or survives as it would with the module's whole test list, and a
@@ -9,15 +10,14 @@ killed one costs the interpreter's start and the covering tests up to the first 
 
     python benchmarks/mutant_tests.py PLAN.json      # run in the mutated copy; exit 0 = the tests pass
 
-A line no test runs inside a function (or one run outside any test: at import, in a subprocess) gets
-the whole list at once. Each pytest run has its own timeout (see timeout_for); a timeout kills the
+A line run at import, in a class body, outside any test (at collection) or by no test gets the whole
+list at once. Each pytest run has its own timeout (see timeout_for); a timeout kills the
 run's process group and counts as a kill, as in Cosmic Ray. Each mutant appends a line to the plan's
 log (lines changed, tests run, seconds, outcome).
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import json
 import os
@@ -25,75 +25,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 TIMEOUT_MARK = "mutant_tests.py: timed out"
 # Pytest as every run of `make mutate` starts it: no cache written into the copy, and without the
 # hypothesis plugin, which costs ~1 s per start (no listed test needs it: they pass unmutated without).
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
-
-
-def function_id(nodeid: str) -> str:
-    """A test's id without its parameters: the unit tests are selected and timed by."""
-    return nodeid.split("[", 1)[0]
-
-
-def _units(tree: ast.Module) -> list[tuple[int, int, bool]]:
-    """Each statement's lines that hold its own code (a compound statement's header: its test, its
-    decorators and defaults, not its body), and whether it runs only when a function is called."""
-    units: list[tuple[int, int, bool]] = []
-
-    def visit(node: ast.AST, in_function: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.stmt | ast.excepthandler | ast.match_case):
-                body = getattr(child, "body", None)
-                first = min([child.lineno, *(d.lineno for d in getattr(child, "decorator_list", []))])
-                if isinstance(child, ast.match_case):
-                    first = child.pattern.lineno
-                last = child.end_lineno
-                if body and isinstance(body, list):
-                    last = max(first, body[0].lineno - 1)
-                    if isinstance(child, ast.Try | ast.TryStar):
-                        last = child.lineno  # `try:` itself holds no code
-                units.append((first, last, in_function))
-            visit(
-                child, in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-            )
-
-    visit(tree, False)
-    return units
-
-
-def line_tests(
-    source: str, contexts_by_line: dict[int, Iterable[str]], tests: list[str]
-) -> dict[int, list[int] | None]:
-    """For each line of `source` that belongs to a statement, the indices into `tests` (function ids) of
-    the tests that execute that statement, or None where the whole list must run: code run at import
-    or in a class body, code run outside any test's context (collection, a subprocess) and code no test
-    runs. `contexts_by_line` is coverage.py's, with pytest-cov's `--cov-context=test` contexts
-    ("<nodeid>|setup", "|run", "|teardown"); what a fixture runs counts for every test of its file."""
-    index = {name: i for i, name in enumerate(tests)}
-    by_file: dict[str, list[int]] = {}
-    for i, name in enumerate(tests):
-        by_file.setdefault(name.split("::", 1)[0], []).append(i)
-    lines: dict[int, list[int] | None] = {}
-    # Outer statements first, so an inner statement's own lines overwrite its parent's.
-    for first, last, in_function in sorted(
-        _units(ast.parse(source)), key=lambda u: u[1] - u[0], reverse=True
-    ):
-        contexts = {c for line in range(first, last + 1) for c in contexts_by_line.get(line, ())}
-        chosen: set[int] | None = set() if in_function and contexts and "" not in contexts else None
-        for context in contexts if chosen is not None else ():
-            nodeid, _, phase = context.rpartition("|")
-            name = function_id(nodeid)
-            if name not in index:
-                chosen = None  # a test outside the plan's list: play safe
-                break
-            chosen.update(by_file[name.split("::", 1)[0]] if phase != "run" else [index[name]])
-        for line in range(first, last + 1):
-            lines[line] = sorted(chosen) if chosen is not None else None
-    return lines
 
 
 def changed_lines(original: str, mutated: str) -> set[int]:

@@ -24,6 +24,7 @@ is rewritten as each module finishes and says how many mutants are still pending
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -39,7 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from threading import Lock
 
-from mutant_tests import PYTEST, TIMEOUT_MARK, function_id, line_tests  # benchmarks/, beside this script
+from mutant_tests import PYTEST, TIMEOUT_MARK  # benchmarks/, beside this script
+from mutation_plan import SUBPROCESS_DIR, contexts_by_line, function_id, line_tests, write_subprocess_template
 
 try:
     import tomllib
@@ -209,24 +211,22 @@ class Module:
         data = self.dir / "coverage.sqlite"
         rc = self.dir / "coveragerc"
         target = self.copy / PACKAGE / self.module
-        rc.write_text(
-            f"[run]\ndata_file = {data}\ninclude = {target}\npatch = subprocess, _exit\nsigterm = true\n"
-        )
+        rc.write_text(f"[run]\ndata_file = {data}\ninclude = {target}\npatch = _exit\nsigterm = true\n")
+        subprocesses = self.dir / "subprocess-coverage"
+        shutil.rmtree(subprocesses, ignore_errors=True)
+        write_subprocess_template(subprocesses, target)
+        path = os.pathsep.join([str(self.copy / "src"), str(self.copy / "benchmarks")])  # the plugin's
         covered = subprocess.run(
-            [sys.executable, *PYTEST, "--durations=0", "--durations-min=0", "--cov", f"--cov-config={rc}"]
-            + ["--cov-context=test", "--cov-report=", *self.tests],
+            [sys.executable, *PYTEST, "-p", "mutation_plan", "--durations=0", "--durations-min=0", "--cov"]
+            + [f"--cov-config={rc}", "--cov-context=test", "--cov-report=", *self.tests],
             cwd=self.copy,
-            env=self.env,
+            env=self.env | {"PYTHONPATH": path, SUBPROCESS_DIR: str(subprocesses)},
             capture_output=True,
             text=True,
         )
         if covered.returncode != 0:
-            return None, f"the tests fail without any mutation:\n{covered.stdout[-3000:]}"
-        from coverage import CoverageData
-
-        coverage = CoverageData(basename=str(data))
-        coverage.read()
-        contexts = {line: set(c) for line, c in coverage.contexts_by_lineno(str(target)).items()}
+            return None, f"the tests fail without any mutation:\n{(covered.stdout + covered.stderr)[-3000:]}"
+        contexts = contexts_by_line(data, subprocesses, target)
         first_durations = parse_durations(covered.stdout)
         ordered = sorted(first_durations, key=first_durations.get)
         start = time.perf_counter()
@@ -266,6 +266,11 @@ class Module:
             capture_output=True,
             text=True,
         )
+        if done.returncode != 0:
+            raise SystemExit(
+                f"cosmic-ray dump {self.session} failed; delete that folder to start the module "
+                f"afresh:\n{done.stderr[-2000:]}"
+            )
         return [tuple(json.loads(line)) for line in done.stdout.splitlines() if line.strip()]
 
 
@@ -276,11 +281,17 @@ def mutate_module(module: str, config: dict, key: str, files: dict, log, execute
     result = ModuleResult(module, m.tests)
     if execute:
         m.dir.mkdir(parents=True, exist_ok=True)
-        copy_repository(m.copy, files)
-        result.error = None if m.session.exists() else m.init()
-        if not result.error:
-            result.error = execute_pending(m, log)
-        shutil.rmtree(m.copy, ignore_errors=True)
+        with open(m.dir / "lock", "w") as lock:
+            try:  # released by the kernel when this process ends, however it ends
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                result.error = f"another `make mutate` is running {module} at this commit ({m.dir})"
+                return result
+            copy_repository(m.copy, files)
+            result.error = None if m.session.exists() else m.init()
+            if not result.error:
+                result.error = execute_pending(m, log)
+            shutil.rmtree(m.copy, ignore_errors=True)
     if m.session.exists():
         plan = json.loads(m.plan_path.read_text()) if m.plan_path.exists() else None
         read_results(m, plan, result)
@@ -475,26 +486,29 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     load = ", ".join(load)
-    execute = not args.report_only
     lock = Lock()
-    done: dict[str, ModuleResult] = {}
+    # The sessions as they stand: the report written now, and after each module, says what is pending
+    # even if this run is killed before it ends.
+    done = {m: mutate_module(m, config, key, files, print, execute=False) for m in modules}
+    report_path = write_report(args.out, list(done.values()), started, key, load)
+    if args.report_only:
+        print(f"survivors and rates: {report_path}")
+        return 1 if any(r.error for r in done.values()) else 0
 
     def log(message: str) -> None:
         print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
     def one(module: str) -> ModuleResult:
-        result = mutate_module(module, config, key, files, log, execute)
-        with lock:  # the report as it stands, so a run killed later still leaves one
+        result = mutate_module(module, config, key, files, log, execute=True)
+        with lock:
             done[module] = result
-            ordered = [done.get(m) or ModuleResult(m, config["modules"][m]["tests"]) for m in modules]
-            write_report(args.out, ordered, started, key, load)
+            write_report(args.out, list(done.values()), started, key, load)
         return result
 
-    if execute:
-        log(f"sessions in {SESSIONS / key}")
+    log(f"sessions in {SESSIONS / key}; report in {report_path}")
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(one, modules))
-    print(f"survivors and rates: {write_report(args.out, results, started, key, load)}")
+    print(f"survivors and rates: {report_path}")
     return 1 if any(r.error for r in results) else 0
 
 

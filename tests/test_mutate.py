@@ -6,6 +6,7 @@ tests first, the rest only if they pass, a timeout for a hang) on a tiny project
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import each other from beside them
 import mutant_tests  # noqa: E402
 import mutate  # noqa: E402
+import mutation_plan  # noqa: E402
 
 # As `cosmic-ray dump` gives it for a comparison mutant of early_stopping.py's line 45.
 DIFF = (
@@ -97,20 +99,20 @@ def test_each_line_runs_the_tests_that_execute_its_statement_or_else_the_whole_l
         11: [""],  # def line, at import
         12: ["tests/test_b.py::test_other|setup"],  # a fixture's work counts for its whole file
     }
-    lines = mutant_tests.line_tests(SOURCE, contexts, TESTS)
+    lines = mutation_plan.line_tests(SOURCE, contexts, TESTS)
     assert lines[1] is None and lines[4] is None and lines[11] is None  # module level: everything
     assert lines[5] == lines[6] == [0, 1]  # both lines of the condition: its statement's tests
     assert lines[7] == [1] and lines[8] == [0]
     assert lines[12] == [2]
-    assert mutant_tests.line_tests(SOURCE, {**contexts, 7: []}, TESTS)[7] is None  # no test runs it
-    assert mutant_tests.line_tests(SOURCE, {**contexts, 7: ["", "x|run"]}, TESTS)[7] is None  # subprocess
+    assert mutation_plan.line_tests(SOURCE, {**contexts, 7: []}, TESTS)[7] is None  # no test runs it
+    assert mutation_plan.line_tests(SOURCE, {**contexts, 7: ["", "x|run"]}, TESTS)[7] is None  # collection
     unknown = {**contexts, 7: ["tests/test_c.py::test_new|run"]}
-    assert mutant_tests.line_tests(SOURCE, unknown, TESTS)[7] is None
+    assert mutation_plan.line_tests(SOURCE, unknown, TESTS)[7] is None
 
 
 def _plan(tmp_path: Path, source: str = SOURCE, **changes) -> dict:
     contexts = {7: [f"{TESTS[1]}|run"], 8: [f"{TESTS[0]}|run", f"{TESTS[2]}|run"]}
-    lines = mutant_tests.line_tests(source, contexts, TESTS)
+    lines = mutation_plan.line_tests(source, contexts, TESTS)
     plan = {
         "module": "tiny.py",
         "source": source,
@@ -168,13 +170,14 @@ def _tiny_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mutated: str,
     (tmp_path / "test_tiny.py").write_text(TINY_TESTS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # no plugin needed: a faster start
     hangs, small, big = (
         f"test_tiny.py::{name}" for name in ("test_hangs_when_big_is_wrong", "test_small", "test_big")
     )
     contexts = {7: [f"{hangs}|run", f"{big}|run"], 8: [f"{small}|run"]}
     tests = [hangs, small, big]
     plan = _plan(tmp_path, tests=tests, durations=dict.fromkeys(tests, 0.1), startup_s=0.5, min_timeout=60)
-    plan["lines"] = {str(k): v for k, v in mutant_tests.line_tests(SOURCE, contexts, tests).items()}
+    plan["lines"] = {str(k): v for k, v in mutation_plan.line_tests(SOURCE, contexts, tests).items()}
     (tmp_path / "plan.json").write_text(json.dumps(plan | changes))
     return tmp_path / "plan.json"
 
@@ -303,7 +306,7 @@ def test_helper_in_a_subprocess():
 
 def test_a_plan_maps_each_line_to_the_tests_coverage_saw_execute_it(tmp_path):
     """A real coverage run with pytest-cov's contexts over a tiny package: a test's own calls select it,
-    a fixture's select its whole file, and a line run only in a subprocess selects every test."""
+    a fixture's select its whole file, and a subprocess's select the test that started it."""
     project = tmp_path / "project"
     (project / "src" / "cnnlab").mkdir(parents=True)
     (project / "src" / "cnnlab" / "__init__.py").write_text("")
@@ -313,6 +316,8 @@ def test_a_plan_maps_each_line_to_the_tests_coverage_saw_execute_it(tmp_path):
     (project / "tests" / "test_other.py").write_text(
         "from cnnlab.tiny import check\n\n\ndef test_one():\n    check(1)\n"
     )
+    (project / "benchmarks").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "mutation_plan.py", project / "benchmarks")  # a copy has it
     tests = ["tests/test_tiny.py", "tests/test_other.py"]
     config = {"modules": {"tiny.py": {"tests": tests}}, "timeout-factor": 3.0, "min-timeout": 30}
     module = mutate.Module("tiny.py", config, tmp_path / "session", copy=project)
@@ -330,7 +335,7 @@ def test_a_plan_maps_each_line_to_the_tests_coverage_saw_execute_it(tmp_path):
     assert selected[1] is None and selected[11] is None  # module level
     assert selected[8] == {"test_small", "test_one"}
     assert selected[7] == {"test_small", "test_big", "test_helper_in_a_subprocess"}  # the fixture's file
-    assert selected[12] is None  # `return 1` runs in a subprocess only
+    assert selected[12] == {"test_helper_in_a_subprocess"}  # `return 1` runs in its subprocess only
     # The timed run, fastest first: its wall time is the start plus the tests' durations.
     assert plan["baseline_s"] == pytest.approx(plan["startup_s"] + sum(plan["durations"].values()), abs=0.1)
     assert plan["startup_s"] > 0
@@ -377,3 +382,20 @@ def test_results_count_the_pending_mutants_the_timeouts_and_the_kills_outside_th
     assert (result.mutants, result.pending, result.killed, result.timeouts, result.skipped) == (6, 2, 3, 2, 1)
     assert [s.line for s in result.survivors] == [45] and result.survival_rate == pytest.approx(1 / 4)
     assert (result.baseline_s, result.mean_mutant_s, result.killed_by_rest) == (22.0, 9.0, 1)
+
+
+def test_a_second_run_of_the_same_module_at_the_same_commit_is_refused(tmp_path, monkeypatch):
+    """Both would mutate the one copy of the repository; the first holds the module's lock."""
+    import fcntl
+
+    monkeypatch.setattr(mutate, "SESSIONS", tmp_path)
+    config = {"modules": {"engine/tasks.py": {"tests": ["tests/x.py"]}}}
+    directory = mutate.session_dir("k", "engine/tasks.py")
+    directory.mkdir(parents=True)
+    with open(directory / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = mutate.mutate_module(
+            "engine/tasks.py", config, "k", {"a.py": (b"", 0o644)}, print, execute=True
+        )
+    assert "another `make mutate` is running engine/tasks.py" in result.error
+    assert not (directory / "copy").exists()
