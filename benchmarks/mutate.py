@@ -11,14 +11,15 @@ Resumable: each module's Cosmic Ray session (one result per mutant, written as e
 outputs/mutate/<commit>/<module>/, so a rerun at the same commit (and the same uncommitted changes)
 runs only the mutants still pending; a changed tree starts new sessions beside the old ones.
 
-Each module is planned once: its tests (the files mutation.toml lists) run unmutated under coverage,
-one context per test, to learn which tests execute each line, then again fastest first to time each
-test (they must pass both times). The mutants run in a copy of the repository (tracked and untracked
-files, not the ignored ones; made afresh at each start, so a mutant left behind by a killed run is
-gone) with PYTHONPATH at the copy, so the work tree is never touched and subprocess runs import the
-mutant too. benchmarks/mutant_tests.py is the test command: the tests that execute the mutated lines
-first, then the rest (see there). The report, benchmarks/results/mutation-<start time>.md and .json,
-is rewritten as each module finishes and says how many mutants are still pending.
+Each module is planned once: its tests (the files or `file::test` ids mutation.toml lists) run
+unmutated under coverage, one context per test (benchmarks/mutation_plan.py), to learn which tests
+execute each line, then again fastest first to time each test (they must pass both times). The
+mutants run in a copy of the repository (tracked and untracked files, not the ignored ones, as read at
+the start; made afresh at each start, so a mutant left behind by a killed run is gone) with PYTHONPATH
+at the copy, so the work tree is never touched and subprocess runs import the mutant too.
+benchmarks/mutant_tests.py is the test command: the tests that execute the mutated lines first, then
+the rest (see there). The report, benchmarks/results/mutation-<start time>.md and .json, is written at
+the start and again as each module finishes, and says how many mutants are still pending.
 """
 
 from __future__ import annotations
@@ -101,11 +102,20 @@ class ModuleResult:
 
 
 def check_modules(config: dict, modules: list[str]) -> None:
-    """Each module and the tests mutation.toml lists for it exist."""
+    """Each module and the tests mutation.toml lists for it (files, or test ids `file::test`) exist."""
     for module in modules:
-        missing = [t for t in config["modules"][module]["tests"] if not (ROOT / t).is_file()]
+        tests = config["modules"][module]["tests"]
+        missing = [t for t in tests if not _test_exists(t)]
         if not (ROOT / PACKAGE / module).is_file() or missing:
             raise SystemExit(f"{CONFIG}: [modules.{module!r}] names missing files: {missing or module}")
+
+
+def _test_exists(test: str) -> bool:
+    file, *names = test.split("::")
+    path = ROOT / file
+    return path.is_file() and all(
+        re.search(rf"^\s*(def|class) {re.escape(n)}\b", path.read_text(), re.M) for n in names
+    )
 
 
 def _git(*args: str) -> str:
@@ -257,7 +267,9 @@ class Module:
             "lines": {str(k): v for k, v in line_tests(source, contexts, ordered).items()},
             "log": str(self.log_path),
         }
-        self.plan_path.write_text(json.dumps(plan, indent=1) + "\n")
+        scratch = self.plan_path.with_suffix(".tmp")  # whole or absent, however the run ends
+        scratch.write_text(json.dumps(plan, indent=1) + "\n")
+        scratch.replace(self.plan_path)
         return plan, None
 
     def results(self) -> list[tuple[dict, dict | None]]:

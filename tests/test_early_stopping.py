@@ -173,3 +173,22 @@ def test_bad_early_stopping_settings_are_refused_before_any_work(make_cfg, overr
     cfg = make_cfg("trainer.early_stopping.enabled=true", *overrides)
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
         validate(cfg)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trainer.early_stopping.restore_best=true"],  # its monitor is trainer.monitor's: best.pt is its best
+        ["trainer.monitor=val_loss", "trainer.monitor_mode=min", "trainer.early_stopping.restore_best=true"],
+        [
+            "trainer.early_stopping.monitor=train_loss",
+            "trainer.early_stopping.mode=min",
+        ],  # not the test split
+        # No val_ metric watched, so no validation split needed.
+        ["trainer.monitor=train_loss", "trainer.monitor_mode=min", "dataset.val_fraction=0"],
+        ["trainer.early_stopping.patience=1", "trainer.early_stopping.min_delta=0"],
+    ],
+)
+def test_early_stopping_settings_at_the_edge_of_each_refusal_are_accepted(make_cfg, overrides):
+    validate(make_cfg("trainer.early_stopping.enabled=true", *overrides))
+    validate(make_cfg("trainer.early_stopping.monitor=test_acc"))  # a rule that is off is not checked

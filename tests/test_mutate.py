@@ -71,6 +71,9 @@ def test_every_module_and_test_file_in_mutation_toml_exists():
     assert {"engine/early_stopping.py", "engine/validate.py", "sweep/jobs.py", "engine/fit.py"} <= set(
         config["modules"]
     )
+    bad = config | {"modules": {"engine/tasks.py": {"tests": ["tests/test_tasks.py::test_no_such_test"]}}}
+    with pytest.raises(SystemExit, match="test_no_such_test"):
+        mutate.check_modules(bad, ["engine/tasks.py"])
 
 
 SOURCE = """\
