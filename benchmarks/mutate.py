@@ -122,11 +122,17 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
+def _own_report(name: str) -> bool:
+    """A report this command wrote (benchmarks/results/mutation-*): never part of what it tests, so a
+    report left by a killed run does not make the rerun's tree differ."""
+    return re.fullmatch(r"benchmarks/results/mutation-[^/]+", name) is not None
+
+
 def snapshot() -> dict[str, tuple[bytes, int]]:
-    """The repository's tracked and untracked files (what git does not ignore), read once: every copy
-    a run makes is of this, whatever changes in the work tree meanwhile."""
+    """The repository's tracked and untracked files (what git does not ignore, and no report of this
+    command), read once: every copy a run makes is of this, whatever changes in the work tree meanwhile."""
     names = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    paths = [ROOT / n for n in sorted(filter(None, names))]
+    paths = [ROOT / n for n in sorted(filter(None, names)) if not _own_report(n)]
     return {str(p.relative_to(ROOT)): (p.read_bytes(), p.stat().st_mode) for p in paths if p.is_file()}
 
 
@@ -134,7 +140,9 @@ def session_key(files: dict[str, tuple[bytes, int]]) -> str:
     """The commit, plus a digest of every file when the tree differs from it: sessions are reused only
     for the very code and tests they were made from."""
     commit = _git("rev-parse", "--short=12", "HEAD").strip()
-    if not _git("status", "--porcelain"):
+    changes = _git("status", "--porcelain", "-z", "--untracked-files=all").split("\0")
+    changed = [entry[3:] if re.match(r"^.. ", entry) else entry for entry in filter(None, changes)]
+    if all(_own_report(name) for name in changed):
         return commit
     digest = hashlib.sha256()
     for name, (content, _) in files.items():

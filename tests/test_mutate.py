@@ -264,6 +264,9 @@ def test_sessions_are_keyed_by_the_commit_and_by_the_content_of_uncommitted_chan
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=repo, capture_output=True, text=True
     )
     assert mutate.session_key(mutate.snapshot()) == commit.stdout.strip()  # a clean tree: the commit
+    (repo / "benchmarks" / "results").mkdir(parents=True)
+    (repo / "benchmarks" / "results" / "mutation-2026-01-01_00-00-00.md").write_text("a killed run's report")
+    assert mutate.session_key(mutate.snapshot()) == commit.stdout.strip()  # its own reports do not count
     (repo / "outputs").mkdir()
     (repo / "outputs" / "run.log").write_text("ignored")
     (repo / "src" / "b.py").write_text("B = 2\n")  # untracked, not ignored: part of what is tested
