@@ -45,6 +45,13 @@ def test_a_nan_value_is_never_an_improvement():
     assert _stops(EarlyStopping("val_acc", "max", patience=1), [0.5, float("nan")]) == 2
 
 
+def test_epochs_without_a_value_count_from_the_start_of_the_run():
+    """A monitor that is NaN from the first epoch never sets a best epoch: patience counts from epoch 0,
+    so patience 2 stops after epoch 2, not after epoch 1 or 3."""
+    assert _stops(EarlyStopping("val_loss", "min", patience=2), [float("nan")] * 4) == 2
+    assert _stops(EarlyStopping("val_loss", "min", patience=1), [float("nan")] * 4) == 1
+
+
 def test_state_round_trip_keeps_the_count():
     rule = EarlyStopping("val_acc", "max", patience=3)
     _stops(rule, [0.5, 0.7, 0.6])
@@ -181,3 +188,22 @@ def test_bad_early_stopping_settings_are_refused_before_any_work(make_cfg, overr
     cfg = make_cfg("trainer.early_stopping.enabled=true", *overrides)
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
         validate(cfg)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trainer.early_stopping.restore_best=true"],  # its monitor is trainer.monitor's: best.pt is its best
+        ["trainer.monitor=val_loss", "trainer.monitor_mode=min", "trainer.early_stopping.restore_best=true"],
+        [
+            "trainer.early_stopping.monitor=train_loss",
+            "trainer.early_stopping.mode=min",
+        ],  # not the test split
+        # No val_ metric watched, so no validation split needed.
+        ["trainer.monitor=train_loss", "trainer.monitor_mode=min", "dataset.val_fraction=0"],
+        ["trainer.early_stopping.patience=1", "trainer.early_stopping.min_delta=0"],
+    ],
+)
+def test_early_stopping_settings_at_the_edge_of_each_refusal_are_accepted(make_cfg, overrides):
+    validate(make_cfg("trainer.early_stopping.enabled=true", *overrides))
+    validate(make_cfg("trainer.early_stopping.monitor=test_acc"))  # a rule that is off is not checked
