@@ -6,6 +6,7 @@ Spec: {kind: seed_band, runs: [<folder>, ...], column: <metrics.csv column, defa
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def plot_bands(bands: list[tuple[str, pd.DataFrame]], column: str, path: Path, t
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    ax.set_title(f"{title}\nseeds: a {BAND}", fontsize=9)
+    # One panel is narrower than the band's sentence: wrapped, it stays inside the figure.
+    ax.set_title(f"{title}\n" + textwrap.fill(f"seeds: a {BAND}", 80), fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
