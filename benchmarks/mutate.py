@@ -173,6 +173,14 @@ def session_dir(key: str, module: str) -> Path:
     return SESSIONS / key / module.replace("/", "-").removesuffix(".py")
 
 
+def own_environment() -> dict[str, str]:
+    """This process's environment less a caller's coverage settings (COVERAGE_FILE, coverage's and
+    pytest-cov's subprocess variables): under them the plan's coverage run would write its data to the
+    caller's file, and each mutant's tests would be measured for the caller (`make mutate` run under CI's
+    coverage, say)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+
+
 class Module:
     """One module's Cosmic Ray session, plan and copy of the repository, all in `directory`."""
 
@@ -183,7 +191,7 @@ class Module:
         self.plan_path = self.dir / "plan.json"
         self.log_path = self.dir / "mutants.jsonl"
         self.copy = copy or self.dir / "copy"
-        self.env = {**os.environ, "PYTHONPATH": str(self.copy / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+        self.env = {**own_environment(), "PYTHONPATH": str(self.copy / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
 
     def cosmic_ray(self, *args: str) -> subprocess.CompletedProcess:
         tool = Path(sys.executable).with_name(args[0])
