@@ -9,3 +9,7 @@ MUTATE_NICE ?= 10
 mutate: $(STAMP) ## mutation testing of the core, survivors to benchmarks/results/ (hours, resumable; MUTATE_ARGS="--modules engine/tasks.py")
 	@$(PY) -c "import cosmic_ray" 2>/dev/null || $(BIN)/pip install -q -e '.[mutation]'
 	nice -n $(MUTATE_NICE) $(PY) benchmarks/mutate.py $(MUTATE_ARGS)
+
+.PHONY: planted-bugs
+planted-bugs: $(STAMP) ## plant the bugs of benchmarks/planted_bugs.toml one at a time; each must fail its named test (minutes)
+	nice -n $(MUTATE_NICE) $(PY) benchmarks/planted_bugs.py

@@ -1,10 +1,12 @@
 """`make mutate` (benchmarks/mutate.py, benchmarks/mutant_tests.py): a survivor's line from its diff,
 equivalents left out of the rate, sessions keyed by the tree they test and counted with what is still
 pending, the coverage plan that maps each line to the tests that execute it, and a mutant's run (those
-tests first, the rest only if they pass, a timeout for a hang) on a tiny project without torch."""
+tests first, the rest only if they pass, a timeout for a hang) on a tiny project without torch; and
+`make planted-bugs`'s list, which must follow the code it plants bugs in."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import each other fr
 import mutant_tests  # noqa: E402
 import mutate  # noqa: E402
 import mutation_plan  # noqa: E402
+import planted_bugs  # noqa: E402
 
 # As `cosmic-ray dump` gives it for a comparison mutant of early_stopping.py's line 45.
 DIFF = (
@@ -405,3 +408,20 @@ def test_a_second_run_of_the_same_module_at_the_same_commit_is_refused(tmp_path,
         )
     assert "another `make mutate` is running engine/tasks.py" in result.error
     assert not (directory / "copy").exists()
+
+
+def _default_suite_function(test: str) -> ast.FunctionDef | None:
+    """The test function `file::name` names, if it exists and is not slow-marked (the default run's)."""
+    path, name = test.split("::")
+    for node in ast.parse((ROOT / path).read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            marks = [ast.unparse(d) for d in node.decorator_list]
+            return None if any("mark.slow" in m for m in marks) else node
+    return None
+
+
+@pytest.mark.parametrize("bug", planted_bugs.read_bugs(), ids=lambda bug: bug["name"])
+def test_each_planted_bug_plants_once_and_names_a_default_suite_test(bug):
+    assert (ROOT / bug["module"]).read_text().count(bug["old"]) == 1, bug["old"]
+    assert bug["new"] != bug["old"]
+    assert _default_suite_function(bug["catches"]) is not None, bug["catches"]
