@@ -59,7 +59,7 @@ def test_a_training_epochs_accuracy_and_loss_count_every_batch():
     assert len(set(per_batch)) == len(per_batch)  # every batch scores differently: a lost batch shows
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     metrics, seen = train_epoch(
-        model, batches, nn.CrossEntropyLoss(), optimizer, Classification(), device=CPU
+        model, batches, nn.CrossEntropyLoss(), optimizer, Classification(), device=CPU, log_every=1
     )
     assert seen == sum(SIZES)
     assert metrics["acc"] == pytest.approx(accuracy, abs=1e-12)

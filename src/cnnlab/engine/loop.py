@@ -33,7 +33,7 @@ def train_step(
     y: torch.Tensor,
     *,
     device: torch.device,
-    amp: bool = False,
+    amp: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimiser step on one batch; returns the output and the loss, still on the device."""
     with bf16_autocast(device, amp):
@@ -55,7 +55,7 @@ def train_epoch(
     device: torch.device,
     step_scheduler=None,
     amp: bool = False,
-    log_every: int = 50,
+    log_every: int,
     desc: str = "train",
 ) -> tuple[dict[str, float], int]:
     """Train for one epoch in train mode: mean loss and metric, and how many images it saw."""
@@ -80,7 +80,7 @@ def train_epoch(
             bar.update()
     loss_total, score_total = torch.stack([loss_sum, score_sum.float()]).tolist()
     if not math.isfinite(loss_total):
-        raise Diverged(f"the training loss became {loss_total / max(seen, 1)}")
+        raise Diverged(f"the training loss became {loss_total}")  # a non-finite sum's mean is itself
     return {"loss": loss_total / seen, task.metric: score_total / seen}, seen
 
 
