@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -130,3 +131,22 @@ def test_a_summary_whose_overrides_are_not_strings_is_refused_by_name(tmp_path):
     run_dir = _run_dir_with_overrides(tmp_path, {"trainer.epochs": 3})
     with pytest.raises(ConfigError, match="summary.json records overrides that are not a list of strings"):
         resumed_overrides(["trainer.resume=true"], run_dir)
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_a_resume_of_a_dir_that_holds_no_run_yet_takes_nothing_and_trains_afresh(tmp_path, made):
+    """A resumable queue starts every run with trainer.resume=true, so its first start finds no summary."""
+    run_dir = tmp_path / "fresh"
+    if made:
+        run_dir.mkdir()
+    command = [f"hydra.run.dir={run_dir}", "trainer.resume=true", "trainer.epochs=1"]
+    assert resumed_overrides(command) == command
+
+
+def test_the_command_refuses_a_run_dir_it_cannot_resume_in_one_paragraph(tmp_path):
+    run_dir = _run_dir_with_overrides(tmp_path, None)
+    command = [sys.executable, "-m", "cnnlab.train", f"hydra.run.dir={run_dir}", "trainer.resume=true"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "records overrides that are not a list of strings (None)" in done.stderr

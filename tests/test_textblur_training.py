@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from cnnlab.data.textblur import TextBlurSource
 from cnnlab.engine.regression import psnr
@@ -43,7 +44,10 @@ def test_short_run_logs_psnr_and_image_grids(make_cfg, tmp_path):
     for split in ("train", "test"):
         with Image.open(run_dir / f"images_{split}.png") as grid:
             assert grid.size == (8 * 66 + 2, 3 * 66 + 2)
-    assert any(run_dir.glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(run_dir), size_guidance={"images": 0})
+    events.Reload()
+    for split in ("train", "test"):  # each epoch's grid at that epoch's step, as its scalars are
+        assert [image.step for image in events.Images(f"{split}/input_output_target")] == [1, 2]
 
 
 @pytest.mark.slow

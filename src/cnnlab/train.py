@@ -98,7 +98,11 @@ def cli() -> None:
     """`cnnlab-train` and `python -m cnnlab.train`: Hydra's main, after a bare resume command got its
     run's saved overrides (a sweep resumes each job itself)."""
     if not {"-m", "--multirun"} & set(sys.argv[1:]):
-        sys.argv[1:] = resumed_overrides(sys.argv[1:])
+        try:
+            sys.argv[1:] = resumed_overrides(sys.argv[1:])
+        except CnnlabError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
     main()
 
 

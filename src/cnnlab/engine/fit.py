@@ -58,7 +58,7 @@ from cnnlab.rundir.lock import now, process_record
 
 log = logging.getLogger(__name__)
 # What resuming reads from checkpoints/last.pt (the scheduler's state is None for a run without one).
-RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng")
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "wall_s")
 
 
 def fit(
@@ -176,7 +176,7 @@ def fit(
     stop: Stop | None = None
 
     if first_epoch == 0:
-        if trainer.get("eval_at_start"):
+        if trainer.eval_at_start:
             summary["initial"] = initial_metrics(run)
             log.info("before training: %s", summary["initial"])
         checkpoint(0)
@@ -247,7 +247,7 @@ def fit(
         summary.update(stop.record)
         return finish(stop.status, stop.reason, stop.message)
     summary = finish(statuses.COMPLETED, stop_reason)
-    if trainer.get("evaluate_at_end", True):
+    if trainer.evaluate_at_end:
         restored = summary.get("restored_epoch")
         evaluate_at_end(run, run_dir, restored or summary["epochs_completed"], "best" if restored else "last")
     if tracker is not None:
@@ -334,7 +334,7 @@ def resume(
             "is not a whole checkpoint of `python -m cnnlab.train`. Put the run's own last.pt back, or train "
             "afresh in a new run dir."
         ) from None
-    return epochs_done, state.get("wall_s", 0.0), state.get("best"), state.get("initial")
+    return epochs_done, state["wall_s"], state.get("best"), state.get("initial")
 
 
 def resume_command(run_dir: Path) -> str:

@@ -1,0 +1,157 @@
+"""What a run tells its user besides the metrics, each checked against what happened: the epoch each
+log line names when a run stops, the warnings a resume gives only when they apply, summary.json while
+the run goes on, the images per second and wall times against metrics.csv and a clock outside."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from cnnlab.train import run
+
+QUICK = ["trainer.device=cpu", "trainer.limit_batches=2"]  # 2 batches of 64 a training epoch
+TWO = [*QUICK, "trainer.epochs=2"]
+FIT_LOG = "cnnlab.engine.fit"
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == FIT_LOG]
+
+
+class Watcher:
+    """An epoch hook that adds a key to summary.json and reads the file back after every epoch; with
+    `interrupt_after`, it is Ctrl-C arriving once that epoch is written."""
+
+    def __init__(self, run_dir: Path, interrupt_after: int | None = None) -> None:
+        self.run_dir, self.interrupt_after, self.seen = run_dir, interrupt_after, []
+
+    def record(self) -> dict[str, Any]:
+        return {"trial": 7}
+
+    def after_epoch(self, row: dict[str, Any]) -> None:
+        summary = _summary(self.run_dir)
+        self.seen.append((row["epoch"], summary["epochs_completed"], summary["trial"], summary["status"]))
+        if row["epoch"] == self.interrupt_after:
+            raise KeyboardInterrupt
+
+
+def test_summary_json_counts_the_epochs_as_they_are_written_and_keeps_a_hooks_keys(make_cfg, tmp_path):
+    watcher = Watcher(tmp_path / "run")
+    run(make_cfg(*QUICK, "trainer.epochs=3"), run_dir=tmp_path / "run", hooks=[watcher])
+    assert watcher.seen == [(1, 1, 7, "running"), (2, 2, 7, "running"), (3, 3, 7, "running")]
+    assert _summary(tmp_path / "run")["trial"] == 7
+
+
+def test_an_interrupted_run_names_the_epoch_and_the_command_that_resumes_it(make_cfg, tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger=FIT_LOG), pytest.raises(KeyboardInterrupt):
+        run(
+            make_cfg(*QUICK, "trainer.epochs=5"), run_dir=run_dir, hooks=[Watcher(run_dir, interrupt_after=2)]
+        )
+    named = shlex.quote(f"hydra.run.dir={run_dir}")
+    command = f"{shlex.quote(sys.executable)} -m cnnlab.train {named} trainer.resume=true"
+    assert f"interrupted in epoch 2; resume with: {command}" in _messages(caplog)
+    assert _summary(run_dir)["status"] == "interrupted" and _summary(run_dir)["epochs_completed"] == 2
+
+
+def test_a_diverged_run_names_the_epoch_it_diverged_in(make_cfg, tmp_path):
+    cfg = make_cfg(*TWO, "optimizer=sgd", "optimizer.lr=1e8", "trainer.log_every_n_steps=1")
+    run(cfg, run_dir=tmp_path / "run")
+    summary = _summary(tmp_path / "run")
+    assert summary["status"] == "diverged"
+    diverged_in = summary["epochs_completed"] + 1  # the epochs before it completed; it did not
+    assert f" in epoch {diverged_in}; the run stopped." in summary["message"]
+
+
+def test_early_stopping_says_after_which_epoch_and_since_which_it_stopped(make_cfg, tmp_path, caplog):
+    """No accuracy can gain more than 1, so with min_delta 1 epoch 1 stays the best and patience 2 ends
+    the run after epoch 3."""
+    stopping = ["trainer.early_stopping.enabled=true", "trainer.early_stopping.patience=2"]
+    cfg = make_cfg(*QUICK, "trainer.epochs=6", *stopping, "trainer.early_stopping.min_delta=1")
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(cfg, run_dir=tmp_path / "run")
+    expected = "early stopping after epoch 3: val_acc has not improved by more than 1 since epoch 1"
+    assert expected in _messages(caplog)
+    assert _summary(tmp_path / "run")["stop_reason"] == "plateau"
+
+
+def test_resuming_a_finished_run_with_its_own_epochs_trains_nothing_and_says_so(make_cfg, tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(make_cfg(*TWO), run_dir=run_dir)
+    assert not [m for m in _messages(caplog) if "nothing to train" in m]
+    before = pd.read_csv(run_dir / "metrics.csv")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(make_cfg(*TWO, "trainer.resume=true"), run_dir=run_dir)
+    expected = "2 epochs are already done, trainer.epochs=2: nothing to train (raise trainer.epochs to go on)"
+    assert expected in _messages(caplog)
+    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "metrics.csv"), before)
+    assert _summary(run_dir)["status"] == "completed" and _summary(run_dir)["epochs_completed"] == 2
+
+
+def test_a_resume_warns_of_changed_settings_only_when_there_are_some(make_cfg, tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    run(make_cfg(*TWO), run_dir=run_dir)
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(make_cfg(*QUICK, "trainer.epochs=3", "trainer.resume=true"), run_dir=run_dir)
+    assert not [m for m in _messages(caplog) if "changed settings" in m]
+    caplog.clear()
+    changed = [
+        "trainer.epochs=4",
+        "trainer.resume=true",
+        "trainer.resume_allow_changes=true",
+        "optimizer.lr=0.5",
+    ]
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(make_cfg(*QUICK, *changed, "optimizer.lr=0.5"), run_dir=run_dir)
+    (warning,) = [m for m in _messages(caplog) if "changed settings" in m]
+    assert "optimizer.lr" in warning
+
+
+def test_images_per_second_is_the_training_images_over_the_epochs_time(make_cfg, tmp_path):
+    run(make_cfg(*TWO), run_dir=tmp_path / "run")
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert (metrics["images_per_s"] * metrics["epoch_s"]).tolist() == pytest.approx([2 * 64] * 2)
+
+
+def test_wall_time_covers_the_epochs_and_a_resume_adds_to_it(make_cfg, tmp_path):
+    """Between the sum of the epochs' own times and a clock read around the call; a resume adds its own."""
+    run_dir = tmp_path / "run"
+    start = time.perf_counter()
+    run(make_cfg(*TWO), run_dir=run_dir)
+    outside = time.perf_counter() - start
+    first = _summary(run_dir)["wall_s"]
+    assert pd.read_csv(run_dir / "metrics.csv")["epoch_s"].sum() <= first <= outside
+
+    start = time.perf_counter()
+    run(make_cfg(*QUICK, "trainer.epochs=3", "trainer.resume=true"), run_dir=run_dir)
+    outside = time.perf_counter() - start
+    resumed = _summary(run_dir)["wall_s"]
+    third_epoch = pd.read_csv(run_dir / "metrics.csv")["epoch_s"].iloc[2]
+    assert first + third_epoch <= resumed <= first + outside
+
+
+@pytest.mark.parametrize(("eval_batch", "sampled"), [(256, False), (16, True)])
+def test_the_first_log_line_says_when_val_and_test_are_sampled(
+    make_cfg, tmp_path, caplog, eval_batch, sampled
+):
+    """Sampled when limit_batches x eval_batch_size images are fewer than a split's (val 144, test 359)."""
+    cfg = make_cfg(*QUICK, "trainer.epochs=1", f"trainer.eval_batch_size={eval_batch}")
+    with caplog.at_level(logging.INFO, logger=FIT_LOG):
+        run(cfg, run_dir=tmp_path / "run")
+    first = _messages(caplog)[0]
+    assert first.startswith(f"run dir {tmp_path / 'run'} | device cpu | data digits: ")
+    assert ("(val/test sampled: trainer.limit_batches)" in first) is sampled
