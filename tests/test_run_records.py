@@ -14,7 +14,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import torch
 
+from cnnlab.engine import loop
+from cnnlab.errors import CheckpointError
 from cnnlab.train import run
 
 QUICK = ["trainer.device=cpu", "trainer.limit_batches=2"]  # 2 batches of 64 a training epoch
@@ -155,3 +158,68 @@ def test_the_first_log_line_says_when_val_and_test_are_sampled(
     first = _messages(caplog)[0]
     assert first.startswith(f"run dir {tmp_path / 'run'} | device cpu | data digits: ")
     assert ("(val/test sampled: trainer.limit_batches)" in first) is sampled
+
+
+def test_each_epoch_logs_its_metrics_csv_row_and_names_itself_on_the_progress_bar(make_cfg, tmp_path, caplog):
+    descs = []
+
+    class Bar:
+        def __init__(self, **kwargs) -> None:
+            descs.append(kwargs["desc"])
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def set_postfix(self, **postfix) -> None:
+            return None
+
+        def update(self, n: int = 1) -> None:
+            return None
+
+    with caplog.at_level(logging.INFO, logger=FIT_LOG), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loop, "tqdm", Bar)
+        run(make_cfg(*TWO), run_dir=tmp_path / "run")
+    assert descs == ["epoch 1/2", "epoch 2/2"]
+    lines = [m for m in _messages(caplog) if m.startswith("epoch ")]
+    rows = pd.read_csv(tmp_path / "run" / "metrics.csv").to_dict("records")
+    keys = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+    assert lines == [
+        f"epoch {r['epoch']}/2  "
+        + "  ".join(f"{k} {r[k]:.4f}" for k in keys)
+        + f"  {r['images_per_s']:.0f} img/s"
+        for r in rows
+    ]
+
+
+def _edit_checkpoint(run_dir: Path, **changes: Any) -> None:
+    path = run_dir / "checkpoints" / "last.pt"
+    torch.save(torch.load(path, weights_only=True) | changes, path)
+
+
+@pytest.mark.parametrize(
+    ("change", "edit"),
+    [
+        (["model=simple_cnn"], {}),  # another model's weights
+        (["scheduler=exponential"], {}),  # a scheduler the checkpoint has no state for
+        ([], {"optimizer": {}}),  # an optimiser state without its parameter groups
+    ],
+    ids=["model", "scheduler", "optimizer"],
+)
+def test_a_checkpoint_that_does_not_fit_the_run_is_refused_and_the_run_left_as_it_was(
+    make_cfg, tmp_path, change, edit
+):
+    run_dir = tmp_path / "run"
+    run(make_cfg(*TWO), run_dir=run_dir)
+    _edit_checkpoint(run_dir, **edit)
+    before = {p.name: p.read_bytes() for p in (run_dir / "metrics.csv", run_dir / "checkpoints" / "last.pt")}
+    resume = ["trainer.epochs=3", "trainer.resume=true", "trainer.resume_allow_changes=true", *change]
+    with pytest.raises(
+        CheckpointError, match=r"last.pt does not fit this run \(.+\): it holds another model"
+    ):
+        run(make_cfg(*QUICK, *resume), run_dir=run_dir)
+    assert before == {
+        p.name: p.read_bytes() for p in (run_dir / "metrics.csv", run_dir / "checkpoints" / "last.pt")
+    }
