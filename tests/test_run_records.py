@@ -15,7 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import cnnlab.engine.fit as fit
 from cnnlab.engine import loop
 from cnnlab.errors import CheckpointError
 from cnnlab.train import run
@@ -223,3 +225,53 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_refused_and_the_run_left_as_i
     assert before == {
         p.name: p.read_bytes() for p in (run_dir / "metrics.csv", run_dir / "checkpoints" / "last.pt")
     }
+
+
+def test_a_resume_from_an_earlier_checkpoint_than_its_events_shows_each_epoch_once(make_cfg, tmp_path):
+    """Events written after the checkpoint it resumes from (a run killed between the two) are purged:
+    TensorBoard reads epoch 3 once, as the resumed run trained it."""
+    run_dir = tmp_path / "run"
+    run(make_cfg(*TWO), run_dir=run_dir)
+    after_two = (run_dir / "checkpoints" / "last.pt").read_bytes()
+    run(make_cfg(*QUICK, "trainer.epochs=3", "trainer.resume=true"), run_dir=run_dir)
+    (run_dir / "checkpoints" / "last.pt").write_bytes(after_two)
+    again = [
+        "trainer.epochs=3",
+        "trainer.resume=true",
+        "trainer.resume_allow_changes=true",
+        "optimizer.lr=0.5",
+    ]
+    run(make_cfg(*QUICK, *again), run_dir=run_dir)
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    third = pd.read_csv(run_dir / "metrics.csv").iloc[2]
+    assert [(e.step, e.value) for e in events.Scalars("train/loss")][2:] == [
+        (3, pytest.approx(third["train_loss"]))
+    ]
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3]
+
+
+def test_an_interrupt_in_the_first_epoch_leaves_a_checkpoint_of_no_epochs(make_cfg, tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    real = fit.current_lr
+
+    def interrupted(optimizer):
+        monkeypatch.setattr(fit, "current_lr", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit, "current_lr", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(make_cfg(*TWO), run_dir=run_dir)
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 0
+    run(make_cfg(*TWO, "trainer.resume=true"), run_dir=run_dir)
+    assert pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_restore_best_without_early_stopping_restores_nothing(make_cfg, tmp_path):
+    """restore_best is part of the stopping rule: with the rule off, the run ends on its last epoch."""
+    cfg = make_cfg(*TWO, "trainer.early_stopping.restore_best=true", "optimizer.lr=0.5")
+    run(cfg, run_dir=tmp_path / "run")
+    summary = _summary(tmp_path / "run")
+    last = pd.read_csv(tmp_path / "run" / "metrics.csv").iloc[-1]
+    assert "restored_epoch" not in summary
+    assert summary["final"]["val_loss"] == pytest.approx(last["val_loss"])
