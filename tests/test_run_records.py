@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import cnnlab.engine.fit as fit
 from cnnlab.engine import loop
-from cnnlab.errors import CheckpointError
+from cnnlab.errors import CheckpointError, said
 from cnnlab.train import run
 
 QUICK = ["trainer.device=cpu", "trainer.limit_batches=2"]  # 2 batches of 64 a training epoch
@@ -160,6 +160,7 @@ def test_the_first_log_line_says_when_val_and_test_are_sampled(
     first = _messages(caplog)[0]
     assert first.startswith(f"run dir {tmp_path / 'run'} | device cpu | data digits: ")
     assert ("(val/test sampled: trainer.limit_batches)" in first) is sampled
+    assert ("evaluation_sample" in _summary(tmp_path / "run")) is sampled
 
 
 def test_each_epoch_logs_its_metrics_csv_row_and_names_itself_on_the_progress_bar(make_cfg, tmp_path, caplog):
@@ -196,35 +197,39 @@ def test_each_epoch_logs_its_metrics_csv_row_and_names_itself_on_the_progress_ba
     ]
 
 
-def _edit_checkpoint(run_dir: Path, **changes: Any) -> None:
-    path = run_dir / "checkpoints" / "last.pt"
-    torch.save(torch.load(path, weights_only=True) | changes, path)
+def _unchanged(state: dict[str, Any]) -> dict[str, Any]:
+    return state
 
 
 @pytest.mark.parametrize(
-    ("change", "edit"),
+    ("change", "edit", "error"),
     [
-        (["model=simple_cnn"], {}),  # another model's weights
-        (["scheduler=exponential"], {}),  # a scheduler the checkpoint has no state for
-        ([], {"optimizer": {}}),  # an optimiser state without its parameter groups
+        (["model=simple_cnn"], _unchanged, RuntimeError),  # another model's weights
+        (["scheduler=exponential"], _unchanged, TypeError),  # a scheduler without state in it
+        ([], lambda state: state | {"optimizer": {}}, KeyError),  # an optimiser state without groups
+        ([], lambda state: state | {"optimizer": state["optimizer"] | {"state": []}}, AttributeError),
     ],
-    ids=["model", "scheduler", "optimizer"],
+    ids=["model", "scheduler", "optimizer-groups", "optimizer-state"],
 )
 def test_a_checkpoint_that_does_not_fit_the_run_is_refused_and_the_run_left_as_it_was(
-    make_cfg, tmp_path, change, edit
+    make_cfg, tmp_path, change, edit, error
 ):
+    """Whatever torch raised (`error`: checked here, so each kind of misfit is covered) becomes one
+    CheckpointError quoting at most 300 characters of it."""
     run_dir = tmp_path / "run"
     run(make_cfg(*TWO), run_dir=run_dir)
-    _edit_checkpoint(run_dir, **edit)
-    before = {p.name: p.read_bytes() for p in (run_dir / "metrics.csv", run_dir / "checkpoints" / "last.pt")}
+    last = run_dir / "checkpoints" / "last.pt"
+    torch.save(edit(torch.load(last, weights_only=True)), last)
+    before = {p.name: p.read_bytes() for p in (run_dir / "metrics.csv", last)}
     resume = ["trainer.epochs=3", "trainer.resume=true", "trainer.resume_allow_changes=true", *change]
     with pytest.raises(
-        CheckpointError, match=r"last.pt does not fit this run \(.+\): it holds another model"
-    ):
+        CheckpointError, match=r"last.pt does not fit this run \(.+\): it holds another"
+    ) as refused:
         run(make_cfg(*QUICK, *resume), run_dir=run_dir)
-    assert before == {
-        p.name: p.read_bytes() for p in (run_dir / "metrics.csv", run_dir / "checkpoints" / "last.pt")
-    }
+    assert isinstance(refused.value.__context__, error)
+    quoted = str(refused.value).split("does not fit this run (", 1)[1].split("): it holds another", 1)[0]
+    assert quoted == said(refused.value.__context__)[:300]
+    assert before == {p.name: p.read_bytes() for p in (run_dir / "metrics.csv", last)}
 
 
 def test_a_resume_from_an_earlier_checkpoint_than_its_events_shows_each_epoch_once(make_cfg, tmp_path):
