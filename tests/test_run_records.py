@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import cnnlab.engine.fit as fit
 from cnnlab.engine import loop
+from cnnlab.engine.epoch_hooks import Stop
 from cnnlab.errors import CheckpointError, said
 from cnnlab.train import run
 
@@ -280,3 +281,37 @@ def test_restore_best_without_early_stopping_restores_nothing(make_cfg, tmp_path
     last = pd.read_csv(tmp_path / "run" / "metrics.csv").iloc[-1]
     assert "restored_epoch" not in summary
     assert summary["final"]["val_loss"] == pytest.approx(last["val_loss"])
+
+
+class Ender:
+    """A hook that ends the run after epoch `at` (as a pruner does), or raises `error` there."""
+
+    def __init__(self, at: int, error: Exception | None = None) -> None:
+        self.at, self.error = at, error
+
+    def record(self) -> dict[str, Any]:
+        return {}
+
+    def after_epoch(self, row: dict[str, Any]) -> Stop | None:
+        if row["epoch"] != self.at:
+            return None
+        if self.error is not None:
+            raise self.error
+        return Stop("pruned", "pruned", "stopped by the test's hook", {"pruned_at": self.at})
+
+
+def test_a_hooks_stop_ends_the_run_after_that_epoch_with_the_hooks_status(make_cfg, tmp_path):
+    run(make_cfg(*QUICK, "trainer.epochs=4"), run_dir=tmp_path / "run", hooks=[Ender(2)])
+    summary = _summary(tmp_path / "run")
+    assert (summary["status"], summary["stop_reason"], summary["pruned_at"]) == ("pruned", "pruned", 2)
+    assert summary["message"] == "stopped by the test's hook"
+    assert pd.read_csv(tmp_path / "run" / "metrics.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_an_unexpected_error_leaves_the_run_failed_with_the_error_and_raises_it(make_cfg, tmp_path):
+    failing = Ender(2, RuntimeError("a bug in a hook"))
+    with pytest.raises(RuntimeError, match="a bug in a hook"):
+        run(make_cfg(*QUICK, "trainer.epochs=4"), run_dir=tmp_path / "run", hooks=[failing])
+    summary = _summary(tmp_path / "run")
+    assert (summary["status"], summary["stop_reason"], summary["epochs_completed"]) == ("failed", "failed", 2)
+    assert summary["message"] == "RuntimeError: a bug in a hook"

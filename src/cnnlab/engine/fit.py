@@ -346,8 +346,8 @@ def resume_command(run_dir: Path) -> str:
 
 def initial_metrics(run: Run) -> dict[str, float]:
     """Loss and metric of the untrained net on every split, in eval mode (rdfia q17's "error at the
-    start of the first epoch"): the train split is read through its loader, so as it is trained on."""
-    run.data.train.set_epoch(0)
+    start of the first epoch"): the train split is read through its loader, so as it is trained on (a
+    loader's draws are a function of its seed and epoch, and a new one's epoch is 0)."""
     return run.evaluate(("train", "val", "test"))
 
 
