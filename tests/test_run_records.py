@@ -315,3 +315,11 @@ def test_an_unexpected_error_leaves_the_run_failed_with_the_error_and_raises_it(
     summary = _summary(tmp_path / "run")
     assert (summary["status"], summary["stop_reason"], summary["epochs_completed"]) == ("failed", "failed", 2)
     assert summary["message"] == "RuntimeError: a bug in a hook"
+
+
+def test_a_classification_checkpoint_carries_its_class_names(make_cfg, tmp_path):
+    """What cnnlab.predict and an export label their outputs with: the digits data set's classes."""
+    run(make_cfg(*QUICK, "trainer.epochs=1"), run_dir=tmp_path / "run")
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    (inference,) = [value for value in state.values() if isinstance(value, dict) and "class_names" in value]
+    assert inference["class_names"] == [str(digit) for digit in range(10)]
