@@ -48,9 +48,9 @@ def failing_cases(copy: Path, test: str) -> list[str]:
 
 
 def main() -> int:
-    bugs = read_bugs()
+    bugs, started = read_bugs(), f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
     lines = [
-        f"# Planted bugs, {datetime.now():%Y-%m-%d_%H-%M-%S}",
+        f"# Planted bugs, {started}",
         "",
         "Each bug of benchmarks/planted_bugs.toml planted alone; the test named to catch it run on it.",
         "",
@@ -72,7 +72,7 @@ def main() -> int:
             missed += not failed
             print(f"{bug['name']}: {len(failed)} case(s) of {bug['catches']} fail", flush=True)
             lines.append(f"| {bug['name']} | `{bug['catches']}` | {len(failed) or '**0: not caught**'} |")
-    out = ROOT / "benchmarks" / "results" / f"planted-{datetime.now():%Y-%m-%d_%H-%M-%S}.md"
+    out = ROOT / "benchmarks" / "results" / f"planted-{started}.md"
     out.write_text("\n".join([*lines, ""]))
     print(f"wrote {out}; {len(bugs) - missed} of {len(bugs)} bugs caught")
     return 1 if missed else 0
