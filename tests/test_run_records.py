@@ -22,6 +22,7 @@ from cnnlab.engine import loop
 from cnnlab.engine.epoch_hooks import Stop
 from cnnlab.errors import CheckpointError, said
 from cnnlab.train import run
+from tests.test_epoch_loop import RecordingBar
 
 QUICK = ["trainer.device=cpu", "trainer.limit_batches=2"]  # 2 batches of 64 a training epoch
 TWO = [*QUICK, "trainer.epochs=2"]
@@ -165,28 +166,11 @@ def test_the_first_log_line_says_when_val_and_test_are_sampled(
 
 
 def test_each_epoch_logs_its_metrics_csv_row_and_names_itself_on_the_progress_bar(make_cfg, tmp_path, caplog):
-    descs = []
-
-    class Bar:
-        def __init__(self, **kwargs) -> None:
-            descs.append(kwargs["desc"])
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            return None
-
-        def set_postfix(self, **postfix) -> None:
-            return None
-
-        def update(self, n: int = 1) -> None:
-            return None
-
     with caplog.at_level(logging.INFO, logger=FIT_LOG), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(loop, "tqdm", Bar)
+        RecordingBar.made = []
+        patch.setattr(loop, "tqdm", RecordingBar)
         run(make_cfg(*TWO), run_dir=tmp_path / "run")
-    assert descs == ["epoch 1/2", "epoch 2/2"]
+    assert [bar.kwargs["desc"] for bar in RecordingBar.made] == ["epoch 1/2", "epoch 2/2"]
     lines = [m for m in _messages(caplog) if m.startswith("epoch ")]
     rows = pd.read_csv(tmp_path / "run" / "metrics.csv").to_dict("records")
     keys = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
