@@ -140,12 +140,9 @@ def _saved_overrides(run_dir: Path) -> list[str]:
     """The overrides a run dir's summary.json records (every run and resume writes the full list); none
     for a dir without one (a first run given trainer.resume=true, as a resumable queue starts each run)."""
     try:
-        summary = read_summary(run_dir)
+        saved = (read_summary(run_dir) or {}).get("overrides", [])
     except (OSError, RunFileError):
         return []
-    if summary is None:
-        return []
-    saved = summary.get("overrides")
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
         raise ConfigError(
             f"{run_dir / SUMMARY} records overrides that are not a list of strings ({saved!r}), so "
