@@ -91,7 +91,8 @@ class RandomCrop(Step):
         size = self.output_size(x.shape[-1])
         if size == x.shape[-1]:
             return x
-        top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+        # torchvision's CenterCrop offsets (round half to even), so both paths crop the same pixels
+        top, left = round((x.shape[-2] - size) / 2), round((x.shape[-1] - size) / 2)
         return x[..., top : top + size, left : left + size]
 
     def train_transform(self, size: int) -> v2.Transform:
