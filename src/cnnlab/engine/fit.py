@@ -88,12 +88,6 @@ def fit(
             "name its dir: hydra.run.dir=<run dir> trainer.resume=true)",
             run_dir,
         )
-    if first_epoch > trainer.epochs:
-        raise ConfigError(
-            f"trainer.epochs={trainer.epochs}, but {ckpt_path} holds {first_epoch} epochs already done: "
-            "resuming cannot train fewer epochs than a run has, and its config.yaml and metrics.csv would "
-            f"disagree. Resume with trainer.epochs={first_epoch} or more, or train afresh in a new run dir."
-        )
     if first_epoch == 0:
         forget_previous_run(run_dir)
 
