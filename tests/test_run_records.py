@@ -307,3 +307,10 @@ def test_a_classification_checkpoint_carries_its_class_names(make_cfg, tmp_path)
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
     (inference,) = [value for value in state.values() if isinstance(value, dict) and "class_names" in value]
     assert inference["class_names"] == [str(digit) for digit in range(10)]
+
+
+def test_a_run_dir_whose_parents_are_missing_is_made_with_them(make_cfg, tmp_path):
+    run_dir = tmp_path / "runs" / "lenet" / "seed0"  # as a script calling run() may name it
+    run(make_cfg(*QUICK, "trainer.epochs=1"), run_dir=run_dir)
+    assert _summary(run_dir)["status"] == "completed"
+    assert len(pd.read_csv(run_dir / "metrics.csv")) == 1

@@ -64,14 +64,14 @@ RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "rng", "wall_s")
 def fit(
     cfg: DictConfig, run_dir: Path, overrides: list[str], hooks: Sequence[EpochHook] = ()
 ) -> dict[str, Any]:
-    """Train as configured and return the summary (also written to run_dir/summary.json); `hooks` see
-    every epoch's row and may end the run (an Optuna trial's pruner)."""
+    """Train as configured in run_dir (made by the lock train_run holds) and return the summary (also
+    written to run_dir/summary.json); `hooks` see every epoch's row and may end the run (an Optuna
+    trial's pruner)."""
     start = time.perf_counter()
     trainer = cfg.trainer
     if trainer.num_threads:
         torch.set_num_threads(trainer.num_threads)
     device = resolve_device(trainer.device)
-    run_dir.mkdir(parents=True, exist_ok=True)
     run = build_run(cfg, device)
     stopper = early_stopping_from(cfg)
     log.info(startup_line(cfg, run, run_dir))
