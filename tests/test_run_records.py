@@ -186,6 +186,11 @@ def _unchanged(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _one_parameter_short(state: dict[str, Any]) -> dict[str, Any]:
+    groups = [group | {"params": group["params"][:-1]} for group in state["optimizer"]["param_groups"]]
+    return state | {"optimizer": state["optimizer"] | {"param_groups": groups}}
+
+
 @pytest.mark.parametrize(
     ("change", "edit", "error"),
     [
@@ -193,8 +198,9 @@ def _unchanged(state: dict[str, Any]) -> dict[str, Any]:
         (["scheduler=exponential"], _unchanged, TypeError),  # a scheduler without state in it
         ([], lambda state: state | {"optimizer": {}}, KeyError),  # an optimiser state without groups
         ([], lambda state: state | {"optimizer": state["optimizer"] | {"state": []}}, AttributeError),
+        ([], _one_parameter_short, ValueError),  # an optimiser for another number of parameters
     ],
-    ids=["model", "scheduler", "optimizer-groups", "optimizer-state"],
+    ids=["model", "scheduler", "optimizer-groups", "optimizer-state", "optimizer-sizes"],
 )
 def test_a_checkpoint_that_does_not_fit_the_run_is_refused_and_the_run_left_as_it_was(
     make_cfg, tmp_path, change, edit, error
