@@ -259,6 +259,7 @@ def test_an_interrupt_in_the_first_epoch_leaves_a_checkpoint_of_no_epochs(make_c
     with pytest.raises(KeyboardInterrupt):
         run(make_cfg(*TWO), run_dir=run_dir)
     assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 0
+    assert not (run_dir / "checkpoints" / "best.pt").exists()  # no epoch yet, so no best one
     run(make_cfg(*TWO, "trainer.resume=true"), run_dir=run_dir)
     assert pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist() == [1, 2]
 
@@ -291,11 +292,16 @@ class Ender:
 
 
 def test_a_hooks_stop_ends_the_run_after_that_epoch_with_the_hooks_status(make_cfg, tmp_path):
-    run(make_cfg(*QUICK, "trainer.epochs=4"), run_dir=tmp_path / "run", hooks=[Ender(2)])
+    """restore_best is for completed runs: a run a hook ends keeps its last epoch's weights and row."""
+    stopping = ["trainer.early_stopping.enabled=true", "trainer.early_stopping.restore_best=true"]
+    run(make_cfg(*QUICK, "trainer.epochs=4", *stopping), run_dir=tmp_path / "run", hooks=[Ender(2)])
     summary = _summary(tmp_path / "run")
     assert (summary["status"], summary["stop_reason"], summary["pruned_at"]) == ("pruned", "pruned", 2)
     assert summary["message"] == "stopped by the test's hook"
-    assert pd.read_csv(tmp_path / "run" / "metrics.csv")["epoch"].tolist() == [1, 2]
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert metrics["epoch"].tolist() == [1, 2]
+    assert "restored_epoch" not in summary
+    assert summary["final"]["val_loss"] == pytest.approx(metrics["val_loss"].iloc[-1])
 
 
 def test_an_unexpected_error_leaves_the_run_failed_with_the_error_and_raises_it(make_cfg, tmp_path):

@@ -312,7 +312,7 @@ def resume(
         state.get("config") or {},
         OmegaConf.to_container(run.cfg, resolve=True),
         ckpt_path,
-        allow=run.cfg.trainer.get("resume_allow_changes", False),
+        allow=run.cfg.trainer.resume_allow_changes,
     )
     if changed:
         log.warning("resuming with changed settings (trainer.resume_allow_changes=true): %s", changed)
