@@ -57,7 +57,7 @@ def read_back(client: MlflowClient, run_id: str, run_dir: Path, tmp_path: Path) 
         assert Path(copy).read_bytes() == (run_dir / name).read_bytes()
 
 
-def test_a_run_is_tracked_with_params_metrics_and_files_and_a_resume_goes_on_in_it(make_cfg, tmp_path):
+def test_a_run_is_tracked_a_resume_goes_on_in_its_run_and_a_fresh_start_opens_another(make_cfg, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracked = ["logger=mlflow", f"logger.mlflow.tracking_uri={uri}", "logger.mlflow.experiment=tests"]
     run(make_cfg(*TINY, *tracked, "trainer.epochs=1"), run_dir=tmp_path / "run")  # one epoch: the edge
@@ -74,6 +74,12 @@ def test_a_run_is_tracked_with_params_metrics_and_files_and_a_resume_goes_on_in_
     run(make_cfg(*TINY, *tracked, *more), run_dir=tmp_path / "run")
     (again,) = client.search_runs([experiment.experiment_id])
     assert again.info.run_id == found.info.run_id
+    assert [m.step for m in client.get_metric_history(found.info.run_id, "val/acc")] == [1, 2, 3]
+
+    run(make_cfg(*TINY, *tracked, "trainer.epochs=1"), run_dir=tmp_path / "run")  # afresh over it
+    fresh = json.loads((tmp_path / "run" / "mlflow_run.json").read_text())["run_id"]
+    assert fresh != found.info.run_id and len(client.search_runs([experiment.experiment_id])) == 2
+    assert [m.step for m in client.get_metric_history(fresh, "val/acc")] == [1]
     assert [m.step for m in client.get_metric_history(found.info.run_id, "val/acc")] == [1, 2, 3]
 
 
