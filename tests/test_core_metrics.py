@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlab.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from cnnlab.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from cnnlab.engine.fit import _better
 from cnnlab.engine.loop import evaluate, train_epoch
 from cnnlab.engine.tasks import Classification, ImageRegression
@@ -158,3 +158,22 @@ def test_a_checkpoint_restores_the_generators_as_they_were_when_it_was_saved(tmp
     assert torch.equal(restored[0], followed[0])
     assert np.array_equal(restored[1], followed[1]) and np.array_equal(restored[2], followed[2])
     assert restored[3:] == followed[3:]
+
+
+def test_cuda_generators_are_kept_where_cuda_is_and_left_alone_where_it_is_not(monkeypatch):
+    """On a CUDA machine (simulated here: torch.cuda's RNG calls recorded) every device's generator is
+    saved and restored; a CPU checkpoint restored there, or a CUDA one on a CPU, touches none."""
+    saved, restored = [torch.tensor([1, 2, 3], dtype=torch.uint8)], []
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    state = rng_state()
+    assert state["cuda"] is saved
+    set_rng_state(state)
+    assert restored == [saved]
+    set_rng_state(state | {"cuda": []})  # written on a CPU
+    assert restored == [saved]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert rng_state()["cuda"] == []
+    set_rng_state(state)
+    assert restored == [saved]
