@@ -11,6 +11,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from cnnlab.engine.checkpoint import load_checkpoint
 from cnnlab.engine.reopen import load_run
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.train import run
@@ -62,6 +63,22 @@ def test_payload_in_checkpoint_is_refused_by_analysis(trained, tmp_path):
     with pytest.raises(CheckpointError, match="will not load it"):
         load_run(trained)
     assert not marker.exists()
+
+
+def test_an_unreadable_checkpoint_is_one_error_quoting_the_start_of_its_cause(tmp_path, monkeypatch):
+    """However long what torch.load raised, the message quotes its first 300 characters, then the fix."""
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("x" * 1000)
+
+    torch.save({"model": {}}, tmp_path / "last.pt")
+    monkeypatch.setattr(torch, "load", fails)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(tmp_path / "last.pt")
+    message = str(refused.value)
+    # "RuntimeError: " is 14 characters, so 286 of the message make the 300 quoted
+    assert f"last.pt is not a readable checkpoint (RuntimeError: {'x' * 286}). It may" in message
+    assert message.endswith("delete it to train afresh, or point to the run dir that wrote it.")
 
 
 def test_foreign_target_in_a_run_dir_builds_nothing(trained, tmp_path):

@@ -56,6 +56,16 @@ def said(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+# The most of an underlying error that a message quotes: enough to name the cause, short enough that the
+# advice after it is still read.
+QUOTED_CHARS = 300
+
+
+def quoted(error: BaseException) -> str:
+    """said(error), cut to QUOTED_CHARS, for quoting inside a message of our own."""
+    return said(error)[:QUOTED_CHARS]
+
+
 # What the OS says when a path is of the wrong kind (a file where a folder belongs, or the reverse) or may not
 # be written (permissions, a read-only file system).
 WRONG_KIND = (errno.EEXIST, errno.ENOTDIR, errno.EISDIR)

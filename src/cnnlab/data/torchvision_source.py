@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from cnnlab.data.image_folder import FolderDataset, class_folders, index_split
 from cnnlab.data.imageset import ImageSet
-from cnnlab.errors import DataError, said
+from cnnlab.errors import DataError, quoted, said
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ def _load_image_folder(folder: Path) -> ImageSet:
 def undecodable(path: str, error: Exception, note: str) -> DataError:
     """The error for an image file that cannot be decoded, naming it, what the decoder said and the fix."""
     return DataError(
-        f"{path} cannot be decoded as an image ({said(error)[:300]}): it is truncated or corrupt. Delete or "
+        f"{path} cannot be decoded as an image ({quoted(error)}): it is truncated or corrupt. Delete or "
         f"replace it and run again ({note})."
     )
 

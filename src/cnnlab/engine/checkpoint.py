@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cnnlab.config.overrides import changed_settings
-from cnnlab.errors import CheckpointError, ConfigError, said
+from cnnlab.errors import CheckpointError, ConfigError, quoted
 from cnnlab.rundir.atomic import atomic_save
 
 # The checkpoints a run dir keeps: the last epoch's (to resume from) and the best by trainer.monitor.
@@ -101,12 +101,12 @@ def load_checkpoint(
 
 def _refused_global(error: pickle.UnpicklingError) -> str:
     """The line of torch's weights-only refusal that names the object it would not load."""
-    return next((line.strip() for line in str(error).splitlines() if "GLOBAL" in line), said(error)[:300])
+    return next((line.strip() for line in str(error).splitlines() if "GLOBAL" in line), quoted(error))
 
 
 def _unreadable(path: Path, error: Exception) -> CheckpointError:
     return CheckpointError(
-        f"{path} is not a readable checkpoint ({said(error)[:300]}). It may be truncated or from another "
+        f"{path} is not a readable checkpoint ({quoted(error)}). It may be truncated or from another "
         "program: delete it to train afresh, or point to the run dir that wrote it."
     )
 

@@ -44,7 +44,7 @@ from cnnlab.engine.loop import Diverged, current_lr
 from cnnlab.engine.mlflow_log import tracker_for
 from cnnlab.engine.run import Run, build_run
 from cnnlab.engine.tensorboard_log import TensorBoardLog, hparams_of, remove_events
-from cnnlab.errors import CheckpointError, ConfigError, said
+from cnnlab.errors import CheckpointError, ConfigError, quoted
 from cnnlab.rundir import status as statuses
 from cnnlab.rundir.files import (
     METRICS,
@@ -324,7 +324,7 @@ def resume(
         epochs_done = int(state["epoch"])
     except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(
-            f"{ckpt_path} does not fit this run ({said(error)[:300]}): it holds another model's weights or "
+            f"{ckpt_path} does not fit this run ({quoted(error)}): it holds another model's weights or "
             "is not a whole checkpoint of `python -m cnnlab.train`. Put the run's own last.pt back, or train "
             "afresh in a new run dir."
         ) from None

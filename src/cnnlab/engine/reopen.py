@@ -18,7 +18,7 @@ from torch import nn
 from cnnlab.config.build import build, require_trusted_targets, trusted_prefixes
 from cnnlab.engine.checkpoint import CHECKPOINTS, load_checkpoint
 from cnnlab.engine.inference import INFERENCE_KEY, Prediction, RawImageModel, predict
-from cnnlab.errors import CheckpointError, ConfigError, said
+from cnnlab.errors import CheckpointError, ConfigError, quoted
 from cnnlab.rundir.files import RESOLVED_CONFIG, read_resolved_config
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def open_run(
             trained = _model_only(cfg, state)
     except OmegaConfBaseException as error:
         raise ConfigError(
-            f"{config_path} lacks a key the run is rebuilt from ({said(error)[:300]}): it is damaged or "
+            f"{config_path} lacks a key the run is rebuilt from ({quoted(error)}): it is damaged or "
             "from another program. Put the run's own config.yaml back, or use another run dir."
         ) from None
     try:
