@@ -1,14 +1,20 @@
 """What a rerun of a sweep does with each job it finds, in-process and fast: every status a job's run
 dir can hold, with the same config, a config that differs only in plumbing, or a changed config ->
 skip (nothing trains, nothing is rewritten, the stored metric goes back to the sweeper), resume (from
-checkpoints/last.pt) or retrain (afresh, the old run's curves removed)."""
+checkpoints/last.pt) or retrain (afresh, the old run's curves removed). Then the jobs off the matrix:
+files that do not read, a job that raises or is interrupted, one a live process holds, and one that is
+an Optuna trial."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,8 +22,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import cnnlab.sweep.pruning
 from cnnlab.rundir.lock import LOCK_NAME
 from cnnlab.sweep.jobs import run_sweep_job
+from cnnlab.sweep.study import TRIAL_ENV
 from cnnlab.train import run
 from tests.conftest import CONF_DIR
 from tests.test_run_lock import _dead_pid
@@ -70,20 +78,28 @@ def _job(finished: Path, job: Path, status: str) -> None:
     (job / "summary.json").write_text(json.dumps(summary))
 
 
-def _rerun(root: Path, job: Path, *overrides: str) -> tuple[float, list[bool]]:
-    """run_sweep_job as a multirun calls it for `job`; returns its value and each train call's resume flag."""
+def _rerun(
+    root: Path, job: Path, *overrides: str, fails: BaseException | None = None, trial: Any = None
+) -> tuple[float, list[bool]]:
+    """run_sweep_job as a multirun calls it for `job`; returns its value and each train call's resume flag.
+    Training raises `fails` if given; `trial` is the epoch hook of an Optuna trial the job belongs to."""
     cfg = _compose(root, *TINY, *overrides, hydra=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(job)
         cfg.hydra.overrides.task = [*TINY, *overrides]
+        if trial is not None:
+            cfg.hydra.job.env_set = {TRIAL_ENV: "3"}
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         del cfg["hydra"]
     calls: list[bool] = []
 
     def train(job_cfg: DictConfig, job_dir: Path, job_overrides: list[str], hooks=()) -> float:
-        assert job_dir == job
+        assert job_dir == job and job_overrides == [*TINY, *overrides]
+        assert hooks == (() if trial is None else (trial,))
         calls.append(bool(job_cfg.trainer.resume))
+        if fails is not None:
+            raise fails
         return 0.25
 
     try:
@@ -120,3 +136,95 @@ def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, status, 
 def test_a_job_without_a_run_dir_trains_afresh(tmp_path):
     value, calls = _rerun(tmp_path, tmp_path / "new")
     assert (value, calls) == (0.25, [False])
+
+
+def _stored_best(job: Path) -> float:
+    return pd.read_csv(job / "metrics.csv")["val_acc"].max()
+
+
+@pytest.mark.parametrize("damage", [b"\x00\xff\xfe binary", b"[1, 2]", b'{"status": "comp'])
+def test_an_unreadable_summary_is_named_and_the_job_trained_afresh(finished, tmp_path, caplog, damage):
+    job = tmp_path / "job"
+    _job(finished, job, "completed")
+    (job / "summary.json").write_bytes(damage)
+    with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        assert _rerun(tmp_path, job) == (0.25, [False])
+    assert f"{job / 'summary.json'} is not a run summary" in caplog.text
+    assert not list(job.glob("events.out.tfevents.*"))  # its curves are not this run's
+
+
+@pytest.mark.parametrize(("variant", "action"), [("same", "skip"), ("changed", "retrain")])
+def test_an_unreadable_config_yaml_leaves_the_summarys_overrides_to_judge_the_job(
+    finished, tmp_path, caplog, variant, action
+):
+    job = tmp_path / "job"
+    _job(finished, job, "completed")
+    (job / "config.yaml").write_text("model: [unclosed\n")
+    with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job, *VARIANTS[variant])
+    assert f"cannot read {job / 'config.yaml'}" in caplog.text
+    if action == "skip":
+        assert calls == [] and value == pytest.approx(_stored_best(job), rel=1e-12)
+    else:
+        assert (value, calls) == (0.25, [False])
+
+
+def test_a_job_that_raises_is_recorded_failed_and_gives_the_sweeper_nan(tmp_path, caplog):
+    job = tmp_path / "job"
+    with caplog.at_level(logging.ERROR, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job, fails=ValueError("the loss went sideways"))
+    assert math.isnan(value) and calls == [False]
+    summary = json.loads((job / "summary.json").read_text())
+    assert (summary["status"], summary["message"]) == ("failed", "ValueError: the loss went sideways")
+    assert summary["overrides"] == TINY and "ValueError: the loss went sideways" in summary["traceback"]
+    assert "job failed: the loss went sideways" in caplog.text
+
+
+def test_ctrl_c_in_a_job_stops_the_sweep(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _rerun(tmp_path, tmp_path / "job", fails=KeyboardInterrupt())
+    assert not (tmp_path / "job" / "summary.json").exists()  # an interrupt is not a failure to record
+
+
+def test_a_job_that_a_live_process_is_training_is_skipped_untouched(finished, tmp_path, caplog):
+    job = tmp_path / "job"
+    _job(finished, job, "completed")
+    summary = json.loads((job / "summary.json").read_text())
+    summary |= {"status": "running", "pid": os.getpid(), "host": socket.gethostname()}
+    (job / "summary.json").write_text(json.dumps(summary))
+    (job / LOCK_NAME).unlink(missing_ok=True)  # no lock record: the pid is what tells it is alive
+    before = _files(job)
+    with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job)
+    assert math.isnan(value) and calls == [] and _files(job) == before
+    assert f"another process (pid {os.getpid()}) is training it now" in caplog.text
+
+
+class Trial:
+    """The epoch hook of the Optuna trial a job runs in, recording the curves replayed into it."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.replayed, self.fails = [], fails
+
+    def replay(self, rows: list[dict]) -> None:
+        if self.fails:
+            raise RuntimeError("the study's storage is gone")
+        self.replayed.append([row["epoch"] for row in rows])
+
+
+def test_a_skipped_optuna_job_replays_its_epochs_into_its_trial(finished, tmp_path, monkeypatch, caplog):
+    trial = Trial()
+    monkeypatch.setattr(cnnlab.sweep.pruning, "trial_of_job", lambda hydra_cfg, monitor: trial)
+    job = tmp_path / "job"
+    _job(finished, job, "completed")
+    value, calls = _rerun(tmp_path, job, trial=trial)
+    assert calls == [] and value == pytest.approx(_stored_best(job), rel=1e-12)
+    assert trial.replayed == [[1, 2]]
+    assert _rerun(tmp_path, tmp_path / "new", trial=trial) == (0.25, [False])  # a trained job gets the hook
+
+    broken = Trial(fails=True)
+    monkeypatch.setattr(cnnlab.sweep.pruning, "trial_of_job", lambda hydra_cfg, monitor: broken)
+    with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job, trial=broken)
+    assert calls == [] and value == pytest.approx(_stored_best(job), rel=1e-12)  # still skipped
+    assert f"could not report {job}'s epochs to its trial: the study's storage is gone" in caplog.text

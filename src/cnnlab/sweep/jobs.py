@@ -90,11 +90,12 @@ def _one_component(override_dirname: str) -> str:
 
 def stored_config(run_dir: Path) -> dict[str, Any] | None:
     """The resolved config a run trained with, from the run's config.yaml (plain YAML: the skip check
-    never unpickles a checkpoint)."""
+    never unpickles a checkpoint); None when there is none, or none that reads (then its summary's
+    overrides are all there is to judge it by)."""
     try:
         return read_config(run_dir)
     except RunFileError as error:
-        log.warning("cannot read %s (%s): treating the run as new", error.path, error.what)
+        log.warning("cannot read %s (%s): judging the run by its summary's overrides", error.path, error.what)
         return None
 
 
