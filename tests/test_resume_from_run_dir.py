@@ -114,6 +114,21 @@ def test_resumed_overrides_put_the_saved_ones_first_and_let_the_command_win(tmp_
         assert resumed_overrides(not_a_resume) == not_a_resume
 
 
+def test_an_argument_hydra_cannot_parse_is_passed_on_for_hydra_to_refuse(tmp_path):
+    run_dir = _run_dir_with_overrides(tmp_path, ["trainer.epochs=7"])
+    command = [f"hydra.run.dir={run_dir}", "trainer.resume=true", "optimizer.lr=[0.1"]
+    assert resumed_overrides(command) == ["trainer.epochs=7", *command]
+
+
+def test_a_summary_that_does_not_read_gives_no_overrides_to_resume_with(tmp_path):
+    """The resume then runs on the command line's settings; fit's check against the checkpoint's config
+    refuses them if they differ from the run's."""
+    run_dir = _run_dir_with_overrides(tmp_path, [])
+    (run_dir / "summary.json").write_bytes(b"\x00\xff not JSON")
+    command = [f"hydra.run.dir={run_dir}", "trainer.resume=true"]
+    assert resumed_overrides(command) == command
+
+
 @pytest.mark.parametrize("saved", ["model._target_=os.system", "hydra.job.env_set.X=1"])
 def test_a_resume_takes_no_code_and_no_hydra_settings_from_a_run_dir(tmp_path, saved):
     run_dir = _run_dir_with_overrides(tmp_path, ["trainer.epochs=3", saved])

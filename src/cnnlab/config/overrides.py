@@ -16,7 +16,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from hydra.errors import OverrideParseException
+from hydra.errors import HydraException
 
 from cnnlab.config.build import TRUSTED_TARGETS
 from cnnlab.errors import ConfigError
@@ -87,9 +87,10 @@ def changed_settings(old: dict[str, Any], new: dict[str, Any], ignore: frozenset
 
 
 def quoted_value(value: str) -> str:
-    """`value` as Hydra's override parser reads it back verbatim: quoted when it holds anything but
-    path characters (the `=` and `,` of a sweep job's dir name would otherwise be syntax)."""
-    if re.fullmatch(r"[\w./:@%+~-]+", value):
+    """`value` for the right of an override's `=`: bare when it is only characters Hydra's parser reads
+    as they are (so `0.1` stays a number, as a sweep's values must), else quoted, which it reads back
+    verbatim (the `=` and `,` of a sweep job's dir name would otherwise be syntax; a `~` an error)."""
+    if re.fullmatch(r"[\w./:@%+-]+", value):
         return value
     quote = '"' if '"' not in value else "'"
     return f"{quote}{value}{quote}"
@@ -128,7 +129,7 @@ def _parsed(arg: str) -> Override | None:
         return None
     try:
         return OverridesParser.create().parse_override(arg)
-    except OverrideParseException:
+    except HydraException:  # OverrideParseException, or a bare one for some syntax errors ("a=[0.1")
         return None
 
 
