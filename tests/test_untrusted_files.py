@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,6 +81,38 @@ def test_an_unreadable_checkpoint_is_one_error_quoting_the_start_of_its_cause(tm
     # "RuntimeError: " is 14 characters, so 286 of the message make the 300 quoted
     assert f"last.pt is not a readable checkpoint (RuntimeError: {'x' * 286}). It may" in message
     assert message.endswith("delete it to train afresh, or point to the run dir that wrote it.")
+
+
+def _foreign_zip(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "a zip, but not one torch.save wrote")
+
+
+@pytest.mark.parametrize(
+    ("write", "what"),
+    [
+        (
+            lambda p: p.write_bytes(b""),
+            "is not a readable checkpoint (EOFError: the file is empty (0 bytes))",
+        ),
+        (lambda p: p.write_bytes(b"P"), "(ValueError: it is not the zip archive torch.save writes)"),
+        (_foreign_zip, "is not a readable checkpoint (RuntimeError: "),
+        (
+            lambda p: torch.save([1, 2], p),
+            "is a PyTorch file but not a checkpoint of `python -m cnnlab.train` (it holds a list)",
+        ),
+        (lambda p: torch.save({"epoch": 1}, p), "(it holds no model, rng)"),
+        (lambda p: torch.save({"rng": 1}, p), "(it holds no model)"),
+    ],
+    ids=["empty", "one-byte", "foreign-zip", "list", "dict-without-both", "dict-without-model"],
+)
+def test_a_file_that_is_no_checkpoint_is_refused_saying_what_it_is(tmp_path, write, what):
+    path = tmp_path / "last.pt"
+    write(path)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(path, required=("model", "rng"))
+    assert str(refused.value).startswith(str(path)) and what in str(refused.value)
+    assert refused.value.__cause__ is None  # one paragraph: no chained traceback
 
 
 def test_foreign_target_in_a_run_dir_builds_nothing(trained, tmp_path):
