@@ -31,7 +31,7 @@ from cnnlab.engine.class_metrics import per_class_metrics
 from cnnlab.engine.evaluation import MISTAKES_SHOWN, evaluate_classes
 from cnnlab.engine.evaluation_report import montage
 from cnnlab.engine.reopen import load_run
-from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.errors import CheckpointError, ConfigError, DataError
 from cnnlab.evaluate import evaluate_run
 from cnnlab.train import run
 from tests.conftest import CONF_DIR, fake_image_folder, fake_mnist
@@ -115,12 +115,22 @@ def test_mistakes_of_several_image_sizes_are_kept_at_one_size():
     """Size buckets (variable-resolution data): a global-pooling net scores each size; kept images stack."""
     model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # logits = per-channel means
     small = torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 4, 4) * 5
-    large = torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 8, 8) * 5
+    checkerboard = (torch.arange(12)[:, None] + torch.arange(12)) % 2 * 2.0 - 1  # mean 0: same logits
+    large = torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 12, 12) * 5 + checkerboard
     batches = [(small, torch.tensor([1, 1, 1])), (large, torch.tensor([2, 2, 2]))]
     result = evaluate_classes(model, batches, 3, device=torch.device("cpu"))
     assert result.mistakes.shape == (4, 3, 4, 4)
+    # The 12-pixel mistakes (true 2, predicted 0 and 1) shrunk as an antialiased resize does: the
+    # checkerboard averages away (a plain bilinear or nearest resize would sample its +-1 pixels).
+    for image, pred in zip(result.mistakes, result.mistake_pred, strict=True):
+        torch.testing.assert_close(image, small[pred], atol=0.02, rtol=0)
     expected = torch.bincount(torch.tensor([1, 1, 1, 2, 2, 2]) * 3 + torch.tensor([0, 1, 2] * 2), minlength=9)
     assert torch.equal(result.confusion, expected.view(3, 3))
+
+
+def test_a_split_with_no_images_is_one_clear_error():
+    with pytest.raises(DataError, match="the split to evaluate holds no images; check dataset.max_eval"):
+        evaluate_classes(nn.Flatten(), [], 3, device=torch.device("cpu"))
 
 
 def test_the_mistakes_montage_is_torchvisions_make_grid():
