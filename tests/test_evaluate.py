@@ -100,6 +100,9 @@ def test_a_model_whose_predictions_are_known_gives_their_bincount_and_its_surest
     confidence = logits.softmax(1).amax(1)
     wrong = (pred != true).nonzero().squeeze(1)
     surest = wrong[confidence[wrong].argsort(descending=True)]
+    assert len(wrong) > 25
+    shown_by_default = evaluate_classes(nn.Flatten(), batches, classes, device=torch.device("cpu"))
+    assert torch.equal(shown_by_default.mistake_true, true[surest[:25]])  # 25: a 5 x 5 montage
     for keep in (5, n):
         result = evaluate_classes(nn.Flatten(), batches, classes, device=torch.device("cpu"), keep=keep)
         assert torch.equal(result.confusion, expected)
@@ -120,12 +123,37 @@ def test_mistakes_of_several_image_sizes_are_kept_at_one_size():
     batches = [(small, torch.tensor([1, 1, 1])), (large, torch.tensor([2, 2, 2]))]
     result = evaluate_classes(model, batches, 3, device=torch.device("cpu"))
     assert result.mistakes.shape == (4, 3, 4, 4)
+    larger_first = evaluate_classes(model, batches[::-1], 3, device=torch.device("cpu"))
+    assert larger_first.mistakes.shape == (4, 3, 12, 12)  # the first batch's size, whichever is larger
     # The 12-pixel mistakes (true 2, predicted 0 and 1) shrunk as an antialiased resize does: the
     # checkerboard averages away (a plain bilinear or nearest resize would sample its +-1 pixels).
     for image, pred in zip(result.mistakes, result.mistake_pred, strict=True):
         torch.testing.assert_close(image, small[pred], atol=0.02, rtol=0)
     expected = torch.bincount(torch.tensor([1, 1, 1, 2, 2, 2]) * 3 + torch.tensor([0, 1, 2] * 2), minlength=9)
     assert torch.equal(result.confusion, expected.view(3, 3))
+
+
+class Probe(nn.Module):
+    """Logits are the images; records the mode, autograd and autocast each forward pass runs under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.seen: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
+        return x.flatten(1) * self.scale
+
+
+def test_evaluation_runs_in_eval_mode_without_autograd_and_without_autocast_unless_asked():
+    probe = Probe().train()
+    batches = [(torch.randn(4, 1, 1, 3), torch.tensor([0, 1, 2, 0]))] * 2
+    evaluate_classes(probe, batches, 3, device=torch.device("cpu"))
+    assert probe.seen == [(False, False, False)] * 2
+    probe.seen.clear()
+    evaluate_classes(probe, batches, 3, device=torch.device("cpu"), amp=True)
+    assert probe.seen == [(False, False, True)] * 2
 
 
 def test_a_split_with_no_images_is_one_clear_error():
@@ -246,7 +274,11 @@ def test_bad_input_is_one_clear_error(trained, tmp_path):
         CheckpointError, match=r"checkpoint=best: .*best.pt does not exist; this run has checkpoint=last"
     ):
         evaluate_run(copy, checkpoint="best")
-    with pytest.raises(ConfigError, match="split='train' cannot be evaluated.*shuffles and augments"):
+    with pytest.raises(
+        ConfigError,
+        match=r"split='train' cannot be evaluated.*shuffles and augments.*Use split=test \(this run can be "
+        r"evaluated on: test, val\)",
+    ):
         evaluate_run(copy, split="train", device="cpu")
     edit_config(copy, dataset={"val_fraction": 0.0})
     with pytest.raises(
