@@ -6,6 +6,7 @@ cover that module. A mutant the tests still pass is a survivor: a bug no test wo
     python benchmarks/mutate.py --modules engine/early_stopping.py engine/tasks.py
     python benchmarks/mutate.py --list                        # mutants per module, done and pending
     python benchmarks/mutate.py --report-only                 # the report from what has finished
+    python benchmarks/mutate.py --report-only --at 67c27f5a8f40   # another tree's, today's equivalents
 
 Resumable: each module's Cosmic Ray session (one result per mutant, written as each finishes) lives in
 outputs/mutate/<commit>/<module>/, so a rerun at the same commit (and the same uncommitted changes)
@@ -274,6 +275,7 @@ class Module:
         plan = {
             "module": f"{PACKAGE}/{self.module}",
             "source": source,
+            "listed": self.tests,  # mutation.toml's list, as the report shows it
             "tests": ordered,
             "durations": {t: durations.get(t, 0.0) for t in ordered},
             "baseline_s": round(wall, 1),
@@ -353,6 +355,9 @@ def execute_pending(m: Module, log) -> str | None:
 
 def read_results(m: Module, plan: dict | None, result: ModuleResult) -> None:
     result.baseline_s = plan and plan["baseline_s"]
+    if plan:  # the tests the session ran, which a report of another tree's sessions (--at) must show
+        ran = plan.get("listed") or list(dict.fromkeys(t.split("::")[0] for t in plan.get("tests", [])))
+        result.tests = ran or result.tests
     known = equivalents(m.config)
     for item, outcome in m.results():
         if outcome is not None and outcome["worker_outcome"] in ("skipped", "no-test"):
@@ -499,7 +504,15 @@ def main(argv: list[str] | None = None) -> int:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--list", action="store_true", help="count mutants per module; run no test")
     what.add_argument("--report-only", action="store_true", help="write the report from the sessions")
+    parser.add_argument(
+        "--at",
+        metavar="KEY",
+        help="with --report-only: report the sessions of another tree (outputs/mutate/KEY, e.g. a before "
+        "run's) under this tree's [[equivalent]] list, so that before and after count the same equivalents",
+    )
     args = parser.parse_args(argv)
+    if args.at and not (args.report_only and (SESSIONS / args.at).is_dir()):
+        parser.error(f"--at {args.at}: give it with --report-only, and a folder of {SESSIONS}")
     config = tomllib.loads(CONFIG.read_text())
     modules = args.modules or list(config["modules"])
     unknown = [m for m in modules if m not in config["modules"]]
@@ -508,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     check_modules(config, modules)
 
     files = snapshot()
-    key = session_key(files)
+    key = args.at or session_key(files)
     if args.list:
         return list_mutants(modules, config, key)
     started = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

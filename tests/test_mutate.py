@@ -391,6 +391,19 @@ def test_results_count_the_pending_mutants_the_timeouts_and_the_kills_outside_th
     assert (result.mutants, result.pending, result.killed, result.timeouts, result.skipped) == (6, 2, 3, 2, 1)
     assert [s.line for s in result.survivors] == [45] and result.survival_rate == pytest.approx(1 / 4)
     assert (result.baseline_s, result.mean_mutant_s, result.killed_by_rest) == (22.0, 9.0, 1)
+    assert result.tests == ["tests/x.py"]
+    # The report shows the list the session ran with (another tree's, read with --at), not today's.
+    module.plan_path.write_text(json.dumps({"baseline_s": 22.0, "listed": ["tests/then.py"]}))
+    result = mutate.mutate_module("engine/early_stopping.py", config, "k", {}, print, execute=False)
+    assert result.tests == ["tests/then.py"]
+
+
+def test_at_reads_another_trees_sessions_only_for_a_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutate, "SESSIONS", tmp_path)
+    for argv in (["--at", "abc"], ["--report-only", "--at", "missing"]):
+        with pytest.raises(SystemExit) as refused:
+            mutate.main(argv)
+        assert refused.value.code == 2
 
 
 def test_a_second_run_of_the_same_module_at_the_same_commit_is_refused(tmp_path, monkeypatch):
