@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.engine.validate import validate
+from cnnlab.engine.validate import check_added_keys, validate
 from cnnlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,3 +108,20 @@ def test_a_short_per_step_schedule_is_judged_by_the_real_batches_per_epoch(make_
 )
 def test_plus_keys_that_code_reads_are_accepted(make_cfg, override):
     validate(make_cfg(override), [override])
+
+
+@pytest.mark.parametrize(
+    "before",
+    [["trainer.epochs=2"], ["+budget=smoke"], ["+dataset.max_eval=100"], ["+optimizer.foreach=false"]],
+    ids=["a-plain-override", "a-config-group", "an-optional-key", "a-targets-argument"],
+)
+def test_every_plus_key_is_checked_whatever_comes_before_it(make_cfg, before):
+    overrides = [*before, "+trainer.epoch=3"]
+    with pytest.raises(
+        ConfigError, match=r"\+trainer.epoch=3 adds the key trainer.epoch, .*did you mean trainer.epochs\?"
+    ):
+        validate(make_cfg(*overrides), overrides)
+
+
+def test_a_plus_key_that_picks_a_nested_config_group_is_accepted(make_cfg):
+    check_added_keys(make_cfg(), ["+experiment/rdfia=q15"])  # conf/experiment/rdfia/q15.yaml

@@ -17,7 +17,7 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "trainer.epochs": (["0", "-1", "1.5"], ["1"], []),
     "trainer.batch_size": (["0", "2.0"], ["1"], []),
     "trainer.eval_batch_size": (["0"], ["1"], []),
-    "trainer.seed": (["-1"], ["0"], []),
+    "trainer.seed": (["-1", "4294967296"], ["0", "4294967295"], []),  # numpy's seeds: 0 to 2**32 - 1
     "trainer.limit_batches": (["0"], ["1", "null"], []),
     "trainer.num_threads": (["0"], ["1", "null"], []),
     "trainer.log_every_n_steps": (["0"], ["1"], []),
