@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlab.config.build import build
-from cnnlab.config.overrides import split_override
+from cnnlab.config.overrides import flatten, split_override
 from cnnlab.config.paths import CONF_DIR
 from cnnlab.engine.tasks import make_task
 from cnnlab.errors import ConfigError
@@ -197,12 +197,6 @@ def _shown(value: Any) -> str:
     return repr(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
 
 
-def _leaf_keys(node: Any, prefix: str = "") -> list[str]:
-    if isinstance(node, dict):
-        return [k for key, value in node.items() for k in _leaf_keys(value, f"{prefix}{key}.")]
-    return [prefix.rstrip(".")]
-
-
 def check_added_keys(cfg: DictConfig, overrides: Iterable[str]) -> None:
     """Refuse a `+key=value` that nothing reads (a typo such as +trainer.epoch=3), naming the close match.
 
@@ -211,7 +205,7 @@ def check_added_keys(cfg: DictConfig, overrides: Iterable[str]) -> None:
     the OPTIONAL_KEYS the engine looks up.
     """
     raw = OmegaConf.to_container(cfg, resolve=False)
-    known = [k for k in _leaf_keys(raw) if not k.startswith("hydra.")]
+    known = [k for k in flatten(raw) if not k.startswith("hydra.")]
     interpolated = " ".join(str(v) for v in _leaf_values(raw) if isinstance(v, str) and "${" in v)
     for override in overrides:
         if not override.startswith("+"):
