@@ -123,5 +123,23 @@ def test_every_plus_key_is_checked_whatever_comes_before_it(make_cfg, before):
         validate(make_cfg(*overrides), overrides)
 
 
+@pytest.mark.parametrize(
+    "typo, meant",
+    [("trainer.epoch", "trainer.epochs"), ("trainer.seeds", "trainer.seed")],
+    ids=["match-sorts-after-the-typo", "match-sorts-before-the-typo"],
+)
+def test_the_close_match_is_suggested_wherever_it_sorts(make_cfg, typo, meant):
+    with pytest.raises(ConfigError, match=rf"did you mean {meant}\?"):
+        check_added_keys(make_cfg(), [f"+{typo}=3"])
+
+
+def test_a_plus_key_that_an_interpolation_reads_is_accepted(make_cfg):
+    """A user's own key, shared through an interpolation (optimizer.lr=${lab.lr}), is read: no refusal."""
+    overrides = ["optimizer.lr=${lab.lr}", "+lab.lr=0.1"]
+    check_added_keys(make_cfg(*overrides), overrides)
+    with pytest.raises(ConfigError, match=r"adds the key lab\.lr"):
+        check_added_keys(make_cfg("+lab.lr=0.1"), ["+lab.lr=0.1"])
+
+
 def test_a_plus_key_that_picks_a_nested_config_group_is_accepted(make_cfg):
     check_added_keys(make_cfg(), ["+experiment/rdfia=q15"])  # conf/experiment/rdfia/q15.yaml
