@@ -181,6 +181,10 @@ def test_restore_best_ends_with_the_best_epochs_weights_and_row(make_cfg, tmp_pa
             ["trainer.early_stopping.monitor=train_loss", "trainer.early_stopping.restore_best=true"],
             "restores checkpoints/best.pt",
         ),
+        (
+            ["trainer.early_stopping.mode=min", "trainer.early_stopping.restore_best=true"],
+            "restores checkpoints/best.pt",
+        ),
         (["trainer.early_stopping.monitor=val_acc", "dataset.val_fraction=0"], "needs a validation split"),
     ],
 )

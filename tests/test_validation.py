@@ -76,11 +76,31 @@ def test_the_schedule_is_stepped_through_before_any_work(make_cfg):
 
     with pytest.raises(ConfigError, match=r"learning rate -0\.00\d+ at epoch 2"):
         check_optimizer_and_schedule(make_cfg("scheduler=exponential", "scheduler.build.gamma=-1"))
-    with pytest.raises(ConfigError, match="ZeroDivisionError"):
+    with pytest.raises(ConfigError, match="fails when stepped at epoch 1: ZeroDivisionError"):
         check_optimizer_and_schedule(make_cfg("scheduler=step", "scheduler.build.step_size=0"))
     check_optimizer_and_schedule(make_cfg("scheduler=onecycle", "trainer.epochs=3"))
     with pytest.raises(ConfigError, match="max_lr"):
         check_optimizer_and_schedule(make_cfg("scheduler=onecycle", "~scheduler.build.max_lr"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "steps"),
+    [
+        (["trainer.epochs=1"], 50),  # 50 batches an epoch before the data is read
+        (["trainer.epochs=1", "trainer.limit_batches=8"], 8),  # fewer when limit_batches says so
+        (["trainer.epochs=201"], 10_000),  # never more than 10,000 steps in all
+    ],
+    ids=["dry-epoch", "limit-batches", "step-cap"],
+)
+def test_the_dry_run_steps_a_per_step_schedule_as_far_as_it_says(make_cfg, overrides, steps):
+    """A one-cycle schedule of exactly the dry run's steps passes; one step fewer fails at the last step,
+    named as a step (not an epoch), with the span the dry run assumed."""
+    from cnnlab.engine.validate import check_optimizer_and_schedule
+
+    onecycle = ["scheduler=onecycle", *overrides]
+    check_optimizer_and_schedule(make_cfg(*onecycle, f"+scheduler.build.total_steps={steps}"))
+    with pytest.raises(ConfigError, match=rf"fails when stepped at step {steps}: ValueError"):
+        check_optimizer_and_schedule(make_cfg(*onecycle, f"+scheduler.build.total_steps={steps - 1}"))
 
 
 def test_a_short_per_step_schedule_is_judged_by_the_real_batches_per_epoch(make_cfg, tmp_path):

@@ -1,5 +1,6 @@
 """Every rule of src/cnnlab/engine/validate.py (RULES and ARGUMENT_RULES) at its edges: the first value past
-the edge is refused naming the key, and the edge value itself is accepted. The edges are written here
+the edge is refused naming the key, and the edge value itself is accepted (with a value inside the range
+where the edge alone cannot tell `>=` from `==`). The edges are written here
 by hand, from what README and conf/ promise, not read from the rules, so an off-by-one in a rule fails."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "trainer.monitor_mode": (["maximum", "null"], ["min", "max"], []),
     "trainer.early_stopping.mode": (["up"], ["min", "max"], []),
     "trainer.early_stopping.patience": (["0"], ["1"], []),
-    "trainer.early_stopping.min_delta": (["-1e-12", "inf", "nan"], ["0", "0.0"], []),
+    "trainer.early_stopping.min_delta": (["-1e-12", "inf", "nan"], ["0", "0.0", "0.001"], []),
     "trainer.deterministic": BOOLEAN,
     "trainer.eval_at_start": BOOLEAN,
     "trainer.evaluate_at_end": BOOLEAN,
@@ -45,7 +46,7 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "dataset.split_seed": (["-1"], ["0"], []),
     "optimizer.lr": (["0", "0.0", "-1e-12", "inf", "nan", "'0.1'"], ["1e-12"], []),
     "scheduler.interval": (["batch", "null"], ["epoch", "step"], []),
-    "optimizer.weight_decay": (["-1e-12", "inf"], ["0"], []),
+    "optimizer.weight_decay": (["-1e-12", "inf"], ["0", "5e-4"], []),
     "optimizer.momentum": (["1.0", "1", "-1e-12"], ["0", "0.999999"], ["optimizer=sgd"]),
     "optimizer.betas": (
         ["[0.9,1.0]", "[1.0,0.9]", "[0.9,1.5]", "[-1e-12,0.9]", "[0.9]", "[0.9,0.99,0.999]"],
@@ -57,7 +58,7 @@ EDGES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "scheduler.build.gamma": (["0", "-0.5"], ["1e-6"], ["scheduler=exponential"]),
     "scheduler.build.max_lr": (["0", "-1e-12"], ["1e-12"], ["scheduler=onecycle"]),
     "scheduler.build.T_max": (["0"], ["1"], ["scheduler=cosine"]),
-    "scheduler.build.eta_min": (["-1e-12"], ["0"], ["scheduler=cosine"]),
+    "scheduler.build.eta_min": (["-1e-12"], ["0", "1e-6"], ["scheduler=cosine"]),
     "dataset.max_eval": (["0"], ["1", "null"], []),
     "dataset.max_train": (["0"], ["1", "null"], []),
     "dataset.max_test": (["0"], ["1", "null"], []),
