@@ -19,7 +19,7 @@ import torch
 
 from cnnlab.data.datamodule import build_data
 from cnnlab.rundir.lock import hold_run_dir, remove_unused_run_dir
-from cnnlab.sweep.jobs import JobName
+from cnnlab.sweep.jobs import JobName, lines_named
 from cnnlab.train import run
 from tests.conftest import fake_image_folder, fake_mnist
 
@@ -133,11 +133,12 @@ def test_a_sweep_with_a_diverged_job_exits_non_zero_and_lists_it(tmp_path):
     assert "lower optimizer.lr" in done.stderr
 
 
-def test_a_job_name_is_put_once_on_each_line_whatever_the_handlers(tmp_path):
+@pytest.mark.parametrize("name", ["optimizer.lr=0.1,model=lenet", "name=at_100%_lr"])
+def test_a_job_name_is_put_once_on_each_line_whatever_the_handlers(tmp_path, name):
     logger = logging.getLogger("cnnlab.test.jobname")
     terminal, file = io.StringIO(), tmp_path / "train.log"
     handlers = [logging.StreamHandler(terminal), logging.FileHandler(file)]
-    named = JobName("optimizer.lr=0.1,model=lenet")
+    named = JobName(name)
     for handler in handlers:
         handler.addFilter(named)
         logger.addHandler(handler)
@@ -146,9 +147,21 @@ def test_a_job_name_is_put_once_on_each_line_whatever_the_handlers(tmp_path):
     for handler in handlers:
         logger.removeHandler(handler)
         handler.close()
-    expected = "[optimizer.lr=0.1,model=lenet] epoch 1 of x, 100% done\n"
-    expected += "[optimizer.lr=0.1,model=lenet] no arguments, 100% literal\n"
+    expected = f"[{name}] epoch 1 of x, 100% done\n[{name}] no arguments, 100% literal\n"
     assert terminal.getvalue() == file.read_text() == expected
+
+
+def test_lines_are_named_while_the_job_runs_and_not_after():
+    root, terminal = logging.getLogger(), io.StringIO()
+    handler = logging.StreamHandler(terminal)
+    root.addHandler(handler)
+    try:
+        with lines_named("trainer.seed=1"):
+            logging.getLogger("cnnlab.test.named").warning("inside")
+        logging.getLogger("cnnlab.test.named").warning("after")
+    finally:
+        root.removeHandler(handler)
+    assert terminal.getvalue() == "[trainer.seed=1] inside\nafter\n"
 
 
 @pytest.mark.slow

@@ -74,6 +74,7 @@ def test_thread_share_per_launcher():
     assert share({"_target_": joblib, "n_jobs": 2}, 16) == 8
     assert share({"_target_": joblib, "n_jobs": -1}, 8) == 1
     assert share({"_target_": joblib, "n_jobs": -2}, 8) == 1
+    assert share({"_target_": joblib, "n_jobs": -7}, 8) == 4  # joblib's -7: 8 + 1 - 7 = 2 jobs at once
     assert share({"_target_": joblib, "n_jobs": 3}, 2) == 1
     assert share({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 8) is None
     assert share({"_target_": "x.SlurmLauncher", "cpus_per_task": 4}, 64) == 4
@@ -117,3 +118,14 @@ def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["message"] == "RuntimeError: in epoch 3" and summary["n_params"] == 5
     assert "traceback" in summary
+
+    # A file system whose clock is coarse may stamp fit's summary up to a second before the attempt began.
+    (tmp_path / "summary.json").write_text(json.dumps(fits))
+    os.utime(tmp_path / "summary.json", (started - 0.5, started - 0.5))
+    record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=started)
+    assert json.loads((tmp_path / "summary.json").read_text())["n_params"] == 5
+    # Past that second of slack it is an earlier attempt's, replaced.
+    (tmp_path / "summary.json").write_text(json.dumps(fits))
+    os.utime(tmp_path / "summary.json", (started - 1.5, started - 1.5))
+    record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=started)
+    assert "n_params" not in json.loads((tmp_path / "summary.json").read_text())
