@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,13 @@ def test_every_plus_key_is_checked_whatever_comes_before_it(make_cfg, before):
 def test_the_close_match_is_suggested_wherever_it_sorts(make_cfg, typo, meant):
     with pytest.raises(ConfigError, match=rf"did you mean {meant}\?"):
         check_added_keys(make_cfg(), [f"+{typo}=3"])
+
+
+@pytest.mark.parametrize("key", ["trainer.seed", "trainer.epochs", "dataset.val_fraction"])
+def test_a_required_key_deleted_with_a_tilde_is_refused_naming_it(make_cfg, key):
+    """`~trainer.seed` leaves no value where the engine reads one: said at once, as the value None."""
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}=None is not allowed: it must be"):
+        validate(make_cfg(f"~{key}"))
 
 
 def test_a_plus_key_that_an_interpolation_reads_is_accepted(make_cfg):
