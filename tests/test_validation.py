@@ -85,22 +85,23 @@ def test_the_schedule_is_stepped_through_before_any_work(make_cfg):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "steps"),
+    ("overrides", "steps", "unit"),
     [
-        (["trainer.epochs=1"], 50),  # 50 batches an epoch before the data is read
-        (["trainer.epochs=1", "trainer.limit_batches=8"], 8),  # fewer when limit_batches says so
-        (["trainer.epochs=201"], 10_000),  # never more than 10,000 steps in all
+        (["trainer.epochs=1"], 50, "step"),  # 50 batches an epoch before the data is read
+        (["trainer.epochs=1", "trainer.limit_batches=8"], 8, "step"),  # fewer when limit_batches says so
+        (["trainer.epochs=201"], 10_000, "step"),  # never more than 10,000 steps in all
+        (["trainer.epochs=3", "scheduler.interval=epoch"], 3, "epoch"),  # stepped once an epoch
     ],
-    ids=["dry-epoch", "limit-batches", "step-cap"],
+    ids=["dry-epoch", "limit-batches", "step-cap", "per-epoch"],
 )
-def test_the_dry_run_steps_a_per_step_schedule_as_far_as_it_says(make_cfg, overrides, steps):
+def test_the_dry_run_steps_a_schedule_as_far_as_it_says(make_cfg, overrides, steps, unit):
     """A one-cycle schedule of exactly the dry run's steps passes; one step fewer fails at the last step,
-    named as a step (not an epoch), with the span the dry run assumed."""
+    named as a step or an epoch by the schedule's interval."""
     from cnnlab.engine.validate import check_optimizer_and_schedule
 
     onecycle = ["scheduler=onecycle", *overrides]
     check_optimizer_and_schedule(make_cfg(*onecycle, f"+scheduler.build.total_steps={steps}"))
-    with pytest.raises(ConfigError, match=rf"fails when stepped at step {steps}: ValueError"):
+    with pytest.raises(ConfigError, match=rf"fails when stepped at {unit} {steps}: ValueError"):
         check_optimizer_and_schedule(make_cfg(*onecycle, f"+scheduler.build.total_steps={steps - 1}"))
 
 
