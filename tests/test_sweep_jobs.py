@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from cnnlab.config.overrides import PLUMBING_KEYS
 from cnnlab.sweep.jobs import (
     MAX_DIRNAME,
+    available_cores,
     job_dirname,
     launcher_threads,
     record_failure,
@@ -75,9 +76,19 @@ def test_thread_share_per_launcher():
     assert share({"_target_": joblib, "n_jobs": -1}, 8) == 1
     assert share({"_target_": joblib, "n_jobs": -2}, 8) == 1
     assert share({"_target_": joblib, "n_jobs": -7}, 8) == 4  # joblib's -7: 8 + 1 - 7 = 2 jobs at once
+    assert share({"_target_": joblib, "n_jobs": -9}, 8) == 8  # past the cores: one job at a time
     assert share({"_target_": joblib, "n_jobs": 3}, 2) == 1
     assert share({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 8) is None
     assert share({"_target_": "x.SlurmLauncher", "cpus_per_task": 4}, 64) == 4
+
+
+def test_the_cores_are_those_this_process_may_use_or_all_where_that_is_unknown(monkeypatch):
+    assert available_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows have no affinity call
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert available_cores() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # "undetermined"
+    assert available_cores() == 1
 
 
 def test_same_config_compares_the_run_dirs_resolved_config(make_cfg, tmp_path):
@@ -106,9 +117,11 @@ def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):
     stale = {"status": "failed", "message": "OldError: from yesterday", "n_params": 5}
     (tmp_path / "summary.json").write_text(json.dumps(stale))
     os.utime(tmp_path / "summary.json", (time.time() - 3600, time.time() - 3600))
-    record_failure(tmp_path, cfg, ["model=lenet"], ValueError("today"), started=time.time())
+    before = time.time()
+    record_failure(tmp_path, cfg, ["model=lenet"], ValueError("today"), started=before - 5)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["message"] == "ValueError: today" and "n_params" not in summary
+    assert 5 <= summary["wall_s"] <= 5 + (time.time() - before)  # the attempt began 5 s ago
     assert summary["overrides"] == ["model=lenet"] and "ValueError: today" in summary["traceback"]
 
     started = time.time()
@@ -124,6 +137,11 @@ def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):
     os.utime(tmp_path / "summary.json", (started - 0.5, started - 0.5))
     record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=started)
     assert json.loads((tmp_path / "summary.json").read_text())["n_params"] == 5
+    whole = float(int(started))  # a whole second, so that one second earlier is exact in floats
+    (tmp_path / "summary.json").write_text(json.dumps(fits))
+    os.utime(tmp_path / "summary.json", (whole - 1, whole - 1))
+    record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=whole)
+    assert json.loads((tmp_path / "summary.json").read_text())["n_params"] == 5  # the edge: still fresh
     # Past that second of slack it is an earlier attempt's, replaced.
     (tmp_path / "summary.json").write_text(json.dumps(fits))
     os.utime(tmp_path / "summary.json", (started - 1.5, started - 1.5))

@@ -22,8 +22,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import cnnlab.sweep.jobs
 import cnnlab.sweep.pruning
-from cnnlab.rundir.lock import LOCK_NAME
+from cnnlab.rundir.lock import LOCK_NAME, hold_run_dir
 from cnnlab.sweep.jobs import run_sweep_job
 from cnnlab.sweep.study import TRIAL_ENV
 from cnnlab.train import run
@@ -115,11 +116,14 @@ def _files(run_dir: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize(("status", "variant", "action"), CASES, ids=[f"{s}-{v}-{a}" for s, v, a in CASES])
-def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, status, variant, action):
+def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, caplog, status, variant, action):
     job = tmp_path / "job"
     _job(finished, job, status)
     before = _files(job)
-    value, calls = _rerun(tmp_path, job, *VARIANTS[variant])
+    with caplog.at_level(logging.INFO, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job, *VARIANTS[variant])
+    if action == "resume":  # a died run's summary says `running`: the log says what it really is
+        assert f"{job} stopped as {status}: resuming from its checkpoint" in caplog.text
     if action == "skip":
         # The sweeper gets the stored best, read here from metrics.csv; nothing trains or is rewritten.
         assert calls == []
@@ -136,6 +140,36 @@ def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, status, 
 def test_a_job_without_a_run_dir_trains_afresh(tmp_path):
     value, calls = _rerun(tmp_path, tmp_path / "new")
     assert (value, calls) == (0.25, [False])
+
+
+def test_a_job_whose_dir_another_process_has_locked_is_skipped_writing_nothing(tmp_path, caplog):
+    """The lock, not only a `running` summary, keeps two processes out of one dir (a job that has not
+    written its summary yet)."""
+    job = tmp_path / "job"
+    with hold_run_dir(job), caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        value, calls = _rerun(tmp_path, job)
+    assert math.isnan(value) and calls == []
+    assert not (job / "summary.json").exists()
+    assert "skipping this job, nothing written" in caplog.text
+
+
+@pytest.mark.parametrize(("launcher", "watched"), [("basic", False), ("joblib", True)])
+def test_only_a_joblib_job_watches_for_its_parent_dying(tmp_path, monkeypatch, launcher, watched):
+    """joblib's workers outlive a killed sweep unless they watch their parent; a job of the basic launcher
+    runs in the sweep's own process, which must not kill itself."""
+    calls = []
+    monkeypatch.setattr(cnnlab.sweep.jobs, "stop_when_parent_dies", lambda: calls.append(True))
+    assert _rerun(tmp_path, tmp_path / "job", f"hydra/launcher={launcher}") == (0.25, [False])
+    assert calls == ([True] if watched else [])
+
+
+def test_an_empty_summary_of_another_config_is_named_and_retrained(finished, tmp_path, caplog):
+    job = tmp_path / "job"
+    _job(finished, job, "completed")
+    (job / "summary.json").write_text("{}")
+    with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
+        assert _rerun(tmp_path, job, *VARIANTS["changed"]) == (0.25, [False])
+    assert f"{job} holds a run of another config: training afresh over it" in caplog.text
 
 
 def _stored_best(job: Path) -> float:
