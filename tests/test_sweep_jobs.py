@@ -110,6 +110,8 @@ def test_a_changed_device_is_the_same_config_with_or_without_a_stored_config(mak
     (tmp_path / "run" / "config.yaml").unlink()
     assert same_config(tmp_path / "run", make_cfg(*on_cpu), on_cpu, summary)
     assert not same_config(tmp_path / "run", make_cfg(*overrides), [*overrides, "optimizer.lr=0.5"], summary)
+    # One more override that sorts after the stored ones: their list is a prefix, not the same.
+    assert not same_config(tmp_path / "run", make_cfg(*overrides), [*overrides, "trainer.seed=1"], summary)
 
 
 def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):

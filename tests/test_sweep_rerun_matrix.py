@@ -80,10 +80,16 @@ def _job(finished: Path, job: Path, status: str) -> None:
 
 
 def _rerun(
-    root: Path, job: Path, *overrides: str, fails: BaseException | None = None, trial: Any = None
+    root: Path,
+    job: Path,
+    *overrides: str,
+    fails: BaseException | None = None,
+    trial: Any = None,
+    seen: list[DictConfig] | None = None,
 ) -> tuple[float, list[bool]]:
     """run_sweep_job as a multirun calls it for `job`; returns its value and each train call's resume flag.
-    Training raises `fails` if given; `trial` is the epoch hook of an Optuna trial the job belongs to."""
+    Training raises `fails` if given; `trial` is the epoch hook of an Optuna trial the job belongs to;
+    `seen` collects the config each train call is given."""
     cfg = _compose(root, *TINY, *overrides, hydra=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(job)
@@ -99,6 +105,8 @@ def _rerun(
         assert job_dir == job and job_overrides == [*TINY, *overrides]
         assert hooks == (() if trial is None else (trial,))
         calls.append(bool(job_cfg.trainer.resume))
+        if seen is not None:
+            seen.append(job_cfg)
         if fails is not None:
             raise fails
         return 0.25
@@ -161,6 +169,16 @@ def test_only_a_joblib_job_watches_for_its_parent_dying(tmp_path, monkeypatch, l
     monkeypatch.setattr(cnnlab.sweep.jobs, "stop_when_parent_dies", lambda: calls.append(True))
     assert _rerun(tmp_path, tmp_path / "job", f"hydra/launcher={launcher}") == (0.25, [False])
     assert calls == ([True] if watched else [])
+
+
+@pytest.mark.parametrize(("given", "threads"), [([], 4), (["trainer.num_threads=3"], 3)])
+def test_a_joblib_job_trains_on_its_share_of_the_cores_unless_told(tmp_path, monkeypatch, given, threads):
+    monkeypatch.setattr(cnnlab.sweep.jobs, "stop_when_parent_dies", lambda: None)
+    monkeypatch.setattr(cnnlab.sweep.jobs, "available_cores", lambda: 8)
+    seen: list[DictConfig] = []
+    joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *given]
+    assert _rerun(tmp_path, tmp_path / "job", *joblib, seen=seen) == (0.25, [False])
+    assert [cfg.trainer.num_threads for cfg in seen] == [threads]  # 8 cores, 2 jobs at once: 4 each
 
 
 def test_an_empty_summary_of_another_config_is_named_and_retrained(finished, tmp_path, caplog):
