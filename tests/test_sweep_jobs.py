@@ -52,6 +52,8 @@ def test_job_dir_is_named_by_the_swept_overrides_in_command_line_order(tmp_path)
     everything = "optimizer.lr=0.01,trainer.epochs=2,trainer.seed=1"
     assert job_dirname(everything, task, str(tmp_path)) == everything  # swept keys not recorded
     write_swept_keys(tmp_path, ["optimizer.lr", "trainer.seed"])
+    write_swept_keys(tmp_path / "not" / "yet", ["x"])  # a sweep dir whose parents do not exist yet
+    assert (tmp_path / "not" / "yet" / ".swept_keys").read_text() == "x\n"
     assert job_dirname(everything, task, str(tmp_path)) == "trainer.seed=1,optimizer.lr=0.01"
     # A sweep run before dirs were named this way keeps its dirs, so it still skips and resumes.
     (tmp_path / everything).mkdir()
@@ -144,6 +146,12 @@ def test_record_failure_replaces_a_stale_summary_and_keeps_fits_own(tmp_path):
     os.utime(tmp_path / "summary.json", (whole - 1, whole - 1))
     record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("in epoch 3"), started=whole)
     assert json.loads((tmp_path / "summary.json").read_text())["n_params"] == 5  # the edge: still fresh
+    # Fresh, but not fit's account of a failure (the error escaped after fit wrote it): replaced.
+    for status in ("running", "completed"):
+        (tmp_path / "summary.json").write_text(json.dumps(fits | {"status": status}))
+        record_failure(tmp_path, cfg, ["model=lenet"], RuntimeError("after fit"), started=time.time() - 1)
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert (summary["status"], summary["message"]) == ("failed", "RuntimeError: after fit")
     # Past that second of slack it is an earlier attempt's, replaced.
     (tmp_path / "summary.json").write_text(json.dumps(fits))
     os.utime(tmp_path / "summary.json", (started - 1.5, started - 1.5))

@@ -181,13 +181,16 @@ def test_a_joblib_job_trains_on_its_share_of_the_cores_unless_told(tmp_path, mon
     assert [cfg.trainer.num_threads for cfg in seen] == [threads]  # 8 cores, 2 jobs at once: 4 each
 
 
-def test_an_empty_summary_of_another_config_is_named_and_retrained(finished, tmp_path, caplog):
+@pytest.mark.parametrize(("variant", "action"), [("same", "resume"), ("changed", "retrain")])
+def test_an_empty_summary_is_judged_by_the_config_beside_it(finished, tmp_path, caplog, variant, action):
+    """`{}` reads, unlike a damaged summary: config.yaml says whose run it is, and no status means unfinished."""
     job = tmp_path / "job"
     _job(finished, job, "completed")
     (job / "summary.json").write_text("{}")
     with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
-        assert _rerun(tmp_path, job, *VARIANTS["changed"]) == (0.25, [False])
-    assert f"{job} holds a run of another config: training afresh over it" in caplog.text
+        assert _rerun(tmp_path, job, *VARIANTS[variant]) == (0.25, [action == "resume"])
+    named = f"{job} holds a run of another config: training afresh over it" in caplog.text
+    assert named == (action == "retrain")
 
 
 def _stored_best(job: Path) -> float:
