@@ -183,7 +183,7 @@ def test_a_joblib_job_trains_on_its_share_of_the_cores_unless_told(tmp_path, mon
 
 @pytest.mark.parametrize(("variant", "action"), [("same", "resume"), ("changed", "retrain")])
 def test_an_empty_summary_is_judged_by_the_config_beside_it(finished, tmp_path, caplog, variant, action):
-    """`{}` reads, unlike a damaged summary: config.yaml says whose run it is, and no status means unfinished."""
+    """`{}` reads, unlike a damaged summary: config.yaml says whose run it is; no status: unfinished."""
     job = tmp_path / "job"
     _job(finished, job, "completed")
     (job / "summary.json").write_text("{}")
