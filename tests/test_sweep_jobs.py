@@ -85,7 +85,9 @@ def test_thread_share_per_launcher():
 
 
 def test_the_cores_are_those_this_process_may_use_or_all_where_that_is_unknown(monkeypatch):
-    assert available_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0} if pid == 0 else {0, 1, 2, 3})
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert available_cores() == 1  # this process (pid 0) pinned to one core of four (taskset, a cgroup)
     monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows have no affinity call
     monkeypatch.setattr(os, "cpu_count", lambda: 6)
     assert available_cores() == 6

@@ -132,6 +132,8 @@ def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, caplog, 
         value, calls = _rerun(tmp_path, job, *VARIANTS[variant])
     if action == "resume":  # a died run's summary says `running`: the log says what it really is
         assert f"{job} stopped as {status}: resuming from its checkpoint" in caplog.text
+    retrained = f"{job} holds a run of another config: training afresh over it" in caplog.text
+    assert retrained == (action == "retrain")
     if action == "skip":
         # The sweeper gets the stored best, read here from metrics.csv; nothing trains or is rewritten.
         assert calls == []
@@ -205,6 +207,7 @@ def test_an_unreadable_summary_is_named_and_the_job_trained_afresh(finished, tmp
     with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
         assert _rerun(tmp_path, job) == (0.25, [False])
     assert f"{job / 'summary.json'} is not a run summary" in caplog.text
+    assert "holds a run of another config" not in caplog.text  # nothing is known of whose run it was
     assert not list(job.glob("events.out.tfevents.*"))  # its curves are not this run's
 
 
