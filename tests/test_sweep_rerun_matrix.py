@@ -236,12 +236,18 @@ def test_a_job_that_raises_is_recorded_failed_and_gives_the_sweeper_nan(tmp_path
     assert (summary["status"], summary["message"]) == ("failed", "ValueError: the loss went sideways")
     assert summary["overrides"] == TINY and "ValueError: the loss went sideways" in summary["traceback"]
     assert "job failed: the loss went sideways" in caplog.text
+    (failed,) = [r for r in caplog.records if "job failed" in r.getMessage()]
+    assert failed.exc_info is not None and failed.exc_info[0] is ValueError  # the log shows the traceback
 
 
-def test_ctrl_c_in_a_job_stops_the_sweep(tmp_path):
+def test_ctrl_c_in_a_job_stops_the_sweep(tmp_path, monkeypatch):
+    """A joblib worker whose sweep was killed exits instead of going on to the next job (exit_if_orphaned)."""
+    checks = []
+    monkeypatch.setattr(cnnlab.sweep.jobs, "exit_if_orphaned", lambda: checks.append(True))
     with pytest.raises(KeyboardInterrupt):
         _rerun(tmp_path, tmp_path / "job", fails=KeyboardInterrupt())
     assert not (tmp_path / "job" / "summary.json").exists()  # an interrupt is not a failure to record
+    assert checks == [True]
 
 
 def test_a_job_that_a_live_process_is_training_is_skipped_untouched(finished, tmp_path, caplog):
