@@ -112,6 +112,10 @@ def test_resumed_overrides_put_the_saved_ones_first_and_let_the_command_win(tmp_
     assert resumed_overrides(["trainer.resume=true"], run_dir)[:2] == ["trainer.epochs=7", "optimizer.lr=0.1"]
     for not_a_resume in ([f"hydra.run.dir={run_dir}"], [f"hydra.run.dir={run_dir}", "trainer.resume=false"]):
         assert resumed_overrides(not_a_resume) == not_a_resume
+    # Only true resumes; anything else (1, null, yes) is left as given for validation to name.
+    for value in ("1", "null", "yes"):
+        command = [f"hydra.run.dir={run_dir}", f"trainer.resume={value}"]
+        assert resumed_overrides(command) == command
 
 
 def test_an_argument_hydra_cannot_parse_is_passed_on_for_hydra_to_refuse(tmp_path):
