@@ -45,6 +45,8 @@ EXPECTED = {
     ("interrupted", "same"): "resume",
     ("died", "same"): "resume",
 }
+# What the log says of a job dir that is retrained because it holds another config's run.
+ANOTHER_CONFIG = "{} holds a run of another config: training afresh over it"
 STATUSES = ["completed", "diverged", "pruned", "failed", "interrupted", "died"]
 CASES = [
     (status, variant, EXPECTED.get((status, "same" if variant == "plumbing" else variant), "retrain"))
@@ -132,8 +134,7 @@ def test_a_rerun_skips_resumes_or_retrains_each_job(finished, tmp_path, caplog, 
         value, calls = _rerun(tmp_path, job, *VARIANTS[variant])
     if action == "resume":  # a died run's summary says `running`: the log says what it really is
         assert f"{job} stopped as {status}: resuming from its checkpoint" in caplog.text
-    retrained = f"{job} holds a run of another config: training afresh over it" in caplog.text
-    assert retrained == (action == "retrain")
+    assert (ANOTHER_CONFIG.format(job) in caplog.text) == (action == "retrain")
     if action == "skip":
         # The sweeper gets the stored best, read here from metrics.csv; nothing trains or is rewritten.
         assert calls == []
@@ -191,8 +192,7 @@ def test_an_empty_summary_is_judged_by_the_config_beside_it(finished, tmp_path, 
     (job / "summary.json").write_text("{}")
     with caplog.at_level(logging.WARNING, logger="cnnlab.sweep"):
         assert _rerun(tmp_path, job, *VARIANTS[variant]) == (0.25, [action == "resume"])
-    named = f"{job} holds a run of another config: training afresh over it" in caplog.text
-    assert named == (action == "retrain")
+    assert (ANOTHER_CONFIG.format(job) in caplog.text) == (action == "retrain")
 
 
 def _stored_best(job: Path) -> float:
