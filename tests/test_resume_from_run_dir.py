@@ -133,6 +133,15 @@ def test_a_summary_that_does_not_read_gives_no_overrides_to_resume_with(tmp_path
     assert resumed_overrides(command) == command
 
 
+def test_a_run_dir_the_file_system_cannot_look_into_gives_no_overrides_to_resume_with(tmp_path):
+    """A name longer than a file name may be (the OSError of looking, not a missing file) is left for the
+    run's own start to report, as is any dir it cannot read."""
+    command = [f"hydra.run.dir={tmp_path / ('x' * 300)}", "trainer.resume=true"]
+    with pytest.raises(OSError, match="too long"):
+        (tmp_path / ("x" * 300) / "summary.json").is_file()
+    assert resumed_overrides(command) == command
+
+
 @pytest.mark.parametrize("saved", ["model._target_=os.system", "hydra.job.env_set.X=1"])
 def test_a_resume_takes_no_code_and_no_hydra_settings_from_a_run_dir(tmp_path, saved):
     run_dir = _run_dir_with_overrides(tmp_path, ["trainer.epochs=3", saved])
