@@ -454,6 +454,12 @@ def report(results: list[ModuleResult], started: str, key: str, load: str) -> st
     by_rest = sum(r.killed_by_rest for r in results)
     if by_rest:
         lines.append(f"{by_rest} mutants were killed only by tests that do not execute the mutated lines.")
+    return "\n".join(lines + _survivor_sections(results)).rstrip() + "\n"
+
+
+def _survivor_sections(results: list[ModuleResult]) -> list[str]:
+    """Per module, each survivor as the diff of the line it changed (an equivalent with its reason)."""
+    lines = []
     for r in results:
         lines += ["", f"## {r.module}", ""]
         if r.error:
@@ -466,7 +472,7 @@ def report(results: list[ModuleResult], started: str, key: str, load: str) -> st
             if s.equivalent:
                 title += f" — equivalent: {s.equivalent}"
             lines += [f"- {title}", "", "  ```diff", *(f"  {d}" for d in _hunk(s.diff)), "  ```", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _hunk(diff: str) -> list[str]:
@@ -494,6 +500,90 @@ def write_report(out: Path, results: list[ModuleResult], started: str, key: str,
     return stem.with_suffix(".md")
 
 
+REPORT_JSON = re.compile(r"mutation-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.json")
+
+
+@dataclass
+class Measured:
+    """A module's newest finished result among the committed reports, and where it comes from."""
+
+    result: ModuleResult
+    report: str  # the report's file name
+    commit: str  # the sessions' key: a commit, or commit-dirty-<digest> for an uncommitted tree
+
+
+def newest_finished(out: Path, config: dict) -> dict[str, Measured]:
+    """Per module, the result of the newest report in `out` (by start time) in which that module
+    finished (no mutant pending, no error), its survivors judged by today's [[equivalent]] list; so a
+    run split over several machines or sessions adds up to one table."""
+    known = equivalents(config)
+    fields = set(ModuleResult.__dataclass_fields__)
+    newest: dict[str, Measured] = {}
+    for path in sorted(p for p in out.glob("mutation-*.json") if REPORT_JSON.fullmatch(p.name)):
+        report = json.loads(path.read_text())
+        if "sessions" not in report:  # the first format, from before runs could resume: no pending count
+            continue
+        for row in report["modules"]:
+            if row.get("error") or not row["mutants"] or row["pending"]:
+                continue
+            survivors = [Survivor(**s) for s in row["survivors"]]
+            for s in survivors:
+                s.equivalent = known.get((row["module"], " ".join(s.removed), " ".join(s.added)))
+            result = ModuleResult(**{k: v for k, v in row.items() if k in fields} | {"survivors": survivors})
+            commit = report["sessions"].rsplit("/", 1)[-1]
+            newest[row["module"]] = Measured(result, path.name, commit)
+    return newest
+
+
+def changed_since(commit: str, module: str, tests: list[str]) -> str:
+    """Whether the module or its tests changed between the commit a result was measured at and HEAD:
+    "no", "yes" (the row may no longer hold), or why it cannot be told."""
+    if "-dirty-" in commit:
+        return "unknown: measured on uncommitted changes"
+    paths = [f"{PACKAGE}/{module}", *dict.fromkeys(t.split("::")[0] for t in tests)]
+    diff = subprocess.run(
+        ["git", "diff", "--quiet", commit, "HEAD", "--", *paths], cwd=ROOT, stderr=subprocess.DEVNULL
+    )
+    return {0: "no", 1: "yes"}.get(diff.returncode, f"unknown: no commit {commit} here")
+
+
+def summary(measured: dict[str, Measured], modules: list[str]) -> str:
+    """The newest finished result of each module as one table, with the overall survival rate."""
+    lines = [
+        "# Mutation testing: the newest finished result of each module",
+        "",
+        "Written by `python benchmarks/mutate.py --summary` from the reports in benchmarks/results/ "
+        "(mutation-*.json): per module, the newest report in which it finished, its survivors judged by "
+        "today's [[equivalent]] list in benchmarks/mutation.toml. Survival rate = surviving mutants / "
+        '(killed + surviving), equivalents left out. "changed since": whether the module or its listed '
+        "tests changed between that commit and this summary's HEAD "
+        f"(`{_git('rev-parse', '--short=12', 'HEAD').strip()}`).",
+        "",
+        "| module | report | commit | changed since | mutants | killed | survived | equivalent "
+        "| survival rate |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for module in modules:
+        if module not in measured:
+            lines.append(f"| {module} | not finished in any report | | | | | | | |")
+            continue
+        m, r = measured[module], measured[module].result
+        lines.append(
+            f"| {module} | {m.report.removesuffix('.json')} | `{m.commit}` "
+            f"| {changed_since(m.commit, module, r.tests)} | {r.mutants} | {r.killed} | {len(r.live)} "
+            f"| {len(r.equivalents)} | {_rate(r)} |"
+        )
+    results = [measured[m].result for m in modules if m in measured]
+    killed, live = sum(r.killed for r in results), sum(len(r.live) for r in results)
+    if killed + live:
+        lines += [
+            "",
+            f"The {len(results)} modules measured: {live} of {killed + live} mutants survive "
+            f"({100 * live / (killed + live):.1f}%).",
+        ]
+    return "\n".join(lines + _survivor_sections(results)).rstrip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -504,6 +594,12 @@ def main(argv: list[str] | None = None) -> int:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--list", action="store_true", help="count mutants per module; run no test")
     what.add_argument("--report-only", action="store_true", help="write the report from the sessions")
+    what.add_argument(
+        "--summary",
+        action="store_true",
+        help="one table of each module's newest finished result among the reports in --out "
+        "(a run split over machines or sessions), to <out>/mutation-summary.md; runs nothing",
+    )
     parser.add_argument(
         "--at",
         metavar="KEY",
@@ -519,6 +615,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in {CONFIG.name}: {unknown}; choose from {sorted(config['modules'])}")
     check_modules(config, modules)
+    if args.summary:
+        path = args.out / "mutation-summary.md"
+        path.write_text(summary(newest_finished(args.out, config), modules))
+        print(f"each module's newest finished result: {path}")
+        return 0
 
     files = snapshot()
     key = args.at or session_key(files)

@@ -438,3 +438,77 @@ def test_each_planted_bug_plants_once_and_names_a_default_suite_test(bug):
     assert (ROOT / bug["module"]).read_text().count(bug["old"]) == 1, bug["old"]
     assert bug["new"] != bug["old"]
     assert _default_suite_function(bug["catches"]) is not None, bug["catches"]
+
+
+def _report_json(out: Path, started: str, sessions: str, rows: list[dict]) -> None:
+    modules = [{"tests": ["tests/test_early_stopping.py"], "error": None, "survivors": [], **r} for r in rows]
+    payload = {"started": started, "sessions": f"outputs/mutate/{sessions}", "load": "0", "modules": modules}
+    (out / f"mutation-{started}.json").write_text(json.dumps(payload))
+
+
+def test_the_summary_takes_each_modules_newest_finished_result_under_todays_equivalents(tmp_path):
+    """A run split over sessions or machines adds up: a module's row comes from the newest report in
+    which it finished; one still pending there, or failed, leaves the older finished row in place."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    _, removed, added = mutate.parse_diff(DIFF)
+    survivor = {
+        "job_id": "a",
+        "operator": "core/X",
+        "line": 45,
+        "removed": removed,
+        "added": added,
+        "diff": DIFF,
+    }
+    es, tasks = "engine/early_stopping.py", "engine/tasks.py"
+    _report_json(
+        tmp_path,
+        "2026-01-01_00-00-00",
+        "0123456789ab",
+        [
+            {"module": es, "mutants": 10, "pending": 0, "killed": 8, "survivors": [survivor, survivor]},
+            {"module": tasks, "mutants": 5, "pending": 0, "killed": 5},
+        ],
+    )
+    _report_json(
+        tmp_path,
+        "2026-01-02_00-00-00",
+        head.stdout.strip(),
+        [
+            {"module": es, "mutants": 10, "pending": 3, "killed": 7},
+            {"module": tasks, "mutants": 6, "pending": 0, "killed": 3, "survivors": [survivor]},
+        ],
+    )
+    _report_json(
+        tmp_path,
+        "2026-01-03_00-00-00",
+        "0123456789ab-dirty-ffff",
+        [
+            {"module": tasks, "mutants": 0, "pending": 0, "killed": 0, "error": "cosmic-ray exec failed"},
+        ],
+    )
+    (tmp_path / "mutation-2025-12-31_00-00-00.json").write_text(json.dumps({"started": "x", "modules": []}))
+    config = {"equivalent": [{"module": es, "line": removed[0], "mutant": added[0], "reason": "test"}]}
+    measured = mutate.newest_finished(tmp_path, config)
+    assert {m: (v.report, v.commit) for m, v in measured.items()} == {
+        es: ("mutation-2026-01-01_00-00-00.json", "0123456789ab"),
+        tasks: ("mutation-2026-01-02_00-00-00.json", head.stdout.strip()),
+    }
+    # Today's list makes early_stopping's two survivors equivalents; tasks' (not listed for it) stays.
+    assert [len(measured[es].result.live), len(measured[es].result.equivalents)] == [0, 2]
+    assert measured[tasks].result.survival_rate == pytest.approx(1 / 4)
+    text = mutate.summary(measured, [es, tasks, "engine/loop.py"])
+    assert (
+        f"| {es} | mutation-2026-01-01_00-00-00 | `0123456789ab` | unknown: no commit 0123456789ab here "
+        "| 10 | 8 | 0 | 2 | 0.0% |" in text
+    )
+    assert (
+        f"| {tasks} | mutation-2026-01-02_00-00-00 | `{head.stdout.strip()}` | no | 6 | 3 | 1 | 0 | 25.0% |"
+        in text
+    )
+    assert "| engine/loop.py | not finished in any report |" in text
+    assert "The 2 modules measured: 1 of 12 mutants survive (8.3%)." in text
+    assert (
+        mutate.changed_since("0123456789ab-dirty-ffff", es, []) == "unknown: measured on uncommitted changes"
+    )
