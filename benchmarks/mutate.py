@@ -513,16 +513,17 @@ class Measured:
 
 
 def newest_finished(out: Path, config: dict) -> dict[str, Measured]:
-    """Per module, the result of the newest report in `out` (by start time) in which that module
-    finished (no mutant pending, no error), its survivors judged by today's [[equivalent]] list; so a
-    run split over several machines or sessions adds up to one table."""
+    """Per module, the result of the newest report in `out` in which that module finished (no mutant
+    pending, no error), its survivors judged by today's [[equivalent]] list; so a run split over several
+    machines or sessions adds up to one table. Newest by the tested commit's date, then the report's
+    start: a report written later of an older tree's sessions (--report-only --at) is not the newest."""
     known = equivalents(config)
     fields = set(ModuleResult.__dataclass_fields__)
+    reports = [json.loads(p.read_text()) | {"file": p.name} for p in out.glob("mutation-*.json")]
+    # The first format, from before runs could resume, has no pending count (and no "sessions").
+    reports = [r for r in reports if REPORT_JSON.fullmatch(r["file"]) and "sessions" in r]
     newest: dict[str, Measured] = {}
-    for path in sorted(p for p in out.glob("mutation-*.json") if REPORT_JSON.fullmatch(p.name)):
-        report = json.loads(path.read_text())
-        if "sessions" not in report:  # the first format, from before runs could resume: no pending count
-            continue
+    for report in sorted(reports, key=lambda r: (_commit_time(_commit(r)), r["started"])):
         for row in report["modules"]:
             if row.get("error") or not row["mutants"] or row["pending"]:
                 continue
@@ -530,9 +531,23 @@ def newest_finished(out: Path, config: dict) -> dict[str, Measured]:
             for s in survivors:
                 s.equivalent = known.get((row["module"], " ".join(s.removed), " ".join(s.added)))
             result = ModuleResult(**{k: v for k, v in row.items() if k in fields} | {"survivors": survivors})
-            commit = report["sessions"].rsplit("/", 1)[-1]
-            newest[row["module"]] = Measured(result, path.name, commit)
+            newest[row["module"]] = Measured(result, report["file"], _commit(report))
     return newest
+
+
+def _commit(report: dict) -> str:
+    return report["sessions"].rsplit("/", 1)[-1]
+
+
+def _commit_time(key: str) -> int:
+    """The committer date of a sessions key's commit; 0 for one this clone does not have."""
+    shown = subprocess.run(
+        ["git", "show", "-s", "--format=%ct", key.split("-dirty-")[0]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return int(shown.stdout.strip()) if shown.returncode == 0 and shown.stdout.strip().isdigit() else 0
 
 
 def changed_since(commit: str, module: str, tests: list[str]) -> str:

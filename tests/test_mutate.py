@@ -488,6 +488,16 @@ def test_the_summary_takes_each_modules_newest_finished_result_under_todays_equi
             {"module": tasks, "mutants": 0, "pending": 0, "killed": 0, "error": "cosmic-ray exec failed"},
         ],
     )
+    # Written later, but of an older tree's sessions (--report-only --at): not the newest result.
+    older = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD~1"], cwd=ROOT, capture_output=True, text=True
+    )
+    _report_json(
+        tmp_path,
+        "2026-01-04_00-00-00",
+        older.stdout.strip() or "fedcba987654",
+        [{"module": tasks, "mutants": 7, "pending": 0, "killed": 7}],
+    )
     (tmp_path / "mutation-2025-12-31_00-00-00.json").write_text(json.dumps({"started": "x", "modules": []}))
     config = {"equivalent": [{"module": es, "line": removed[0], "mutant": added[0], "reason": "test"}]}
     measured = mutate.newest_finished(tmp_path, config)
