@@ -118,6 +118,15 @@ def test_resumed_overrides_put_the_saved_ones_first_and_let_the_command_win(tmp_
         assert resumed_overrides(command) == command
 
 
+def test_a_deletion_on_the_command_line_deletes_what_the_saved_overrides_add(tmp_path):
+    """`~key` has no `=` and is no setting of its own: the saved `+key=...` still comes first, so the
+    deletion finds the key to delete (taken for the key's setting, Hydra would refuse to delete a key
+    that is not there)."""
+    run_dir = _run_dir_with_overrides(tmp_path, ["+lab.note=1", "trainer.epochs=7"])
+    command = [f"hydra.run.dir={run_dir}", "trainer.resume=true", "~lab.note"]
+    assert resumed_overrides(command) == ["+lab.note=1", "trainer.epochs=7", *command]
+
+
 def test_an_argument_hydra_cannot_parse_is_passed_on_for_hydra_to_refuse(tmp_path):
     run_dir = _run_dir_with_overrides(tmp_path, ["trainer.epochs=7"])
     command = [f"hydra.run.dir={run_dir}", "trainer.resume=true", "optimizer.lr=[0.1"]
