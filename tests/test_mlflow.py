@@ -67,6 +67,8 @@ def test_a_run_is_tracked_a_resume_goes_on_in_its_run_and_a_fresh_start_opens_an
     record = json.loads((tmp_path / "run" / "mlflow_run.json").read_text())
     assert record == {"tracking_uri": uri, "run_id": found.info.run_id}
     read_back(client, found.info.run_id, tmp_path / "run", tmp_path)
+    # a completed run ends once, after its end-of-run evaluation: one best value, not one before and one after
+    assert len(client.get_metric_history(found.info.run_id, "best/val_acc")) == 1
     assert list((tmp_path / "run").glob("events.out.tfevents.*"))  # TensorBoard as always
     assert experiment.artifact_location == (tmp_path / "outputs" / "mlartifacts").resolve().as_uri()
 
