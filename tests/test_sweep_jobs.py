@@ -74,6 +74,7 @@ def test_job_dirs_never_hold_a_path(make_cfg, tmp_path):
 def test_thread_share_per_launcher():
     joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
     share = lambda launcher, cores: launcher_threads(OmegaConf.create({"launcher": launcher}), cores)  # noqa: E731
+    assert share({"_target_": joblib, "n_jobs": 1}, 8) == 8  # one job at a time: all the cores
     assert share({"_target_": joblib, "n_jobs": 2}, 2) == 1
     assert share({"_target_": joblib, "n_jobs": 2}, 16) == 8
     assert share({"_target_": joblib, "n_jobs": -1}, 8) == 1

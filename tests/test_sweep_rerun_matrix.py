@@ -195,6 +195,16 @@ def test_an_empty_summary_is_judged_by_the_config_beside_it(finished, tmp_path, 
     assert (ANOTHER_CONFIG.format(job) in caplog.text) == (action == "retrain")
 
 
+def test_a_status_cnnlab_never_writes_is_an_unfinished_run_resumed_under_its_name(finished, tmp_path, caplog):
+    """A summary from a hand edit or another version ("stopped", which sorts after "running") is neither a
+    finished run nor one a live process trains: the job resumes, and the log names the status it found."""
+    job = tmp_path / "job"
+    _job(finished, job, "stopped")
+    with caplog.at_level(logging.INFO, logger="cnnlab.sweep"):
+        assert _rerun(tmp_path, job) == (0.25, [True])
+    assert f"{job} stopped as stopped: resuming from its checkpoint" in caplog.text
+
+
 def _stored_best(job: Path) -> float:
     return pd.read_csv(job / "metrics.csv")["val_acc"].max()
 
