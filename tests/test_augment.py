@@ -72,6 +72,24 @@ def test_the_model_sees_the_crop_size_or_else_the_image_size(settings, size):
     assert out.shape[-2:] == (size, size)
 
 
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    [
+        ("crop_padding", -5),
+        ("crop_size", -1),
+        ("hflip", 2.0),
+        ("degrees", -90.0),
+        ("degrees", 360.0),
+        ("translate", 1.5),
+    ],
+)
+def test_a_value_far_past_an_edge_is_refused_as_well(key, refused):
+    """Each range is checked as a range, not as its one first invalid value (a crop of -1 pixels, a shift of
+    one and a half images)."""
+    with pytest.raises(ConfigError, match=rf"augmentation\.{key}={refused!r} is out of range"):
+        Augmentation(**{key: refused})
+
+
 # Offsets as torchvision's CenterCrop takes them: half the margin, rounded half to even (1.5, 2.5 -> 2).
 @pytest.mark.parametrize(("height", "width", "top", "left"), [(9, 9, 2, 2), (11, 11, 2, 2), (10, 12, 2, 3)])
 def test_test_images_get_the_centre_crop_counted_by_hand(height, width, top, left):
