@@ -3,6 +3,7 @@ the draws of the tensor path (replayed by hand) and the classic path's torchvisi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -88,6 +89,21 @@ def test_a_value_far_past_an_edge_is_refused_as_well(key, refused):
     one and a half images)."""
     with pytest.raises(ConfigError, match=rf"augmentation\.{key}={refused!r} is out of range"):
         Augmentation(**{key: refused})
+
+
+@pytest.mark.parametrize(
+    ("step", "key", "bad"),
+    [
+        (RandomCrop(crop_padding=2), "crop_padding", -1),
+        (HorizontalFlip(0.5), "hflip", 2.0),
+        (RandomRotateShift(10.0), "translate", 1.5),
+    ],
+)
+def test_a_steps_settings_cannot_be_changed_past_its_checks_after_it_is_made(step, key, bad):
+    """Settings are checked once, when a step is made; a step that could be changed later could hold a value
+    its checks never saw."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(step, key, bad)
 
 
 # Offsets as torchvision's CenterCrop takes them: half the margin, rounded half to even (1.5, 2.5 -> 2).
