@@ -58,9 +58,9 @@ def test_the_pixel_moving_settings_are_the_keys_set_to_something():
 
 
 def test_a_crop_larger_than_the_padded_image_is_refused_and_the_largest_is_accepted():
-    assert Augmentation(crop_size=10, crop_padding=1).output_size(8) == 10
-    with pytest.raises(ConfigError, match=r"crop_size=11 is larger .* choose a crop_size <= 10"):
-        Augmentation(crop_size=11, crop_padding=1).output_size(8)
+    assert Augmentation(crop_size=12, crop_padding=2).output_size(8) == 12  # 8 + 2 x 2
+    with pytest.raises(ConfigError, match=r"crop_size=13 is larger .* choose a crop_size <= 12\."):
+        Augmentation(crop_size=13, crop_padding=2).output_size(8)
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,18 @@ def test_a_steps_settings_cannot_be_changed_past_its_checks_after_it_is_made(ste
 def test_test_images_get_the_centre_crop_counted_by_hand(height, width, top, left):
     x = torch.rand(2, 3, height, width)
     torch.testing.assert_close(Augmentation(crop_size=6).evaluate(x), x[..., top : top + 6, left : left + 6])
+
+
+@pytest.mark.parametrize(("height", "width"), [(9, 9), (10, 12), (5, 9), (4, 4), (6, 7)])
+@pytest.mark.parametrize("crop_size", [5, 7])
+def test_test_images_are_centred_as_torchvisions_center_crop_cuts_or_pads_them(height, width, crop_size):
+    """A crop_size above the image side (allowed up to the padded side) pads test images with zeros about
+    the centre, as the classic path's CenterCrop does; each side is cut or padded on its own."""
+    x = torch.rand(2, 3, height, width)
+    expected = v2.CenterCrop(crop_size)(x)
+    augmentation = Augmentation(crop_size=crop_size, crop_padding=2)
+    torch.testing.assert_close(augmentation.evaluate(x), expected)
+    torch.testing.assert_close(augmentation.evaluate(x[0]), expected[0])  # one image, C x H x W
 
 
 def test_test_images_are_untouched_when_training_crops_to_their_own_size_or_flips_or_warps():
@@ -198,7 +210,16 @@ def test_the_classic_path_builds_the_same_steps_from_torchvision():
 
 
 @pytest.mark.parametrize(
-    "settings", [{"crop_size": 6}, {"crop_size": 5, "hflip": 0.5}, {"crop_size": 7}, {"crop_padding": 2}, {}]
+    "settings",
+    [
+        {"crop_size": 6},
+        {"crop_size": 5, "hflip": 0.5},
+        {"crop_size": 7},
+        {"crop_padding": 2},
+        {},
+        {"crop_size": 10, "crop_padding": 1},
+        {"crop_size": 12, "crop_padding": 2},
+    ],
 )
 def test_the_classic_paths_test_images_are_the_tensor_paths(settings):
     augmentation = Augmentation(**settings)

@@ -54,15 +54,26 @@ def test_flip_and_crop_draw_independently_for_each_image():
 
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 def test_random_crop_matches_slicing_the_padded_image(memory_format):
-    x = torch.randn(5, 3, 10, 10).contiguous(memory_format=memory_format)
+    x = torch.randn(5, 3, 10, 12).contiguous(memory_format=memory_format)
     generator = torch.Generator().manual_seed(1)
-    out = random_crop(x, 8, 2, generator)
-    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    out = random_crop(x, (8, 9), 2, generator)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))  # 14 x 16
     replay = torch.Generator().manual_seed(1)
+    top = torch.randint(0, 7, (5,), generator=replay)
+    left = torch.randint(0, 8, (5,), generator=replay)
+    for i in range(5):
+        torch.testing.assert_close(out[i], padded[i, :, top[i] : top[i] + 8, left[i] : left[i] + 9])
+
+
+def test_padding_alone_crops_a_non_square_batch_back_to_its_own_height_and_width():
+    x = torch.randn(5, 2, 6, 10)
+    out = Augmentation(crop_padding=3).apply(x, torch.Generator().manual_seed(2))
+    padded = torch.nn.functional.pad(x, (3, 3, 3, 3))  # 12 x 16
+    replay = torch.Generator().manual_seed(2)
     top = torch.randint(0, 7, (5,), generator=replay)
     left = torch.randint(0, 7, (5,), generator=replay)
     for i in range(5):
-        torch.testing.assert_close(out[i], padded[i, :, top[i] : top[i] + 8, left[i] : left[i] + 8])
+        torch.testing.assert_close(out[i], padded[i, :, top[i] : top[i] + 6, left[i] : left[i] + 10])
 
 
 def test_affine_with_zero_range_is_the_identity_and_rotations_differ_per_image():

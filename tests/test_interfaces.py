@@ -77,5 +77,7 @@ def test_a_new_augmentation_is_one_class_reached_by_its_config_key(monkeypatch):
 
 
 def test_an_unknown_augmentation_key_names_itself_and_the_known_ones():
-    with pytest.raises(ConfigError, match=r"augmentation\.vflip is not an augmentation setting.*hflip"):
+    with pytest.raises(ConfigError, match=r"augmentation\.vflip: not an augmentation setting.*hflip"):
         Augmentation(vflip=0.5)
+    with pytest.raises(ConfigError, match=r"augmentation\.rotate, augmentation\.vflip: not an augmentation"):
+        Augmentation(vflip=0.5, hflip=0.5, rotate=10)

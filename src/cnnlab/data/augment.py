@@ -46,7 +46,7 @@ class Step:
         raise NotImplementedError
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        """What test images get."""
+        """What test images get: one image or a batch (... x H x W)."""
         return x
 
     def train_transform(self, size: int) -> v2.Transform:
@@ -84,16 +84,19 @@ class RandomCrop(Step):
             )
         return self.crop_size or size
 
+    def _window(self, x: torch.Tensor) -> tuple[int, int]:
+        """The height and width of the crop: crop_size, or else the image's own (padding only)."""
+        height, width = x.shape[-2:]
+        return (self.crop_size, self.crop_size) if self.crop_size is not None else (height, width)
+
     def apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return random_crop(x, self.output_size(x.shape[-1]), self.crop_padding, generator)
+        return random_crop(x, self._window(x), self.crop_padding, generator)
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        size = self.output_size(x.shape[-1])
-        if size == x.shape[-1]:
+        height, width = self._window(x)
+        if (height, width) == x.shape[-2:]:
             return x
-        # torchvision's CenterCrop offsets (round half to even), so both paths crop the same pixels
-        top, left = round((x.shape[-2] - size) / 2), round((x.shape[-1] - size) / 2)
-        return x[..., top : top + size, left : left + size]
+        return F.pad(x, (*_centred(x.shape[-1], width), *_centred(x.shape[-2], height)))
 
     def train_transform(self, size: int) -> v2.Transform:
         from torchvision.transforms import v2  # the tensor path never pays torchvision's import
@@ -172,8 +175,9 @@ class Augmentation:
         owner = {f.name: kind for kind in AUGMENTATIONS for f in fields(kind)}
         unknown = sorted(set(settings) - set(owner))
         if unknown:
+            named = ", ".join(f"augmentation.{key}" for key in unknown)
             raise ConfigError(
-                f"augmentation.{unknown[0]} is not an augmentation setting; the settings are {sorted(owner)} "
+                f"{named}: not an augmentation setting; the settings are {sorted(owner)} "
                 "(a new kind of augmentation is a class in src/cnnlab/data/augment.py)."
             )
         steps = [kind(**{k: v for k, v in settings.items() if owner[k] is kind}) for kind in AUGMENTATIONS]
@@ -221,19 +225,30 @@ class Augmentation:
         return transforms
 
 
-def random_crop(x: torch.Tensor, size: int, padding: int, generator: torch.Generator | None) -> torch.Tensor:
-    """Crop every image at its own random offset by one gather, after zero padding.
+def random_crop(
+    x: torch.Tensor, window: tuple[int, int], padding: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Crop every image to `window` (height, width) at its own random offset by one gather, after
+    zero padding.
 
-    The gather copies whole windows of an unfold view, a row of `size` contiguous values at a
+    The gather copies whole windows of an unfold view, a row of `width` contiguous values at a
     time, rather than one pixel per index.
     """
     if padding:
         x = F.pad(x, (padding,) * 4)
     n, _, height, width = x.shape
-    top = torch.randint(0, height - size + 1, (n,), device=x.device, generator=generator)
-    left = torch.randint(0, width - size + 1, (n,), device=x.device, generator=generator)
-    windows = x.unfold(2, size, 1).unfold(3, size, 1)  # N x C x rows x cols x size x size
+    top = torch.randint(0, height - window[0] + 1, (n,), device=x.device, generator=generator)
+    left = torch.randint(0, width - window[1] + 1, (n,), device=x.device, generator=generator)
+    windows = x.unfold(2, window[0], 1).unfold(3, window[1], 1)  # N x C x rows x cols x h x w
     return windows[torch.arange(n, device=x.device), :, top, left]
+
+
+def _centred(side: int, size: int) -> tuple[int, int]:
+    """The pixels F.pad adds before and after a side to make it `size` about its centre (negative:
+    cut), as torchvision's CenterCrop does it: a cut's offset rounds half to even; a pad puts its
+    odd pixel after."""
+    before = -round((side - size) / 2) if size <= side else (size - side) // 2
+    return before, size - side - before
 
 
 def random_affine(
