@@ -58,9 +58,9 @@ def test_the_pixel_moving_settings_are_the_keys_set_to_something():
 
 
 def test_a_crop_larger_than_the_padded_image_is_refused_and_the_largest_is_accepted():
-    assert Augmentation(crop_size=12, crop_padding=2).output_size(8) == 12  # 8 + 2 x 2
-    with pytest.raises(ConfigError, match=r"crop_size=13 is larger .* choose a crop_size <= 12\."):
-        Augmentation(crop_size=13, crop_padding=2).output_size(8)
+    assert Augmentation(crop_size=14, crop_padding=3).output_size(8) == 14  # 8 + 2 x 3
+    with pytest.raises(ConfigError, match=r"crop_size=15 is larger .* choose a crop_size <= 14\."):
+        Augmentation(crop_size=15, crop_padding=3).output_size(8)
 
 
 @pytest.mark.parametrize(
@@ -126,9 +126,10 @@ def test_test_images_are_centred_as_torchvisions_center_crop_cuts_or_pads_them(h
 
 
 def test_test_images_are_untouched_when_training_crops_to_their_own_size_or_flips_or_warps():
-    x = torch.rand(2, 1, 8, 8)
+    x, image = torch.rand(2, 1, 8, 8), torch.rand(1, 8, 8)
     for settings in ({"crop_padding": 2}, {"crop_size": 8}, {"hflip": 1.0, "degrees": 30.0}):
         assert Augmentation(**settings).evaluate(x) is x
+        assert Augmentation(**settings).evaluate(image) is image
 
 
 def test_each_image_is_flipped_when_its_own_draw_falls_below_hflip():
