@@ -213,7 +213,11 @@ def test_by_value_draws_each_values_mean_and_its_lowest_and_highest_seed(tmp_pat
 def test_spread_text_formats_errors_points_and_ratios():
     assert spread_text(Spread((0.1, 0.2), 3), "initial.test_acc", "error") == "85.00 ± 7.07% (n=2 of 3)"
     assert spread_text(Spread((0.02, 0.04), 2), "maxfall.test_acc", "points") == "3.00 ± 1.41 points (n=2)"
-    assert spread_text(Spread((1.5, 2.5), 2), "firstoverlast.test_loss", "x") == "2 ± 0.7071x (n=2)"
+    assert spread_text(Spread((1.5, 2.5), 2), "firstoverlast.test_loss", "x") == "2.00 ± 0.71x (n=2)"
+    # a loss: the spread to two significant digits, the mean to its decimal place (std of 0.180,
+    # 0.184, 0.188 is 0.004 by hand)
+    assert spread_text(Spread((0.180, 0.184, 0.188), 3), "final.val_loss") == "0.1840 ± 0.0040 (n=3)"
+    assert spread_text(Spread((1200.0, 1300.0), 2), "final.n") == "1,250 ± 71 (n=2)"
 
 
 def test_a_diverged_job_is_marked_in_the_sweep_figure(tmp_path, monkeypatch):

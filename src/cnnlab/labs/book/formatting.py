@@ -26,6 +26,13 @@ def num(value: float) -> str:
     return f"{value:.4g}"
 
 
+def num_and_spread(mean: float, std: float) -> str:
+    """A mean and its spread, the spread to two significant digits and the mean to the same decimal place
+    (0.1828 ± 0.0041): digits below the spread's are noise."""
+    decimals = max(0, 1 - math.floor(math.log10(std)))
+    return f"{mean:,.{decimals}f} ± {std:,.{decimals}f}"
+
+
 def with_unit(value: float, unit: str) -> str:
     """A figure in its unit: percentages as everywhere else (98.80%), other units after a space."""
     return f"{value:.2f}%" if unit == "%" else f"{num(value)} {unit}".strip()

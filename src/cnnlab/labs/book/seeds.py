@@ -9,7 +9,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnlab.labs.book.formatting import fmt_value, is_percent, num, seconds
+from cnnlab.labs.book.formatting import fmt_value, is_percent, num_and_spread, seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,7 +75,7 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
     elif fmt == "sci":
         shown = f"{mean:.1e} ± {std:.1e}"
     else:
-        shown = f"{num(mean)} ± {num(std)}" + ("x" if fmt == "x" else "")
+        shown = num_and_spread(mean, std) + ("x" if fmt == "x" else "")
     return f"{shown} ({spread.count})"
 
 
