@@ -376,7 +376,7 @@ def read_results(m: Module, plan: dict | None, result: ModuleResult) -> None:
         else:
             line, removed, added = parse_diff(outcome["diff"])
             (mutation,) = item["mutations"]
-            reason = known.get((m.module, " ".join(removed), " ".join(added)))
+            reason = known.get(equivalence_key(m.module, removed, added))
             result.survivors.append(
                 Survivor(
                     item["job_id"], mutation["operator_name"], line, removed, added, outcome["diff"], reason
@@ -395,14 +395,22 @@ def equivalents(config: dict) -> dict[tuple[str, str, str], str]:
 
 
 def parse_diff(diff: str) -> tuple[int, list[str], list[str]]:
-    """The first changed line's number and the removed and added lines (stripped) of a unified diff."""
+    """The first changed line's number and the removed and added lines (stripped) of a unified diff,
+    blank lines left out (Cosmic Ray drops the blank line above a decorator it removes)."""
     hunk = re.search(r"^@@ -(\d+)", diff, re.M)
     body = [line for line in diff.splitlines() if not line.startswith(("---", "+++"))]
-    removed = [line[1:].strip() for line in body if line.startswith("-")]
-    added = [line[1:].strip() for line in body if line.startswith("+")]
+    changed = [line.startswith(("-", "+")) and bool(line[1:].strip()) for line in body]
+    removed = [line[1:].strip() for line, c in zip(body, changed, strict=True) if c and line[0] == "-"]
+    added = [line[1:].strip() for line, c in zip(body, changed, strict=True) if c and line[0] == "+"]
     start = int(hunk.group(1)) if hunk else 0
-    context = next((i for i, line in enumerate(body[1:]) if line.startswith(("-", "+"))), 0)
+    context = next((i for i, c in enumerate(changed[1:]) if c), 0)
     return start + context, removed, added
+
+
+def equivalence_key(module: str, removed: list[str], added: list[str]) -> tuple[str, str, str]:
+    """How a survivor is looked up in the [[equivalent]] list: its module and changed lines, blank
+    lines left out (reports written before parse_diff dropped them still hold them)."""
+    return module, " ".join(line for line in removed if line), " ".join(line for line in added if line)
 
 
 def _rate(result: ModuleResult) -> str:
@@ -529,7 +537,7 @@ def newest_finished(out: Path, config: dict) -> dict[str, Measured]:
                 continue
             survivors = [Survivor(**s) for s in row["survivors"]]
             for s in survivors:
-                s.equivalent = known.get((row["module"], " ".join(s.removed), " ".join(s.added)))
+                s.equivalent = known.get(equivalence_key(row["module"], s.removed, s.added))
             result = ModuleResult(**{k: v for k, v in row.items() if k in fields} | {"survivors": survivors})
             newest[row["module"]] = Measured(result, report["file"], _commit(report))
     return newest

@@ -41,6 +41,22 @@ def test_a_survivors_line_and_change_come_from_its_diff():
     )
 
 
+# As Cosmic Ray writes a removed decorator: the blank line above it goes too.
+DECORATOR_DIFF = (
+    "--- mutation diff ---\n--- a/src/cnnlab/data/augment.py\n+++ b/src/cnnlab/data/augment.py\n"
+    "@@ -31,8 +31,6 @@\n \n     moves_pixels: ClassVar[bool] = True\n-\n-    @property\n"
+    "     def active(self) -> bool:\n         raise NotImplementedError"
+)
+
+
+def test_a_removed_decorator_is_read_without_the_blank_line_and_matches_its_equivalent():
+    assert mutate.parse_diff(DECORATOR_DIFF) == (34, ["@property"], [])
+    config = {"equivalent": [{"module": "data/augment.py", "line": "@property", "mutant": "", "reason": "r"}]}
+    known = mutate.equivalents(config)
+    assert known[mutate.equivalence_key("data/augment.py", ["", "@property"], [])] == "r"  # an older report's
+    assert mutate.equivalence_key("data/augment.py", ["@property"], []) in known
+
+
 def test_equivalents_are_listed_but_left_out_of_the_survival_rate():
     config = {
         "equivalent": [
