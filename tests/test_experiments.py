@@ -65,7 +65,7 @@ def test_collect_copies_small_full_budget_files_only(full):
     assert "rdfia/q15/wall_times.json" in files and "rdfia/q15/summary.json" not in files
     assert "rdfia/q16/0/summary.json" in files
     assert "rdfia/q16/summary.csv" in files and "rdfia/q16/wall_times.json" in files
-    assert "dd2427/t16_bs16/images_train.png" in files and "mainf6/c/results.json" in files
+    assert "dd2427/t16_bs16/seed0/images_train.png" in files and "mainf6/c/results.json" in files
     assert "keras7/sobel_keras7/results.json" in files and "keras7/sobel_keras7/sobel_keras7.png" in files
     assert not [f for f in files if "checkpoints" in f or "tfevents" in f or ".hydra" in f]
     budgets = {json.loads(p.read_text())["name"] for p in out.rglob("summary.json")}
@@ -209,7 +209,8 @@ def test_readings_follow_the_numbers(tmp_path):
         "while its train loss falls from 0.0818 to 0.03: the net over-fits" in readme
     )
     assert "| q15 | final 59.00% |" in readme and "| q17 | start 90.10% |" in readme
-    assert "ours 59.00% differs from the lab's 80.00% by -21 points" in readme
+    assert "ours 59.00% differs from the lab's 80.00% by -21.00 points" in readme
+    assert "| test accuracy | 80.00% | 59.00% | -21.00 points |" in readme
     assert "Before any step the error is 90.00% on train and 90.10% on test" in readme
     assert "ln(10) = 2.303" in readme
 

@@ -81,3 +81,17 @@ def test_an_unknown_augmentation_key_names_itself_and_the_known_ones():
         Augmentation(vflip=0.5)
     with pytest.raises(ConfigError, match=r"augmentation\.rotate, augmentation\.vflip: not an augmentation"):
         Augmentation(vflip=0.5, hflip=0.5, rotate=10)
+
+
+def test_the_startup_shape_names_every_side_of_variable_resolution_data(make_cfg, tmp_path):
+    """input_shape is the first size bucket's; a log must not read as if every image had that size."""
+    fake_mnist(tmp_path / "data")
+    fixed = build_data(make_cfg("dataset=mnist"), torch.device("cpu"))
+    assert fixed.shape_text() == "1x28x28" and fixed.sizes_px == (28,)
+    varres = build_data(make_cfg("dataset=mnist_varres"), torch.device("cpu"))
+    sides = sorted({int(x.shape[-1]) for x, _ in varres.train})
+    assert len(sides) > 1 and varres.sizes_px == tuple(sides)
+    assert (
+        varres.shape_text()
+        == f"1x{sides[0]}..{sides[-1]}x{sides[0]}..{sides[-1]} (variable resolution, {len(sides)} sides)"
+    )

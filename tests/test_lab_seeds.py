@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from cnnlab.config.overrides import is_plumbing
+from cnnlab.errors import ConfigError
 from cnnlab.labs.book.artefacts import LabArtefacts
 from cnnlab.labs.book.collect import collect_lab
 from cnnlab.labs.book.figures import against_data
@@ -87,6 +89,10 @@ def test_a_seeded_value_reads_as_the_mean_and_sample_std_over_its_seeds(tmp_path
         0.025166, abs=1e-6
     )
     assert art.fill("{a:final.test_acc}") == "72.33 ± 2.52% (n=3)"
+    diverged = Spread((0.70, math.nan, 0.75), 3)  # a seed whose run diverged has no final accuracy
+    assert math.isnan(diverged.mean) and math.isnan(diverged.std)
+    assert spread_text(diverged, "final.test_acc") == "n/a ± n/a% (n=3)"
+    assert spread_text(Spread((0.02, math.nan, 0.03), 3), "final.test_loss") == "n/a ± n/a (n=3)"
     assert art.fill("{a:epochs}") == "3, 4, 3"  # a count reads seed by seed
     assert art.fill("{a:epoch1.lr}") == "0.1"  # a value every seed shares, once
     assert art.fill("{b:final.test_acc}") == "80.00% (n=1 of 3)"
@@ -336,10 +342,23 @@ def test_a_seeded_recipe_collects_each_finished_seed_and_keeps_those_collected_b
     assert LabArtefacts(lab, out).fill("{a:final.test_acc}") == "62.50 ± 3.54% (n=2 of 3)"
 
 
-def test_a_task_reading_a_seeded_recipe_reads_its_seed_0():
+def test_a_task_reading_a_seeded_recipe_reads_its_first_seed_or_the_one_named():
     text = make_text()
-    assert "$(eval $(call lab_run_task,rdfia/dropout_modes,rdfia/q29/seed0,task=dropout_modes))" in text
+    assert "$(eval $(call lab_run_task,mainf6/c,mainf6/b5/seed0,task=activation_grid " in text
+    assert "$(eval $(call lab_run_task,rdfia/dropout_modes,rdfia/q29/seed2,task=dropout_modes))" in text
     assert "$(eval $(call lab_run,rdfia/q32_p02/seed1,experiment=rdfia/q29 model.dropout=0.2" in text
+
+
+@pytest.mark.parametrize(
+    ("read_seed", "message"),
+    [("5", "reads seed 5 of 'a', whose seeds are [0, 1, 2]"), ("one", "has read_seed='one'")],
+)
+def test_a_task_naming_a_seed_its_run_lacks_is_refused(tmp_path, read_seed, message):
+    text = SEEDED.replace(
+        "sections:", f"  t: {{task: dropout_modes, reads: a, read_seed: {read_seed}}}\nsections:"
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _lab(tmp_path, text)
 
 
 def test_q16s_recipe_reproduces_the_setting_its_committed_jobs_were_trained_with():
@@ -376,3 +395,43 @@ def test_q32s_recipes_train_dropout_p_at_02_and_08_under_q29s_rule():
         assert cfg.model.dropout == p and cfg.trainer.seed == 1 and recipe.seeds == (0, 1, 2)
         assert cfg.trainer.early_stopping.enabled and cfg.trainer.monitor == "val_acc"
     assert lab.recipes["q29"].seeds == (0, 1, 2) and composed("experiment=rdfia/q29").model.dropout == 0.5
+
+
+TIMED = """
+title: x
+text: x.md
+recipes:
+  a: {run: rdfia/q15, seeds: [0, 1, 2]}
+  b: {run: rdfia/q19, seeds: [0, 1, 2]}
+sections:
+  - ids: [q1]
+    question: a against b in time
+    recipes: [a, b]
+    answers: {q1: "a {a:wall_s|s}"}
+    analysis:
+      - {kind: timing, runs: [a, b]}
+"""
+
+
+@pytest.mark.parametrize("b_seeds", [3, 2])
+def test_timing_reads_each_recipe_over_its_seeds_and_tests_the_loss_only_with_three_a_side(tmp_path, b_seeds):
+    lab = _lab(tmp_path, TIMED)
+    exp = tmp_path / "experiments" / "x"
+    for seed, (wall, loss) in enumerate([(240.0, 0.10), (250.0, 0.12), (260.0, 0.14)]):
+        fake_run(exp / "a" / f"seed{seed}", [0.5] * 3, test_loss=[0.5, 0.3, loss], extra={"wall_s": wall})
+    for seed, loss in enumerate([0.20, 0.22, 0.24][:b_seeds]):  # 5 epochs: epoch_s 10..14, mean 12
+        fake_run(exp / "b" / f"seed{seed}", [0.5] * 5, test_loss=[0.5, 0.4, 0.3, 0.25, loss])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    # a: wall mean 250, sample std 10; epoch_s 10, 11, 12 in every seed (mean 11); loss 0.12 ± 0.02
+    assert "| a | 16 | 3 | 4 min ± 10 s (n=3) | 11 | 501 | 0.120 ± 0.020 (n=3) | 50.00% |" in readme
+    assert "a takes 11.0 s per epoch against 12.0 s for b (1.09x, means over the seeds)." in readme
+    if b_seeds == 3:
+        # by hand: t = (0.12 - 0.22) / sqrt(2 * 0.02**2 / 3) = -6.124 on 4 degrees of freedom (equal
+        # spreads and n); Student's t with 4 df: F(|t|) = 1/2 + 3/8 v (1 - t^2 / (12 s)), s = 1 + t^2/4 =
+        # 10.375, v = |t| / sqrt(s) = 1.9012: F = 0.99821, two-sided p = 2 (1 - F) = 0.0036
+        assert (
+            "Final evaluation loss is lower for a: a 0.120 ± 0.020 (n=3) against b 0.220 ± 0.020 (n=3); "
+            "difference of means -0.1, Welch's t = -6.12, p = 0.004 (n = 3 and 3)." in readme
+        )
+    else:
+        assert "| b | 16 | 5 | 8 min (n=2 of 3) |" in readme and "Final evaluation loss" not in readme

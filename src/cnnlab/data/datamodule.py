@@ -47,10 +47,20 @@ class DataModule:
     image_shape: tuple[int, int, int] | None = None
     # Set when validation and test are seeded samples because of trainer.limit_batches: says so.
     sample_note: str | None = None
+    # The side of each training size bucket: one for most data, several for variable resolution.
+    sizes_px: tuple[int, ...] = ()
 
     @property
     def whitened(self) -> bool:
         return self.whitening is not None
+
+    def shape_text(self) -> str:
+        """The model's input as C x H x W, or the range of sides where the data has several
+        (`1 x 8..64 x 8..64 (variable resolution, 8 sides)`), since input_shape is only its first bucket's."""
+        if len(self.sizes_px) <= 1:
+            return "x".join(str(n) for n in self.input_shape)
+        side = f"{self.sizes_px[0]}..{self.sizes_px[-1]}"
+        return f"{self.input_shape[0]}x{side}x{side} (variable resolution, {len(self.sizes_px)} sides)"
 
     def sizes(self) -> dict[str, int]:
         """The images of each split this run trains and evaluates on (val: 0 without one)."""
@@ -177,6 +187,7 @@ def build_data(cfg: DictConfig, device: torch.device) -> DataModule:
         zca_on_device,
         image_shape,
         sample_note,
+        tuple(sorted({augmentation.output_size(int(b.x.shape[-1])) for b in full_train})),
     )
 
 

@@ -254,7 +254,7 @@ def startup_line(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     through a pipe, nohup, Slurm or a notebook says it from the start (a progress bar shows only on a
     terminal)."""
     sizes = ", ".join(f"{split} {n:,}" for split, n in run.data.sizes().items())
-    shape = "x".join(str(n) for n in run.data.input_shape)
+    shape = run.data.shape_text()
     return (
         f"run dir {run_dir} | device {run.device}{' (bf16 autocast)' if run.amp else ''} | "
         f"data {cfg.dataset.name}: {sizes} images of {shape}"

@@ -29,6 +29,8 @@ def num(value: float) -> str:
 def num_and_spread(mean: float, std: float) -> str:
     """A mean and its spread, the spread to two significant digits and the mean to the same decimal place
     (0.1828 ± 0.0041): digits below the spread's are noise."""
+    if not math.isfinite(std) or std <= 0:  # no spread to round to (a diverged seed's nan, equal seeds)
+        return f"{num(mean)} ± {num(std)}"
     decimals = max(0, 1 - math.floor(math.log10(std)))
     return f"{mean:,.{decimals}f} ± {std:,.{decimals}f}"
 

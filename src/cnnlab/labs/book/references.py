@@ -26,7 +26,9 @@ def reference_block(art: LabArtefacts, references: tuple) -> Block:
         diff = ours - ref.lab
         unit = "points" if ref.unit == "%" else ref.unit
         shown, theirs = with_unit(ours, ref.unit), with_unit(ref.lab, ref.unit)
-        gap, tolerance = f"{diff:+.4g} {unit}".strip(), f"{num(ref.tolerance)} {unit}".strip()
+        # points to the two decimals the percentages show; other units to four significant digits
+        gap = (f"{diff:+.2f}" if unit == "points" else f"{diff:+.4g}") + f" {unit}".rstrip()
+        tolerance = f"{num(ref.tolerance)} {unit}".strip()
         rows.append([ref.label, theirs, shown, gap])
         if diff == 0:
             matches.append(ref.label)

@@ -35,6 +35,7 @@ class Recipe:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     at_best: dict[str, str] | None = None
     reads: str | None = None
+    read_seed: int | None = None
     data: str | None = None
     overrides: tuple[str, ...] = ()
     full_overrides: tuple[str, ...] = ()
@@ -153,6 +154,7 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         "grid",
         "at_best",
         "reads",
+        "read_seed",
         "data",
         "overrides",
         "full_overrides",
@@ -188,6 +190,12 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
             f"{where}: recipe {folder!r} has select={select!r}; a sweep takes select: best (its highest "
             "monitored value at any epoch) or final (at its last epoch)."
         )
+    read_seed = spec.get("read_seed")
+    if read_seed is not None and (not isinstance(read_seed, int) or "reads" not in spec):
+        raise ConfigError(
+            f"{where}: recipe {folder!r} has read_seed={read_seed!r}; a task that reads a seeded run "
+            "takes read_seed: <one of that run's seeds> (without it, it reads the first seed)."
+        )
     return Recipe(
         folder=folder,
         kind=kind,
@@ -196,6 +204,7 @@ def _recipe(folder: str, spec: dict[str, Any], where: str) -> Recipe:
         grid=dict(spec.get("grid") or {}),
         at_best=at_best,
         reads=spec.get("reads"),
+        read_seed=read_seed,
         data=spec.get("data"),
         overrides=_tuple(spec.get("overrides")),
         full_overrides=_tuple(spec.get("full_overrides")),
@@ -276,6 +285,11 @@ def parse_lab(name: str, lab_dir: Path, reads: Reads) -> Lab:
         for other in (recipe.reads, (recipe.at_best or {}).get("sweep")):
             if other is not None and other not in recipes:
                 raise ConfigError(f"{path}: recipe {recipe.folder!r} reads {other!r}, which is not a recipe.")
+        if recipe.read_seed is not None and recipe.read_seed not in recipes[recipe.reads].seeds:
+            raise ConfigError(
+                f"{path}: recipe {recipe.folder!r} reads seed {recipe.read_seed} of {recipe.reads!r}, whose "
+                f"seeds are {list(recipes[recipe.reads].seeds)}; name one of them."
+            )
         if recipe.at_best and recipes[recipe.at_best["sweep"]].kind != "sweep":
             raise ConfigError(
                 f"{path}: recipe {recipe.folder!r} takes at_best from {recipe.at_best['sweep']!r}, "

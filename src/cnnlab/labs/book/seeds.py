@@ -41,8 +41,11 @@ class Spread:
 
     @property
     def std(self) -> float:
-        """The sample standard deviation (n - 1 in the denominator); nan for a single seed."""
-        return statistics.stdev(self.values) if self.n > 1 else math.nan
+        """The sample standard deviation (n - 1 in the denominator); nan for a single seed, or where a seed's
+        value is nan (a diverged run), which statistics.stdev cannot take."""
+        if self.n < 2 or any(math.isnan(v) for v in self.values):
+            return math.nan
+        return statistics.stdev(self.values)
 
     @property
     def ready(self) -> bool:
@@ -69,7 +72,8 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
         spread, fmt = Spread(tuple(1 - v for v in values), spread.wanted), "pct"
     mean, std = spread.mean, spread.std
     if is_percent(mean, path, fmt) or fmt == "points":
-        shown = f"{100 * mean:.2f} ± {100 * std:.2f}" + (" points" if fmt == "points" else "%")
+        shown = " ± ".join("n/a" if math.isnan(v) else f"{100 * v:.2f}" for v in (mean, std))
+        shown += " points" if fmt == "points" else "%"
     elif fmt == "s":
         shown = f"{seconds(mean)} ± {seconds(std)}"
     elif fmt == "sci":

@@ -74,7 +74,8 @@ def _recipe_rule(lab: Lab, recipe: Recipe) -> str:
         return f"$(eval $(call lab_sweep,{folder},{_args(recipe)}))"
     if recipe.reads:
         read = lab.recipes[recipe.reads]
-        run = f"{lab.name}/{read.folder}" + (f"/{read.seed_folders[0]}" if read.seeds else "")
+        seed = recipe.read_seed if recipe.read_seed is not None else (read.seeds or (None,))[0]
+        run = f"{lab.name}/{read.folder}" + (f"/seed{seed}" if seed is not None else "")
         return f"$(eval $(call lab_run_task,{folder},{run},{_args(recipe)}))"
     return f"$(eval $(call lab_task,{recipe.folder},{_args(recipe)}))"
 

@@ -4,6 +4,7 @@ named in `titles` is redrawn with its title and rows. Spec: {kind: figures, file
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cnnlab.labs.book.artefacts import LabArtefacts
@@ -18,7 +19,7 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
     block = Block()
     titles = spec.get("titles") or {}
     for name in spec["files"]:
-        folder = name.rsplit("/", 1)[0]
+        folder = _recipe_folder(name)
         if (art.root / name).is_file() and name in titles:
             path, link = figures.next()
             draw_grid(art.root / name, path, titles[name], spec["grid_rows"])
@@ -31,9 +32,14 @@ def figures_of(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Blo
     return block
 
 
+def _recipe_folder(name: str) -> str:
+    """The recipe a file belongs to: its folder, less the seed<N>/ of a seeded run."""
+    return re.sub(r"/seed\d+$", "", name.rpartition("/")[0])
+
+
 def reads(spec: dict[str, Any]) -> list[str]:
     """The recipe folders this analysis reads."""
-    return [name.rpartition("/")[0] for name in spec["files"]]
+    return [_recipe_folder(name) for name in spec["files"]]
 
 
 KIND = Kind("figures", figures_of, reads)
