@@ -423,7 +423,8 @@ def test_timing_reads_each_recipe_over_its_seeds_and_tests_the_loss_only_with_th
         fake_run(exp / "b" / f"seed{seed}", [0.5] * 5, test_loss=[0.5, 0.4, 0.3, 0.25, loss])
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     # a: wall mean 250, sample std 10; epoch_s 10, 11, 12 in every seed (mean 11); loss 0.12 ± 0.02
-    assert "| a | 16 | 3 | 4 min ± 10 s (n=3) | 11 | 501 | 0.120 ± 0.020 (n=3) | 50.00% |" in readme
+    # the wall time in the mean's unit: 250 / 60 = 4.1667 min, 10 / 60 = 0.1667 min, two digits of spread
+    assert "| a | 16 | 3 | 4.17 ± 0.17 min (n=3) | 11 | 501 | 0.120 ± 0.020 (n=3) | 50.00% |" in readme
     assert "a takes 11.0 s per epoch against 12.0 s for b (1.09x, means over the seeds)." in readme
     if b_seeds == 3:
         # by hand: t = (0.12 - 0.22) / sqrt(2 * 0.02**2 / 3) = -6.124 on 4 degrees of freedom (equal

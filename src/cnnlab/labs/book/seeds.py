@@ -9,7 +9,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnlab.labs.book.formatting import fmt_value, is_percent, num_and_spread, seconds
+from cnnlab.labs.book.formatting import fmt_value, is_percent, num_and_spread
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +74,9 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
     if is_percent(mean, path, fmt) or fmt == "points":
         shown = " ± ".join("n/a" if math.isnan(v) else f"{100 * v:.2f}" for v in (mean, std))
         shown += " points" if fmt == "points" else "%"
-    elif fmt == "s":
-        shown = f"{seconds(mean)} ± {seconds(std)}"
+    elif fmt == "s":  # both in the mean's unit, so the spread is not rounded away (4 min ± 22 s)
+        scale, unit = (3600, "h") if mean >= 7200 else (60, "min") if mean >= 120 else (1, "s")
+        shown = f"{num_and_spread(mean / scale, std / scale)} {unit}"
     elif fmt == "sci":
         shown = f"{mean:.1e} ± {std:.1e}"
     else:
