@@ -10,6 +10,7 @@ import math
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from omegaconf import OmegaConf
@@ -18,6 +19,7 @@ from cnnlab.config.overrides import is_plumbing
 from cnnlab.errors import ConfigError
 from cnnlab.labs.book.artefacts import LabArtefacts
 from cnnlab.labs.book.collect import collect_lab
+from cnnlab.labs.book.collected_run import CollectedRun
 from cnnlab.labs.book.figures import against_data
 from cnnlab.labs.book.kinds import ladder
 from cnnlab.labs.book.kinds import runs as runs_kind
@@ -25,7 +27,7 @@ from cnnlab.labs.book.kinds import sweep as sweep_kind
 from cnnlab.labs.book.labs import load_lab
 from cnnlab.labs.book.machine_paths import machine_paths_in, strip_tree
 from cnnlab.labs.book.render import build_lab
-from cnnlab.labs.book.seeds import Spread, seed_band, spread_text
+from cnnlab.labs.book.seeds import Spread, seed_band, spread_text, stop_text
 from cnnlab.labs.book.targets import make_text
 from cnnlab.labs.book.welch import welch
 
@@ -138,8 +140,6 @@ def test_a_verdict_is_clear_only_when_welchs_p_is_below_005(tmp_path, gap, figur
 
 
 def test_seed_band_is_the_mean_min_and_max_over_the_seeds_still_training():
-    import pandas as pd
-
     seeds = [
         pd.DataFrame({"epoch": [1, 2, 3], "test_acc": [0.2, 0.4, 0.5]}),
         pd.DataFrame({"epoch": [1, 2], "test_acc": [0.3, 0.6]}),
@@ -436,3 +436,18 @@ def test_timing_reads_each_recipe_over_its_seeds_and_tests_the_loss_only_with_th
         )
     else:
         assert "| b | 16 | 5 | 8 min (n=2 of 3) |" in readme and "Final evaluation loss" not in readme
+
+
+def test_a_run_from_before_stop_reason_that_ran_its_epochs_reads_as_stopped_at_max_epochs():
+    """mainf6's seed 0 runs predate stop_reason; beside later seeds they must not read as another reason."""
+
+    def run(summary: dict) -> CollectedRun:
+        return CollectedRun(Path("r"), summary, pd.DataFrame(), {"trainer": {"epochs": 25}})
+
+    older = run({"status": "completed", "epochs_completed": 25})
+    newer = run({"status": "completed", "stop_reason": "max_epochs", "epochs_completed": 25})
+    assert stop_text([older, newer]) == "25, 25 (max_epochs)"
+    short = run(
+        {"status": "completed", "epochs_completed": 3}
+    )  # fewer epochs than configured: say only what it says
+    assert stop_text([short, newer]) == "3 (completed), 25 (max_epochs)"

@@ -112,10 +112,22 @@ def seed_band(metrics: list[pd.DataFrame], column: str) -> pd.DataFrame:
 def stop_text(runs: list[CollectedRun]) -> str:
     """When and why each seed stopped: `31, 35, 28 (plateau)`, or each its own reason where they differ."""
     epochs = [str(r.summary.get("epochs_completed", len(r.metrics))) for r in runs]
-    reasons = [str(r.summary.get("stop_reason") or r.summary.get("status", "")) for r in runs]
+    reasons = [_stop_reason(r) for r in runs]
     if len(set(reasons)) == 1:
         return f"{', '.join(epochs)} ({reasons[0]})"
     return ", ".join(f"{e} ({why})" for e, why in zip(epochs, reasons, strict=True))
+
+
+def _stop_reason(run: CollectedRun) -> str:
+    """Why a run stopped; a run from before stop_reason was recorded, completed at its configured
+    epochs, stopped for the same reason as one after: max_epochs."""
+    summary = run.summary
+    if summary.get("stop_reason"):
+        return str(summary["stop_reason"])
+    epochs = summary.get("epochs_completed", len(run.metrics))
+    if summary.get("status") == "completed" and epochs == run.config.get("trainer", {}).get("epochs"):
+        return "max_epochs"
+    return str(summary.get("status", ""))
 
 
 def restored_text(runs: list[CollectedRun]) -> str:
