@@ -51,11 +51,15 @@ lab-data: ## unpack MNIST/Fashion-MNIST IDX files from DATA_ROOT (may be read-on
 	fi
 
 # One training run: $(1) = folder under outputs/labs/<budget>/, $(2) = preset and overrides.
+# A run whose loss went non-finite exits 1 so that a script notices, yet its divergence is its result
+# (a sweep treats a diverged job the same way): the target is made, and the report says it diverged.
 define lab_run
 $(LAB_RUNS)/$(1)/done: | $(STAMP) lab-data
-	$$(TRAIN) $(2) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.run.dir=$$(@D) trainer.resume=true $$(ARGS)
+	$$(TRAIN) $(2) +budget=$$(BUDGET) paths.data_root=$$(LAB_DATA) hydra.run.dir=$$(@D) trainer.resume=true $$(ARGS) \
+	  || $$(call diverged,$$(@D))
 	touch $$@
 endef
+diverged = grep -qs '"status": "diverged"' $(1)/summary.json
 
 # One run per seed: $(1) = the recipe's folder, $(2) = its seed folders (seed0 seed1 ...), each
 # made by its own lab_run; the recipe is done when every seed is, seed by seed in that order.

@@ -181,3 +181,23 @@ def test_a_tuned_run_trains_each_seed_at_the_best_final_epoch_job_of_its_sweep(t
         "trainer.batch_size=16",
     ]
     assert "trainer.seed=1" in line and f"hydra.run.dir={done.parent}" in line and done.exists()
+
+
+@pytest.mark.parametrize(("status", "made"), [("diverged", True), ("failed", False), (None, False)])
+def test_a_lab_run_that_diverged_is_made_and_one_that_failed_is_not(tmp_path, status, made):
+    """Training exits 1 both when the loss went non-finite and when the run failed; only the first is
+    a result (rdfia q32's p = 0.8 seeds), so only its done file is made and the queue moves on."""
+    from cnnlab.rundir.files import write_summary
+
+    done = tmp_path / "smoke" / "rdfia" / "q32_p08" / "seed0" / "done"
+    done.parent.mkdir(parents=True)
+    if status:
+        write_summary(done.parent / "summary.json", {"name": "rdfia-q29", "status": status})
+    result = subprocess.run(
+        ["make", "-s", f"LAB_OUT={tmp_path}", "BUDGET=smoke", "TRAIN=false", str(done)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode == 0) is made, result.stderr
+    assert done.exists() is made
