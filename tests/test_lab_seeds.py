@@ -197,6 +197,49 @@ def test_the_ladder_names_what_each_step_adds_and_tests_it_against_the_one_befor
     assert "Clear gain: b (+10.00 points, t = 12.25, p < 0.001)." in readme
 
 
+def _diverge(run_dir: Path, epochs_completed: int) -> None:
+    """Mark a fake run as one whose training loss went non-finite after `epochs_completed` epochs."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary |= {"status": "diverged", "stop_reason": "diverged", "epochs_completed": epochs_completed}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def test_a_diverged_seed_is_counted_not_averaged_and_blocks_a_test_it_leaves_short(tmp_path, monkeypatch):
+    """rdfia q32's p = 0.8 seeds: a seed whose loss went non-finite measured what it did before, not what
+    its recipe trains to. It stays out of the mean, std and curve reading; it is named with its epoch, and
+    a verdict it leaves with fewer than 3 seeds is not drawn; a value whose every seed diverged is not
+    drawn or ranked."""
+    received = []
+    monkeypatch.setattr(runs_kind, "plot_curves", lambda curves, *a, **k: received.append(curves))
+    lab = _lab(tmp_path)
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "a", [0.70, 0.72, 0.75])
+    _seeds(exp, "b", [0.30, 0.60, 0.62])  # seed 0 diverged in epoch 3: its 30% is from epoch 2
+    _diverge(exp / "b" / "seed0", 2)
+    _seeds(exp, "c", [0.20, 0.25, 0.21])
+    for seed in range(3):
+        _diverge(exp / "c" / f"seed{seed}", 2)
+    art = LabArtefacts(lab, tmp_path / "experiments")
+    spread = art.value("b", "final.test_acc")
+    assert spread.values == (0.60, 0.62) and spread.diverged == 1 and spread.landed == 3
+    # by hand: mean 0.61; std sqrt((0.01^2 + 0.01^2) / 1) = 0.014142
+    assert art.fill("{b:final.test_acc}") == "61.00 ± 1.41% (n=2 of 3, 1 diverged)"
+    assert art.fill("{c:final.test_acc}") == "diverged in every seed (3)"
+    assert math.isnan(art.value("c", "final.test_acc").mean)
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "no test: 1 of b's 3 seeds diverged, leaving n=2." in readme  # the expect verdict
+    assert "seed0 (epoch 3): the training loss became non-finite and the run ended" in readme
+    assert "| 3 | c | diverged in every seed (3) | 2, 2, 2 (diverged) |" in readme  # by_value's table
+    assert "The highest mean test accuracy is at step = 1 (a, 72.33 ± 2.52% (n=3))." in readme
+    assert "Against step = 2: no test: 1 of step = 2's 3 seeds diverged, leaving n=2." in readme
+    assert "Against step = 3: no test: 3 of step = 3's 3 seeds diverged, leaving n=0." in readme
+    assert "| 1 of b's 3 seeds diverged, leaving n=2 | no test (diverged seeds) |" in readme  # the ladder
+    assert [c.legend for c in received[0]] == [
+        "a: the base (3 seeds)",
+        "b: + standardisation (3 seeds, 1 diverged in epoch 3)",
+    ]
+
+
 def test_by_value_draws_each_values_mean_and_its_lowest_and_highest_seed(tmp_path):
     spreads = [Spread((0.70, 0.72, 0.75), 3), Spread((0.60, 0.66), 3)]
     data = against_data([0.5, 0.2], spreads, 100)
@@ -256,7 +299,7 @@ sections:
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     legends = [c.legend for c in received[0]]
     assert legends == ["scheduler=cosine (diverged in epoch 1)", "scheduler=onecycle"]
-    assert [c.diverged_at for c in received[0]] == [1, None]
+    assert [c.diverged_at for c in received[0]] == [(1,), ()]
     assert "A dotted line and an x mark the epoch a job diverged in." in readme
 
 

@@ -112,16 +112,20 @@ def run_value(run: CollectedRun, path: str) -> Any:
 
 
 def over_seeds(runs: list[CollectedRun], path: str, wanted: int) -> Spread:
-    """A run value (run_value's paths) on each of a recipe's seeds that records it, of `wanted` seeds."""
+    """A run value (run_value's paths) on each of a recipe's seeds that records it, of `wanted` seeds;
+    a seed that diverged is counted, not read: its values are from before its loss went non-finite."""
     values = []
     for run in runs:
+        if run.diverged:
+            continue
         try:
             values.append(run_value(run, path))
         except Missing:
             continue
-    if not values:
+    diverged = sum(r.diverged for r in runs)
+    if not values and not diverged:
         raise Missing(path)
-    return Spread(tuple(values), wanted)
+    return Spread(tuple(values), wanted, diverged)
 
 
 def _train_minus(metrics: pd.DataFrame, column: str, series: pd.Series) -> float:

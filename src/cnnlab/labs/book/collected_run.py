@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cnnlab.config.overrides import parse_overrides
+from cnnlab.rundir.status import DIVERGED
 
 # A run within this many points of 100 / num_classes is reported as at chance level.
 CHANCE_MARGIN = 3.0
@@ -53,6 +54,16 @@ class CollectedRun:
     @property
     def overrides(self) -> dict[str, str]:
         return parse_overrides(self.summary.get("overrides") or [])
+
+    @property
+    def diverged(self) -> bool:
+        """Whether its training loss went non-finite: what it measured is from before, not a result."""
+        return self.summary.get("status") == DIVERGED
+
+    @property
+    def diverged_in(self) -> int:
+        """The epoch its loss went non-finite in: the one after its last completed epoch."""
+        return int(self.summary.get("epochs_completed") or 0) + 1
 
     @property
     def on_gpu(self) -> bool:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from cnnlab.compare.plot_style import SPLIT_STYLES, draw_splits, run_colors, split_key
 from cnnlab.labs.book.collected_run import CollectedRun
 from cnnlab.labs.book.seeds import Spread, seed_band
-from cnnlab.rundir.status import DIVERGED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,11 +26,11 @@ BAND_ALPHA = 0.18
 @dataclass
 class Curve:
     """One labelled run to draw: a single run, or the seeds of one recipe (a mean line and a band);
-    `diverged_at` marks the epoch a job diverged in."""
+    `diverged_at` marks the epoch each diverged job or seed diverged in."""
 
     label: str
     runs: list[CollectedRun]
-    diverged_at: int | None = None
+    diverged_at: tuple[int, ...] = ()
     bands: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
@@ -46,24 +45,24 @@ class Curve:
 
     @property
     def legend(self) -> str:
-        seeds = f" ({len(self.runs)} seeds)" if self.seeded else ""
-        diverged = f" (diverged in epoch {self.diverged_at})" if self.diverged_at is not None else ""
-        return f"{self.label}{seeds}{diverged}"
+        epochs = ", ".join(str(e) for e in self.diverged_at)
+        if not self.seeded:
+            return self.label + (f" (diverged in epoch {epochs})" if self.diverged_at else "")
+        diverged = f", {len(self.diverged_at)} diverged in epoch {epochs}" if self.diverged_at else ""
+        return f"{self.label} ({len(self.runs)} seeds{diverged})"
 
 
 def curve(label: str, runs: list[CollectedRun]) -> Curve:
-    """A curve of one run or of several seeds, with a diverged job's epoch marked."""
-    diverged = [r for r in runs if r.summary.get("status") == DIVERGED]
-    at = int(diverged[0].summary.get("epochs_completed") or 0) + 1 if diverged and len(runs) == 1 else None
-    return Curve(label, runs, at)
+    """A curve of one run or of several seeds, with the epoch each diverged one diverged in marked."""
+    return Curve(label, runs, tuple(r.diverged_in for r in runs if r.diverged))
 
 
 def _draw(ax, one: Curve, kind: str, color, splits: tuple[str, ...]) -> list[str]:
     """One curve on one panel: a single run as its lines, seeds as mean lines with min-max bands."""
     scale = 100 if kind == "acc" else 1
-    if one.diverged_at is not None:
-        ax.axvline(one.diverged_at, color=color, linestyle=(0, (1, 2)), linewidth=1.2)
-        ax.plot([one.diverged_at], [0.97], transform=ax.get_xaxis_transform(), marker="x", color=color, ms=8)
+    for at in one.diverged_at:
+        ax.axvline(at, color=color, linestyle=(0, (1, 2)), linewidth=1.2)
+        ax.plot([at], [0.97], transform=ax.get_xaxis_transform(), marker="x", color=color, ms=8)
     if not one.seeded:
         return draw_splits(ax, one.runs[0].metrics, kind, color, one.label, scale, splits=splits)
     drawn = []
@@ -106,7 +105,7 @@ def plot_curves(
         ax.grid(alpha=0.3)
     split_key(axes[0], drawn, fontsize=7, loc="best")
     handles = [
-        Line2D([], [], color=color, label=c.legend, marker="x" if c.diverged_at is not None else None)
+        Line2D([], [], color=color, label=c.legend, marker="x" if c.diverged_at else None)
         for c, color in zip(curves, colors, strict=True)
     ]
     axes[1].legend(handles=handles, fontsize=7, loc="best")

@@ -126,16 +126,26 @@ def reading(group: Group) -> list[str]:
             f"{', '.join(capped)} reached the most epochs allowed before the stopping rule ended it: "
             "not known to have converged."
         )
-    common = mean_metrics(runs)
+    diverged = [r for r in runs if r.diverged]
+    if diverged:
+        out.append(
+            f"{', '.join(f'{r.path.name} (epoch {r.diverged_in})' for r in diverged)}: the training loss "
+            "became non-finite and the run ended; left out of the mean and std, and out of the mean "
+            "curve's reading."
+        )
+    kept = [r for r in runs if not r.diverged]
+    common = mean_metrics(kept) if kept else pd.DataFrame()
     if not common.empty:
         last = int(common["epoch"].iloc[-1])
-        whose = "Its" if len(runs) == 1 else f"Over the epochs every seed trained (1 to {last}), its mean"
+        whose = "Its" if len(kept) == 1 else f"Over the epochs every seed trained (1 to {last}), its mean"
         out += loss_reading(common, first.eval_split, whose)
     return out
 
 
 def ranking(groups: list[Group]) -> str | None:
-    """The recipes ordered by their mean final score, each gap to the next with its Welch test."""
+    """The recipes ordered by their mean final score, each gap to the next with its Welch test; a recipe
+    whose every seed diverged has no score to rank."""
+    groups = [g for g in groups if final(g).n]
     scores = {score_of(runs) for _, runs in groups}
     if len(groups) < 2 or len(scores) != 1:
         return None
@@ -145,7 +155,10 @@ def ranking(groups: list[Group]) -> str | None:
     parts = [f"{ranked[0][0].folder} {spread_text(final(ranked[0]), path)}"]
     for before, group in zip(ranked, ranked[1:], strict=False):
         above, below = final(before), final(group)
-        if above.ready and below.ready:
+        out = [r for r in (above.diverged_out(before[0].folder), below.diverged_out(group[0].folder)) if r]
+        if out:
+            gap = "; ".join(out)
+        elif above.ready and below.ready:
             test = welch(above.values, below.values)
             verdict = "a clear difference" if test.clear else f"no clear difference (not below {ALPHA})"
             gap = f"{test_text(test, path)}: {verdict}"

@@ -26,10 +26,17 @@ class Spread:
 
     values: tuple[Any, ...]
     wanted: int
+    # Seeds whose training loss went non-finite: what they measured before is no result of the
+    # recipe, so they are left out of `values` and counted here.
+    diverged: int = 0
 
     @property
     def n(self) -> int:
         return len(self.values)
+
+    @property
+    def landed(self) -> int:
+        return self.n + self.diverged
 
     @property
     def numeric(self) -> bool:
@@ -37,7 +44,8 @@ class Spread:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.values)
+        """nan where no seed has a value (every one diverged)."""
+        return statistics.fmean(self.values) if self.values else math.nan
 
     @property
     def std(self) -> float:
@@ -54,8 +62,19 @@ class Spread:
 
     @property
     def count(self) -> str:
-        """n, and how many the recipe lists while seeds are still to land."""
-        return f"n={self.n}" + ("" if self.n >= self.wanted else f" of {self.wanted}")
+        """n, how many the recipe lists while seeds are still to land or diverged, and how many diverged."""
+        return (
+            f"n={self.n}"
+            + ("" if self.n >= self.wanted else f" of {self.wanted}")
+            + (f", {self.diverged} diverged" if self.diverged else "")
+        )
+
+    def diverged_out(self, name: str) -> str | None:
+        """Why `name` never enters a test over seeds, when every seed has landed and too few of them
+        did not diverge; None otherwise (it is ready, or waits for seeds)."""
+        if self.ready or self.landed < self.wanted:
+            return None
+        return f"no test: {self.diverged} of {name}'s {self.wanted} seeds diverged, leaving n={self.n}"
 
 
 def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
@@ -63,6 +82,9 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
     seeds are still to land), each seed's integer (`31, 35, 28`) for a count such as an epoch, and a
     value once where every seed agrees."""
     values = spread.values
+    if not values:
+        landed = "" if spread.landed >= spread.wanted else f", {spread.landed} of {spread.wanted} landed"
+        return f"diverged in every seed ({spread.diverged}{landed})"
     if not spread.numeric or all(isinstance(v, int) for v in values):  # counts, names: seed by seed
         shown = [fmt_value(v, path, fmt) for v in values]
         return shown[0] if len(set(shown)) == 1 else ", ".join(shown)

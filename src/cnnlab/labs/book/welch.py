@@ -70,7 +70,11 @@ def expect_verdict(
     disagreement only when p < ALPHA, else agreement in direction only or no clear difference; and
     no verdict at all until each side has MIN_SEEDS seeds."""
     shown = f"{names[0]} {spread_text(high, path, fmt)} against {names[1]} {spread_text(low, path, fmt)}"
-    waiting = [name for name, s in zip(names, (high, low), strict=True) if not s.ready]
+    sides = list(zip(names, (high, low), strict=True))
+    out = [reason for name, s in sides if (reason := s.diverged_out(name))]
+    if out:
+        return f"The lab expects that {claim}; ours: {shown}; {'; '.join(out)}."
+    waiting = [name for name, s in sides if not s.ready]
     if waiting:
         return (
             f"The lab expects that {claim}; so far {shown}: the verdict waits for n ≥ {MIN_SEEDS} seeds of "

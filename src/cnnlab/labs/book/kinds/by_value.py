@@ -39,10 +39,18 @@ def by_value(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block
         [key, "run", f"{what} (mean ± std)", "epochs (why it stopped)"],
         [[str(v), recipe.folder, spread_text(s, path), stop_text(runs)] for v, recipe, runs, s in found],
     )
+    scored = [f for f in found if f[3].n]  # a value whose every seed diverged has no point to draw
+    if not scored:
+        block.reading.append(f"Every seed of every {key} diverged: nothing to draw or test.")
+        return block
     figure, link = figures.next()
-    percent = is_percent(found[0][3].mean, path)
+    percent = is_percent(scored[0][3].mean, path)
     plot_against(
-        [float(v) for v, *_ in found], [s for *_, s in found], figure, key, what + (" (%)" if percent else "")
+        [float(v) for v, *_ in scored],
+        [s for *_, s in scored],
+        figure,
+        key,
+        what + (" (%)" if percent else ""),
     )
     block.lines += [
         "",
@@ -50,12 +58,16 @@ def by_value(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block
         "",
         "Points: the mean over the seeds; bars: their lowest to highest value.",
     ]
-    best = max(found, key=lambda f: f[3].mean)
+    best = max(scored, key=lambda f: f[3].mean)
     block.reading.append(
         f"The highest mean {what} is at {key} = {best[0]} ({best[1].folder}, {spread_text(best[3], path)})."
     )
     for value, recipe, _, spread in found:
         if recipe is best[1]:
+            continue
+        out = spread.diverged_out(f"{key} = {value}") or best[3].diverged_out(f"{key} = {best[0]}")
+        if out:
+            block.reading.append(f"Against {key} = {value}: {out}.")
             continue
         if not (spread.ready and best[3].ready):
             block.reading.append(

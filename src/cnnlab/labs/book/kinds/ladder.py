@@ -20,6 +20,7 @@ from cnnlab.labs.book.seeds import MIN_SEEDS, spread_text, stop_text
 from cnnlab.labs.book.welch import step_verdict, test_text, welch
 
 WAITS = f"waits for n ≥ {MIN_SEEDS}"
+NO_TEST = "no test (diverged seeds)"
 
 
 def _step(
@@ -28,8 +29,12 @@ def _step(
     """The test of one step against the one before it and its verdict in a few words."""
     if before is None:
         return ["-", "-"]
+    sides = (before, group)
+    out = [r.removeprefix("no test: ") for g in sides if (r := final(g).diverged_out(g[0].folder))]
+    if out:
+        return ["; ".join(out), NO_TEST]
     if not (final(before).ready and final(group).ready):
-        return [f"{before[0].folder} n={len(before[1])}, {group[0].folder} n={len(group[1])}", WAITS]
+        return [f"{before[0].folder} n={final(before).n}, {group[0].folder} n={final(group).n}", WAITS]
     test = welch(final(group).values, final(before).values)
     return [test_text(test, path, short=True), step_verdict(test)]
 
@@ -74,7 +79,7 @@ def ladder(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         )
         if before is not None:
             verdicts.setdefault(verdict, []).append(
-                f"{recipe.folder} ({test})" if verdict != WAITS else recipe.folder
+                f"{recipe.folder} ({test})" if verdict not in (WAITS, NO_TEST) else recipe.folder
             )
         before = (recipe, runs)
     block.lines += table(

@@ -16,7 +16,6 @@ from cnnlab.labs.book.figures import curve, plot_curves
 from cnnlab.labs.book.formatting import fmt_value, seconds
 from cnnlab.labs.book.kind import Kind, fetched
 from cnnlab.labs.book.readings import SCORE_NAMES, metric_text
-from cnnlab.rundir.status import DIVERGED
 
 # A job whose final score ends this many points (accuracy) or dB (PSNR) below its best lost ground.
 SLIP = 1.0
@@ -80,10 +79,6 @@ def _course(jobs: list[tuple[str, CollectedRun]], score: str) -> list[str]:
     return out
 
 
-def _diverged(job: CollectedRun) -> bool:
-    return job.summary.get("status") == DIVERGED
-
-
 def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     """Every job of a sweep: one row each, their curves, the best and worst, and jobs at chance."""
     block = Block()
@@ -139,10 +134,10 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
         what = f"best and final {SCORE_NAMES.get(monitor, monitor)} of each job against {swept_axis(report)}"
         block.lines += ["", f"![{what}, sweep {spec['sweep']}]({link})"]
     else:
-        drawn = [curve(label, [j]) for label, j in labelled if not j.metrics.empty or _diverged(j)]
+        drawn = [curve(label, [j]) for label, j in labelled if not j.metrics.empty or j.diverged]
         plot_curves(drawn, path, f"sweep {spec['sweep']}")
         block.lines += ["", f"![curves of the sweep {spec['sweep']}]({link})"]
-        if any(c.diverged_at is not None for c in drawn):
+        if any(c.diverged_at for c in drawn):
             block.lines += ["", "A dotted line and an x mark the epoch a job diverged in."]
     ranked = sorted(trained, key=lambda lj: -float(lj[1].metrics[score].iloc[-1]))
     if ranked:
@@ -165,7 +160,7 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     diverged = [
         f"{label} ({str(j.summary.get('message', '')).split(';')[0] or 'no message'})"
         for label, j in labelled
-        if _diverged(j)
+        if j.diverged
     ]
     if diverged:
         block.reading.append(f"Diverged: {', '.join(diverged)}.")
