@@ -224,12 +224,12 @@ def test_a_diverged_seed_is_counted_not_averaged_and_blocks_a_test_it_leaves_sho
     assert spread.values == (0.60, 0.62) and spread.diverged == 1 and spread.landed == 3
     # by hand: mean 0.61; std sqrt((0.01^2 + 0.01^2) / 1) = 0.014142
     assert art.fill("{b:final.test_acc}") == "61.00 ± 1.41% (n=2 of 3, 1 diverged)"
-    assert art.fill("{c:final.test_acc}") == "diverged in every seed (3)"
+    assert art.fill("{c:final.test_acc}") == "diverged in every seed (3 of 3)"
     assert math.isnan(art.value("c", "final.test_acc").mean)
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "no test: 1 of b's 3 seeds diverged, leaving n=2." in readme  # the expect verdict
     assert "seed0 (epoch 3): the training loss became non-finite and the run ended" in readme
-    assert "| 3 | c | diverged in every seed (3) | 2, 2, 2 (diverged) |" in readme  # by_value's table
+    assert "| 3 | c | diverged in every seed (3 of 3) | 2, 2, 2 (diverged) |" in readme  # by_value's table
     assert "The highest mean test accuracy is at step = 1 (a, 72.33 ± 2.52% (n=3))." in readme
     assert "Against step = 2: no test: 1 of step = 2's 3 seeds diverged, leaving n=2." in readme
     assert "Against step = 3: no test: 3 of step = 3's 3 seeds diverged, leaving n=0." in readme

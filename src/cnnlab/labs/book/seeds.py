@@ -83,8 +83,9 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
     value once where every seed agrees."""
     values = spread.values
     if not values:
-        landed = "" if spread.landed >= spread.wanted else f", {spread.landed} of {spread.wanted} landed"
-        return f"diverged in every seed ({spread.diverged}{landed})"
+        if spread.landed < spread.wanted:
+            return f"diverged in each seed landed so far ({spread.diverged} of {spread.wanted})"
+        return f"diverged in every seed ({spread.diverged} of {spread.wanted})"
     if not spread.numeric or all(isinstance(v, int) for v in values):  # counts, names: seed by seed
         shown = [fmt_value(v, path, fmt) for v in values]
         return shown[0] if len(set(shown)) == 1 else ", ".join(shown)
