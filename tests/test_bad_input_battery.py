@@ -285,7 +285,10 @@ def test_a_diverged_run_alone_exits_non_zero(tmp_path, capsys):
     argv += ["trainer.device=cpu", *paths(tmp_path)]
     code, output = call_main(train.main, argv, capsys)
     assert code == 1
-    assert "Traceback" not in output and "Lower the learning rate" in output
+    assert (
+        "Traceback" not in output
+        and "Lower the learning rate (it is 1e+08: try optimizer.lr=5e+07)" in output
+    )
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "diverged"
 
 

@@ -223,9 +223,11 @@ def fit(
                 )
                 break
     except Diverged as error:
+        lr = cfg.optimizer.get("lr")
+        lower = f" (it is {lr:g}: try optimizer.lr={lr / 2:g})" if isinstance(lr, int | float) else ""
         message = (
-            f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate "
-            f"(optimizer.lr={cfg.optimizer.get('lr')}) or add a schedule/normalisation."
+            f"{error} in epoch {epoch + 1}; the run stopped. Lower the learning rate{lower}, or add a "
+            "warm-up, a schedule or normalisation."
         )
         log.error(message)
         return finish(statuses.DIVERGED, DIVERGED, message)
