@@ -103,7 +103,7 @@ def _set(node: Any, parts: list[str], leaf: Any) -> Any:
 def fake_task_results(lab: Lab, folder: str) -> dict[str, Any]:
     """results.json with a number at every path the registry reads from this task."""
     results: dict[str, Any] = {"task": folder}
-    texts = [t for s in lab.sections for t in [*s.answers.values(), *s.reasons.values()]]
+    texts = [t for s in lab.sections for t in [*s.answers.values(), *s.reasons.values(), s.scoreboard or ""]]
     texts += [" ".join((r.what, r.lab, r.ours, r.why)) for r in lab.setup]
     refs = [(p, fmt) for t in texts for f, p, fmt in refs_in(t) if f == folder]
     paths = [p for p, fmt in refs if fmt != "len"]
@@ -170,3 +170,18 @@ def fake_recipe(lab: Lab, recipe: Recipe, lab_out: Path, budget: str = "full") -
                 if folder == recipe.folder and not recipe.trains:
                     target = base if recipe.reads else lab_out / "tasks" / recipe.folder
                     _png(target / file, i + 3 + int(math.fsum(map(ord, name))) % 7)
+
+
+# The two tuning sweeps of vu3a q3.17 (lr, then batch size at the best lr), as a registry's head:
+# a test adds its own recipes and sections.
+TUNING_RECIPES = """
+title: x
+text: x.md
+recipes:
+  lr: {sweep: vu3a/q3_17_gp, grid: {optimizer.lr: [0.1, 0.01]}, select: final}
+  bs:
+    sweep: vu3a/q3_17_gp
+    at_best: {sweep: lr, key: optimizer.lr}
+    grid: {trainer.batch_size: [4, 16]}
+    select: final
+"""

@@ -20,7 +20,7 @@ from cnnlab.labs.book.collect import collect_lab
 from cnnlab.labs.book.labs import all_labs, load_lab
 from cnnlab.labs.book.render import END, START, build_all, build_lab
 
-from .labfakes import fake_recipe, fake_run
+from .labfakes import TUNING_RECIPES, fake_recipe, fake_run
 from .test_labs_targets import lab_question_ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -459,8 +459,46 @@ def test_a_layer_trend_says_whether_it_holds_at_every_layer():
     from cnnlab.labs.book.kinds.layers import _trend
 
     rows = [("conv1", {"f": 0.6}), ("conv2", {"f": 0.4}), ("conv3", {"f": 0.45}), ("conv4", {"f": 0.3})]
-    assert _trend(rows, "f").endswith("not at every layer: conv3 (0.45) is above conv2 (0.4).")
-    assert _trend([rows[0], rows[1], rows[3]], "f").endswith("conv4 (0.3), falling at every layer.")
+    assert _trend(rows, "f") == (
+        "The f falls from 0.6 at conv1 to 0.3 at conv4, but not at every layer: "
+        "conv3 (0.45) is above conv2 (0.4)."
+    )
+    assert _trend([rows[0], rows[1], rows[3]], "f").endswith("to 0.3 at conv4, falling at every layer.")
+    assert (
+        _trend([rows[3], rows[1]], "f")
+        == "The f rises from 0.3 at conv4 to 0.4 at conv2, rising at every layer."
+    )
+    flat = [rows[0], ("conv2", {"f": 0.6})]
+    assert _trend(flat, "f") == "The f is 0.6 at both conv1 and conv2, and at every layer between."
+    assert _trend([*flat, rows[2], ("conv4", {"f": 0.6})], "f").endswith(
+        "but not at every layer: conv3 has 0.45."
+    )
+    assert _trend(rows, "f", percent=True).startswith("The f falls from 60.00% at conv1 to 30.00% at conv4")
+
+
+def test_a_wall_time_reads_in_seconds_minutes_or_hours_and_minutes():
+    """Below 2 min in seconds, below an hour in whole minutes, from an hour on always as h and min (never
+    118 min beside 2 h 00 min): minutes rounded to the nearest."""
+    from cnnlab.labs.book.formatting import seconds
+
+    assert [seconds(s) for s in (4.26, 61.4, 119.4, 125, 1799.9, 3569)] == [
+        "4.3 s",
+        "61 s",
+        "119 s",
+        "2 min",
+        "30 min",
+        "59 min",
+    ]
+    # 3590 s = 59.8 min rounds to an hour; 7080 s = 118 min; 7199 s = 119.98 min; 99,780 s = 1663 min
+    assert [seconds(s) for s in (3590, 3600, 7080, 7199, 8040, 99780)] == [
+        "1 h 00 min",
+        "1 h 00 min",
+        "1 h 58 min",
+        "2 h 00 min",
+        "2 h 14 min",
+        "27 h 43 min",
+    ]
+    assert seconds(float("nan")) == "-"
 
 
 def test_pctrange_gives_a_lists_smallest_and_largest_share():
@@ -572,17 +610,9 @@ def test_a_sweeps_select_rule_decides_its_best_job_in_references(tmp_path):
         assert f"| q28 | best {picked} |" in readme
 
 
-TUNED = """
-title: x
-text: x.md
-recipes:
-  lr: {sweep: vu3a/q3_17_gp, grid: {optimizer.lr: [0.1, 0.01]}, select: final}
-  bs:
-    sweep: vu3a/q3_17_gp
-    at_best: {sweep: lr, key: optimizer.lr}
-    grid: {trainer.batch_size: [4, 16]}
-    select: final
-sections:
+TUNED = (
+    TUNING_RECIPES
+    + """sections:
   - ids: [q3.17]
     question: tuning
     recipes: [lr, bs]
@@ -591,6 +621,7 @@ sections:
       - kind: tuned
         nets: [{label: net, lr_sweep: lr, name: net, bs_sweep: bs}]
 """
+)
 
 
 def test_two_step_tuning_picks_each_step_by_its_final_epoch(tmp_path):

@@ -112,3 +112,75 @@ def test_a_seed_band_section_renders_its_figure_into_the_readme(tmp_path):
     assert "| a | 3 | 3 | 5.00 points | 15.00 points (epoch 1) |" in text
     figure = readme.parent / "figures" / "q1_1.png"
     assert "](figures/q1_1.png)" in text and Image.open(figure).size[0] > 300
+
+
+class _Refs:
+    """Artefacts reduced to what the checks, equal and layers kinds ask: the value a reference names."""
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def ref(self, text: str):
+        return self.values[text]
+
+
+def _reading(kind: str, values: dict, spec: dict, tmp_path: Path) -> str:
+    return " ".join(KINDS[kind].draw(_Refs(values), {"kind": kind, **spec}, Figures(tmp_path, "s")).reading)
+
+
+@pytest.mark.parametrize(
+    ("errors", "reading"),
+    [
+        ([2e-7], "The check agrees within 1e-06: its error is 2.0e-07."),
+        ([0.0], "The check agrees exactly: its error is 0."),
+        ([1e-10, 2e-10], "Both checks agree within 1e-06; the largest error is 2.0e-10 (c1)."),
+        ([0.0, 0.0], "Both checks agree exactly: both errors are 0."),
+        ([0.0, 3e-9, 1e-9], "All 3 checks agree within 1e-06; the largest error is 3.0e-09 (c1)."),
+        ([0.0, 0.0, 0.0], "All 3 checks agree exactly: every error is 0."),
+        ([0.0, 2e-6], "Above the tolerance 1e-06: c1 (2.0e-06)."),
+    ],
+)
+def test_checks_count_their_agreement_in_words_and_say_an_exact_match(tmp_path, errors, reading):
+    values = {f"t:c{i}": e for i, e in enumerate(errors)}
+    spec = {"tol": 1e-6, "values": {f"c{i}": f"t:c{i}" for i in range(len(errors))}}
+    assert _reading("checks", values, spec, tmp_path) == reading
+
+
+@pytest.mark.parametrize(
+    ("n", "reading"),
+    [(1, "The pair agrees exactly."), (2, "Both pairs agree exactly."), (3, "All 3 pairs agree exactly.")],
+)
+def test_equal_counts_its_pairs_in_words(tmp_path, n, reading):
+    values = {f"t:v{i}": i for i in range(n)}
+    spec = {"pairs": [[f"v{i}", f"t:v{i}", f"t:v{i}"] for i in range(n)]}
+    assert _reading("equal", values, spec, tmp_path) == reading
+    values["t:w"] = 7
+    spec["pairs"][0][2] = "t:w"
+    assert _reading("equal", values, spec, tmp_path) == "They differ: v0 (0 vs 7)."
+
+
+def test_a_fraction_per_layer_reads_in_percent_with_the_verb_of_its_change(tmp_path):
+    """mainf6 c: the share of active units per layer, 0.6034 -> 60.34%, falling from conv1 to conv4 but
+    not at conv3 (0.4077 > 0.3977)."""
+    rows = [
+        {"name": "conv1", "fraction_active": 0.6034, "dead_channels": 0},
+        {"name": "conv2", "fraction_active": 0.3977, "dead_channels": 0},
+        {"name": "conv3", "fraction_active": 0.4077, "dead_channels": 1},
+        {"name": "conv4", "fraction_active": 0.2817, "dead_channels": 0},
+    ]
+    spec = {"kind": "layers", "rows": "c:layers", "columns": ["fraction_active", "dead_channels"]}
+    block = KINDS["layers"].draw(
+        _Refs({"c:layers": rows}), {**spec, "trend": "fraction_active"}, Figures(tmp_path, "s")
+    )
+    assert "| conv3 | 40.77% | 1 |" in block.lines
+    assert block.reading == [
+        "The active fraction falls from 60.34% at conv1 to 28.17% at conv4, but not at every layer: "
+        "conv3 (40.77%) is above conv2 (39.77%)."
+    ]
+    rising = [{**r, "fraction_active": 1 - r["fraction_active"]} for r in (rows[0], rows[1], rows[3])]
+    block = KINDS["layers"].draw(
+        _Refs({"c:layers": rising}), {**spec, "trend": "fraction_active"}, Figures(tmp_path, "s")
+    )
+    assert block.reading == [
+        "The active fraction rises from 39.66% at conv1 to 71.83% at conv4, rising at every layer."
+    ]

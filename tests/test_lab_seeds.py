@@ -29,7 +29,7 @@ from cnnlab.labs.book.machine_paths import machine_paths_in, strip_tree
 from cnnlab.labs.book.render import build_lab
 from cnnlab.labs.book.seeds import Spread, seed_band, spread_text, stop_text
 from cnnlab.labs.book.targets import make_text
-from cnnlab.labs.book.welch import welch
+from cnnlab.labs.book.welch import gap_text, welch
 
 from .conftest import composed
 from .labfakes import fake_run
@@ -117,6 +117,16 @@ def test_welch_t_and_degrees_of_freedom_follow_the_formula():
     assert test.t == pytest.approx(t, rel=1e-4) and test.df == pytest.approx(df, rel=1e-4)
     assert 0 < test.p < 1 and welch(b, a).t == pytest.approx(-t, rel=1e-4)
     assert welch(a, tuple(x - 0.2 for x in a)).p < test.p  # a larger gap, the same spread: a smaller p
+
+
+def test_a_difference_of_means_is_rounded_to_its_standard_error_and_a_ratios_carries_no_x():
+    """dd2427 t16: epoch-1 over final loss 1.234 ± 0.025x against 1.333 ± 0.079x, difference -0.09923 at
+    Welch's t = -2.07: its standard error 0.09923 / 2.07 = 0.048 has two digits at the third decimal."""
+    assert gap_text(-0.09923, "firstoverlast.test_loss", "x", t=-2.07) == "-0.099"
+    assert gap_text(-0.002499, "final.test_loss", t=-12.82) == "-0.00250"  # standard error 0.000195
+    assert gap_text(1234.4, "final.n", t=0.5) == "+1,234"  # standard error 2469: no decimals
+    assert gap_text(-0.09923, "firstoverlast.test_loss", "x") == "-0.09923"  # no t: four digits
+    assert gap_text(0.0123, "final.test_acc", t=2.0) == "+1.23 points"
 
 
 @pytest.mark.parametrize(
@@ -267,6 +277,9 @@ def test_spread_text_formats_errors_points_and_ratios():
     # 0.184, 0.188 is 0.004 by hand)
     assert spread_text(Spread((0.180, 0.184, 0.188), 3), "final.val_loss") == "0.1840 ± 0.0040 (n=3)"
     assert spread_text(Spread((1200.0, 1300.0), 2), "final.n") == "1,250 ± 71 (n=2)"
+    # wall times from an hour on in hours, as seconds() shows them: std of 3540 and 3660 is 84.85 s
+    assert spread_text(Spread((3540.0, 3660.0), 2), "wall_s", "s") == "1.000 ± 0.024 h (n=2)"
+    assert spread_text(Spread((3000.0, 3200.0), 2), "wall_s", "s") == "51.7 ± 2.4 min (n=2)"
 
 
 def test_a_diverged_job_is_marked_in_the_sweep_figure(tmp_path, monkeypatch):
@@ -301,6 +314,8 @@ sections:
     assert legends == ["scheduler=cosine (diverged in epoch 1)", "scheduler=onecycle"]
     assert [c.diverged_at for c in received[0]] == [(1,), ()]
     assert "A dotted line and an x mark the epoch a job diverged in." in readme
+    assert "Every job reaches a new high" not in readme  # the diverged job reaches none
+    assert "still rising when the budget ends: scheduler=onecycle." in readme
 
 
 def _machine_lab_out(lab_out: Path) -> None:
@@ -473,9 +488,10 @@ def test_timing_reads_each_recipe_over_its_seeds_and_tests_the_loss_only_with_th
         # by hand: t = (0.12 - 0.22) / sqrt(2 * 0.02**2 / 3) = -6.124 on 4 degrees of freedom (equal
         # spreads and n); Student's t with 4 df: F(|t|) = 1/2 + 3/8 v (1 - t^2 / (12 s)), s = 1 + t^2/4 =
         # 10.375, v = |t| / sqrt(s) = 1.9012: F = 0.99821, two-sided p = 2 (1 - F) = 0.0036
+        # the difference to two digits of its standard error 0.1 / 6.124 = 0.0163, as 0.120 ± 0.020: -0.100
         assert (
             "Final evaluation loss is lower for a: a 0.120 ± 0.020 (n=3) against b 0.220 ± 0.020 (n=3); "
-            "difference of means -0.1, Welch's t = -6.12, p = 0.004 (n = 3 and 3)." in readme
+            "difference of means -0.100, Welch's t = -6.12, p = 0.004 (n = 3 and 3)." in readme
         )
     else:
         assert "| b | 16 | 5 | 8 min (n=2 of 3) |" in readme and "Final evaluation loss" not in readme

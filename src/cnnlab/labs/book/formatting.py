@@ -41,14 +41,26 @@ def with_unit(value: float, unit: str) -> str:
 
 
 def seconds(value: float) -> str:
-    """A wall time: seconds below two minutes, else minutes, else hours and minutes."""
+    """A wall time: seconds below two minutes, minutes below an hour (118 min), else hours and minutes
+    (1 h 58 min); minutes rounded to the nearest, so a column of wall times never mixes 118 min with
+    2 h 00 min."""
+    if math.isnan(value):
+        return "-"
     if value < 10:
         return f"{value:.2g} s"
     if value < 120:
         return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.0f} min"
-    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
+    minutes = math.floor(value / 60 + 0.5)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def subject(n: int, noun: str) -> str:
+    """`n` of a countable noun as a sentence's subject: the check, both checks, all 3 checks."""
+    if n == 1:
+        return f"The {noun}"
+    return f"Both {noun}s" if n == 2 else f"All {n} {noun}s"
 
 
 def is_percent(value: Any, path: str = "", fmt: str | None = None) -> bool:

@@ -79,13 +79,16 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Reference:
-    """One figure the lab's authors reported, in its unit, and the ref of ours to set beside it."""
+    """One figure the lab's authors reported, in its unit, and the ref of ours to set beside it; where
+    ours is a sweep's pick, `pick: {sweep: <folder>, name: <job name>, seeds: <seeded recipe>}` names
+    the sweep (and jobs) it was picked from and the seeds whose spread tells a pick from a tie."""
 
     label: str
     lab: float
     unit: str
     ours: str
     tolerance: float = 0.0
+    pick: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class Section:
     analyses: tuple[dict[str, Any], ...] = ()
     references: tuple[Reference, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict)
+    # What the scoreboard shows as ours (a template, as an answer): by default the last analysis's
+    # headline; given where that headline reads another metric than the section's answer does.
+    scoreboard: str | None = None
 
     @property
     def slug(self) -> str:
@@ -238,8 +244,18 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str, reads
             f"{where}: section {list(ids)} has reasons for {sorted(reasons)}; give each of its own ids "
             f"at most one non-empty text (not its ids: {stray})."
         )
-    referenced = [f for t in [*answers.values(), *reasons.values()] for f, _, _ in refs_in(t)]
+    scoreboard = spec.get("scoreboard")
+    if scoreboard is not None and (not isinstance(scoreboard, str) or not refs_in(scoreboard)):
+        raise ConfigError(
+            f"{where}: section {list(ids)} has scoreboard={scoreboard!r}; give a template with at least one "
+            "{folder:path} reference, as an answer."
+        )
+    referenced = [
+        f for t in [*answers.values(), *reasons.values(), scoreboard or ""] for f, _, _ in refs_in(t)
+    ]
     referenced += [r.ours.partition(":")[0] for r in references]
+    for ref in references:
+        _check_pick(ref, recipes, where)
     referenced += [f for a in spec.get("analysis") or [] for f in reads(a, where)]
     for folder in [*section_recipes, *referenced]:
         if folder not in recipes:
@@ -254,7 +270,25 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str, reads
         analyses=tuple(spec.get("analysis") or []),
         references=references,
         reasons={i: reasons[i].strip() for i in ids if i in reasons},
+        scoreboard=scoreboard,
     )
+
+
+def _check_pick(ref: Reference, recipes: dict[str, Recipe], where: str) -> None:
+    """A reference's `pick:` names a sweep recipe, a seeded run recipe and, optionally, a job name."""
+    pick = ref.pick
+    if pick is None:
+        return
+    if (
+        not isinstance(pick, dict)
+        or not {"sweep", "seeds"} <= set(pick) <= {"sweep", "seeds", "name"}
+        or getattr(recipes.get(pick["sweep"]), "kind", None) != "sweep"
+        or not getattr(recipes.get(pick["seeds"]), "seeds", None)
+    ):
+        raise ConfigError(
+            f"{where}: reference {ref.label!r} has pick={pick!r}; give pick: {{sweep: <sweep recipe>, seeds: "
+            "<recipe trained over seeds>, name: <job name, optional>}."
+        )
 
 
 def _setup(rows: Any, recipes: dict[str, Recipe], where: str) -> tuple[SetupRow, ...]:

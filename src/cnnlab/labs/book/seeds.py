@@ -98,7 +98,7 @@ def spread_text(spread: Spread, path: str = "", fmt: str | None = None) -> str:
         shown = " ± ".join("n/a" if math.isnan(v) else f"{100 * v:.2f}" for v in (mean, std))
         shown += " points" if fmt == "points" else "%"
     elif fmt == "s":  # both in the mean's unit, so the spread is not rounded away (4 min ± 22 s)
-        scale, unit = (3600, "h") if mean >= 7200 else (60, "min") if mean >= 120 else (1, "s")
+        scale, unit = (3600, "h") if mean >= 3600 else (60, "min") if mean >= 120 else (1, "s")
         shown = f"{num_and_spread(mean / scale, std / scale)} {unit}"
     elif fmt == "sci":
         shown = f"{mean:.1e} ± {std:.1e}"

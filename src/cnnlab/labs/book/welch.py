@@ -39,11 +39,18 @@ def welch(a: tuple[float, ...], b: tuple[float, ...]) -> Welch:
     return Welch(diff, float(result.statistic), float(result.df), float(result.pvalue), len(a), len(b))
 
 
-def gap_text(diff: float, path: str = "", fmt: str | None = None) -> str:
-    """A difference of means, signed: in points for accuracies, else in the value's own unit."""
+def gap_text(diff: float, path: str = "", fmt: str | None = None, t: float = math.nan) -> str:
+    """A difference of means, signed: in points for accuracies, else a plain number (a difference of two
+    ratios is no ratio, so no x). Given Welch's t, to the decimal place of two significant digits of
+    the difference's standard error |diff / t|, as a mean beside its spread (0.120 ± 0.020): digits
+    below it are noise."""
     if is_percent(float(diff), path, fmt) or fmt == "points":
         return f"{100 * diff:+.2f} points"
-    return f"{diff:+.4g}" + ("x" if fmt == "x" else "")
+    error = abs(diff / t) if t and math.isfinite(t) else math.nan
+    if not math.isfinite(error) or error <= 0:
+        return f"{diff:+.4g}"
+    decimals = max(0, 1 - math.floor(math.log10(error)))
+    return f"{diff:+,.{decimals}f}"
 
 
 def p_text(p: float) -> str:
@@ -56,10 +63,10 @@ def test_text(test: Welch, path: str = "", fmt: str | None = None, short: bool =
     if math.isnan(test.p):
         return f"difference of means {gap_text(test.diff, path, fmt)}; no spread on either side, so no test"
     if short:
-        return f"{gap_text(test.diff, path, fmt)}, t = {test.t:.2f}, {p_text(test.p)}"
+        return f"{gap_text(test.diff, path, fmt, test.t)}, t = {test.t:.2f}, {p_text(test.p)}"
     return (
-        f"difference of means {gap_text(test.diff, path, fmt)}, Welch's t = {test.t:.2f}, {p_text(test.p)} "
-        f"(n = {test.n_a} and {test.n_b})"
+        f"difference of means {gap_text(test.diff, path, fmt, test.t)}, Welch's t = {test.t:.2f}, "
+        f"{p_text(test.p)} (n = {test.n_a} and {test.n_b})"
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from cnnlab.labs.book.artefacts import LabArtefacts, Missing
 from cnnlab.labs.book.block import Block, Figures, table
-from cnnlab.labs.book.formatting import fmt_value
+from cnnlab.labs.book.formatting import fmt_value, subject
 from cnnlab.labs.book.kind import Kind
 
 
@@ -32,13 +32,21 @@ def checks(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if bad:
         block.reading.append(f"Above the tolerance {spec['tol']:.0e}: {', '.join(bad)}.")
     else:
-        largest = fmt_value(worst[1], fmt="sci")
-        agree = "The check agrees" if len(rows) == 1 else f"All {len(rows)} checks agree"
-        block.reading.append(
-            f"{agree} within {spec['tol']:.0e}; the largest error is {largest} ({worst[0]})."
-        )
+        block.reading.append(_agree(len(rows), spec["tol"], worst))
     block.headline = f"max error {fmt_value(worst[1], fmt='sci')}"
     return block
+
+
+def _agree(n: int, tol: float, worst: tuple[str, float]) -> str:
+    """That `n` checks all lie within the tolerance, and the largest error (exactly 0: say so)."""
+    agree = f"{subject(n, 'check')} {'agrees' if n == 1 else 'agree'}"
+    if worst[1] == 0:
+        every = "its error is" if n == 1 else "both errors are" if n == 2 else "every error is"
+        return f"{agree} exactly: {every} 0."
+    largest = fmt_value(worst[1], fmt="sci")
+    if n == 1:
+        return f"{agree} within {tol:.0e}: its error is {largest}."
+    return f"{agree} within {tol:.0e}; the largest error is {largest} ({worst[0]})."
 
 
 def reads(spec: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from cnnlab.labs.book.artefacts import LabArtefacts, Missing
 from cnnlab.labs.book.block import Block, Figures, table
-from cnnlab.labs.book.formatting import fmt_value
+from cnnlab.labs.book.formatting import fmt_value, subject
 from cnnlab.labs.book.kind import Kind
 
 
@@ -27,7 +27,7 @@ def equal(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
     if rows:
         head = spec.get("head", ["value", "a", "b"])
         block.lines += table([*head, "equal"], rows)
-        agree = "The pair agrees exactly." if len(rows) == 1 else f"All {len(rows)} pairs agree exactly."
+        agree = f"{subject(len(rows), 'pair')} {'agrees' if len(rows) == 1 else 'agree'} exactly."
         block.reading.append(f"They differ: {', '.join(differ)}." if differ else agree)
     return block
 
