@@ -108,7 +108,7 @@ def test_a_diverging_run_stops_with_status_diverged(make_cfg, tmp_path):
     value = run(cfg, run_dir=tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "diverged"
-    assert "optimizer.lr=100000000.0" in summary["message"]
+    assert "it is 1e+08: try optimizer.lr=5e+07" in summary["message"]
     assert math.isnan(value)
 
 
