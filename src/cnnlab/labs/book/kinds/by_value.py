@@ -56,7 +56,8 @@ def by_value(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block
         "",
         f"![{what} against {key}]({link})",
         "",
-        "Points: the mean over the seeds; bars: their lowest to highest value.",
+        "Points: the mean over the seeds; bars: their lowest to highest value."
+        + "".join(f" Not drawn: {key} = {v}, {spread_text(sp, path)}." for v, *_, sp in found if not sp.n),
     ]
     best = max(scored, key=lambda f: f[3].mean)
     block.reading.append(
