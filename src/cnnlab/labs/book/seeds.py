@@ -117,7 +117,8 @@ def seed_band(metrics: list[pd.DataFrame], column: str) -> pd.DataFrame:
     towards the end; epochs no seed measured are left out."""
     import pandas as pd
 
-    columns = [m.set_index("epoch")[column] for m in metrics if column in m]
+    # a seed that diverged in its first epoch has no rows, and its empty column no numeric type
+    columns = [m.set_index("epoch")[column].astype(float) for m in metrics if column in m and not m.empty]
     if not columns:
         return pd.DataFrame(columns=["mean", "low", "high", "n"])
     table = pd.concat(columns, axis=1, ignore_index=True).sort_index()
