@@ -242,7 +242,8 @@ def test_a_diverged_seed_is_counted_not_averaged_and_blocks_a_test_it_leaves_sho
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "no test: 1 of b's 3 seeds diverged, leaving n=2." in readme  # the expect verdict
     assert "seed0 (epoch 3): the training loss became non-finite and the run ended" in readme
-    assert "| 3 | c | diverged in every seed (3 of 3) | 0, 2, 2 (diverged) |" in readme  # by_value's table
+    stops = "0 (diverged in epoch 1), 2 (diverged in epoch 3), 2 (diverged in epoch 3)"
+    assert f"| 3 | c | diverged in every seed (3 of 3) | {stops} |" in readme  # by_value's table
     assert "lowest to highest value. Not drawn: step = 3, diverged in every seed (3 of 3)." in readme
     assert "The highest mean test accuracy is at step = 1 (a, 72.33 ± 2.52% (n=3))." in readme
     assert "Against step = 2: no test: 1 of step = 2's 3 seeds diverged, leaving n=2." in readme

@@ -144,8 +144,11 @@ def stop_text(runs: list[CollectedRun]) -> str:
 
 def _stop_reason(run: CollectedRun) -> str:
     """Why a run stopped; a run from before stop_reason was recorded, completed at its configured
-    epochs, stopped for the same reason as one after: max_epochs."""
+    epochs, stopped for the same reason as one after: max_epochs. A diverged run names the epoch its
+    loss went non-finite in, since its epoch count is that of the epochs before."""
     summary = run.summary
+    if run.diverged:
+        return f"diverged in epoch {run.diverged_in}"
     if summary.get("stop_reason"):
         return str(summary["stop_reason"])
     epochs = summary.get("epochs_completed", len(run.metrics))
