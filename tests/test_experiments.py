@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cnnlab.compare.plots import MAX_CURVE_RUNS
@@ -385,6 +386,22 @@ def test_a_two_key_sweep_reads_each_keys_effect_and_each_jobs_largest_fall(tmp_p
     readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
     assert "by a 1 55.00%, 2 80.00%; by b x 60.00%, y 75.00%." in readme
     assert "| a=2 b=y | completed | 3 | 0.3 | 90.00% | 90.00% (epoch 1) | 12.00 points |" in readme
+
+
+def test_a_job_at_its_best_where_its_schedule_annealed_the_lr_is_not_read_as_still_rising(tmp_path):
+    """A cosine job ends at its best because its lr has gone to nearly 0, not because a budget cut it off."""
+    lab = _lab_with(tmp_path, SWEEP)
+    sweep = tmp_path / "experiments" / "x" / "q28"
+    for job, scheduler in enumerate(("cosine", "onecycle", "cosine_warmup")):
+        fake_run(sweep / str(job), [0.4, 0.5, 0.6], [f"scheduler={scheduler}"])
+    metrics = pd.read_csv(sweep / "0" / "metrics.csv")
+    metrics["lr"] = [0.1, 0.05, 0.005]  # 5% of its peak: annealed
+    metrics.to_csv(sweep / "0" / "metrics.csv", index=False)
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "still rising when the budget ends: scheduler=onecycle, scheduler=cosine_warmup." in readme
+    assert "annealed the learning rate to 5% of its peak or less" in readme
+    assert "ends their rise: scheduler=cosine." in readme
+    assert "All jobs but" not in readme and "Every job reaches" not in readme
 
 
 def test_a_sweep_names_a_job_by_its_overrides_and_reads_how_each_job_got_there(tmp_path):

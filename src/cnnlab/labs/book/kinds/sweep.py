@@ -20,6 +20,9 @@ from cnnlab.labs.book.ties import RULE_VALUES, monitor_of
 
 # A job whose final score ends this many points (accuracy) or dB (PSNR) below its best lost ground.
 SLIP = 1.0
+# A job whose last learning rate is at most this fraction of its peak was annealed: its schedule, not a
+# cut-off budget, ended its rise, so a best last epoch does not mean it was still rising.
+ANNEALED = 0.05
 
 
 # A preset, not a hyper-parameter: a sweep over several presets (vu3a q3.17's two nets) is ranked and
@@ -78,13 +81,14 @@ def _effects(keys: list[str], jobs: list[tuple[str, CollectedRun]], score: str, 
 
 def _course(jobs: list[tuple[str, CollectedRun]], score: str, named: bool = False) -> list[str]:
     """How the jobs got to their final score: which lost ground after their best epoch (with their
-    largest fall, a sign of unsteady learning) and which are still at their best when the budget ends
-    (a diverged job is neither, and never lets the reading say "every job");
+    largest fall, a sign of unsteady learning) and which are still at their best when the budget ends,
+    rising or at the annealed end of their schedule (a diverged job is neither, and never lets the
+    reading say "every job");
     `named`: the score is named (where the table shows another accuracy beside it)."""
     if score.endswith("loss"):
         return []
     scale, unit = (100, "points") if score.endswith("_acc") else (1, "dB")
-    out, rising = [], []
+    out, rising, annealed = [], [], []
     for label, job in jobs:
         series = job.metrics.set_index("epoch")[score].dropna() if score in job.metrics else []
         if len(series) < 2 or job.diverged:  # a diverged job's last epoch is where it broke, not a high
@@ -99,11 +103,11 @@ def _course(jobs: list[tuple[str, CollectedRun]], score: str, named: bool = Fals
                 f"{best}), with a fall of up to {fall:.2f} {unit} from one epoch to the next."
             )
         elif best == last:
-            rising.append(label)
+            (annealed if _annealed(job) else rising).append(label)
     others = [label for label, _ in jobs if label not in rising]
     if rising and not others:
         out.append("Every job reaches a new high in its last epoch: all still rising when the budget ends.")
-    elif 2 * len(rising) > len(jobs):
+    elif 2 * len(rising) > len(jobs) and not annealed:
         out.append(
             f"All jobs but {', '.join(others)} reach a new high in their last epoch, still rising when the "
             "budget ends."
@@ -111,7 +115,19 @@ def _course(jobs: list[tuple[str, CollectedRun]], score: str, named: bool = Fals
     elif rising:
         names = ", ".join(rising)
         out.append(f"At a new high in their last epoch, still rising when the budget ends: {names}.")
+    if annealed:
+        out.append(
+            f"At their best in their last epoch, where their schedule has annealed the learning rate to "
+            f"{ANNEALED:.0%} of its peak or less, so the schedule's end, not a cut-off, ends their rise: "
+            f"{', '.join(annealed)}."
+        )
     return out
+
+
+def _annealed(job: CollectedRun) -> bool:
+    """Whether the job's schedule brought its learning rate down to ANNEALED of its peak by its last epoch."""
+    lr = job.metrics["lr"].dropna() if "lr" in job.metrics else []
+    return len(lr) > 0 and lr.iloc[-1] <= ANNEALED * lr.max()
 
 
 def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
