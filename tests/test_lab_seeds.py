@@ -323,6 +323,44 @@ sections:
     assert "still rising when the budget ends: scheduler=onecycle." in readme
 
 
+def test_a_sweeps_pick_is_a_tie_where_it_leads_by_less_than_the_seed_spread_of_its_seeds_recipe(tmp_path):
+    """A grid trains one seed per cell: the reading sets the pick's lead beside a seeded run's spread."""
+    lab = _lab(
+        tmp_path,
+        """
+title: x
+text: x.md
+recipes:
+  q26: {run: rdfia/q26, seeds: [0, 1, 2]}
+  q28: {sweep: rdfia/q26, grid: {scheduler: [cosine, onecycle, cosine_warmup]}, select: final}
+sections:
+  - ids: [q28]
+    question: schedules
+    recipes: [q26, q28]
+    answers: {q28: "{q28:best_override.scheduler}"}
+    analysis:
+      - {kind: sweep, sweep: q28, seeds: q26}
+""",
+    )
+    exp = tmp_path / "experiments" / "x"
+    _seeds(exp, "q26", [0.70, 0.72, 0.75])
+    for job, (scheduler, final) in enumerate((("cosine", 0.60), ("onecycle", 0.61), ("cosine_warmup", 0.50))):
+        fake_run(exp / "q28" / str(job), [final - 0.1, final], [f"scheduler={scheduler}"])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    # by hand: q26's finals have mean 0.72333 and sample std sqrt((0.02333^2 + 0.00333^2 + 0.02667^2) / 2)
+    assert (
+        "scheduler=onecycle leads scheduler=cosine by 1.00 points of test accuracy at the last epoch, less "
+        "than the 2.52-point sample standard deviation of q26's 3 seeds: a tie within the seed spread, not a "
+        "finding." in readme
+    )
+    with pytest.raises(ConfigError, match=r"sweep analysis with seeds='q28'; name a recipe trained"):
+        _lab(tmp_path, (tmp_path / "conf" / "x.yaml").read_text().replace("seeds: q26}", "seeds: q28}"))
+    fake_run(exp / "q28" / "1", [0.60, 0.66], ["scheduler=onecycle"])
+    readme = build_lab(lab, tmp_path / "experiments")[0].read_text()
+    assert "by 6.00 points of test accuracy at the last epoch, more than the 2.52-point" in readme
+    assert ": a lead beyond the seed spread." in readme
+
+
 def _machine_lab_out(lab_out: Path) -> None:
     """A LAB_OUT whose files record machine paths the way real runs do."""
     run = lab_out / "full" / "keras7" / "e1"
@@ -424,17 +462,20 @@ def test_a_task_naming_a_seed_its_run_lacks_is_refused(tmp_path, read_seed, mess
         _lab(tmp_path, text)
 
 
-def test_q16s_recipe_reproduces_the_setting_its_committed_jobs_were_trained_with():
-    """q16 is kept from before the ladder trained to convergence: its recipe must still say so."""
-    recipe = load_lab("rdfia").recipes["q16"]
-    for job in sorted((ROOT / "experiments" / "rdfia" / "q16").glob("*/config.yaml")):
-        committed = yaml.safe_load(job.read_text())
-        point = json.loads((job.parent / "summary.json").read_text())["overrides"][1:3]
+@pytest.mark.parametrize("folder", ["q16"])
+def test_a_grid_recipe_reproduces_the_setting_its_committed_jobs_were_trained_with(folder):
+    """q16 and q28 map a grid with the stopping rule off: their recipes must still make their jobs."""
+    recipe = load_lab("rdfia").recipes[folder]
+    jobs = sorted((ROOT / "experiments" / "rdfia" / folder).glob("*/config.yaml"))
+    assert len(jobs) == math.prod(len(values) for values in recipe.grid.values())
+    for job in jobs:
+        overrides = json.loads((job.parent / "summary.json").read_text())["overrides"]
+        point = [o for o in overrides if o.split("=")[0] in recipe.grid]
         cfg = composed(f"experiment={recipe.preset[0]}", *recipe.overrides, *point, "+budget=full")
         ours = _flat(OmegaConf.to_container(cfg, resolve=True))
-        theirs = _flat(committed)
+        theirs = _flat(yaml.safe_load(job.read_text()))
         differ = {k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k) and not is_plumbing(k)}
-        # the committed runs predate trainer.early_stopping; the recipe turns it off
+        # q16's jobs predate trainer.early_stopping; its recipe turns the rule off
         assert {k for k in differ if not k.startswith("trainer.early_stopping.")} == set(), job
         assert ours["trainer.early_stopping.enabled"] is False
 

@@ -262,6 +262,13 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str, reads
             raise ConfigError(
                 f"{where}: section {list(ids)} names recipe {folder!r}, which is not in recipes:."
             )
+    for analysis in spec.get("analysis") or []:
+        seeds = analysis.get("seeds") if isinstance(analysis, dict) else None
+        if seeds is not None and not getattr(recipes.get(seeds), "seeds", None):
+            raise ConfigError(
+                f"{where}: section {list(ids)} has a {analysis.get('kind')} analysis with seeds={seeds!r}; "
+                "name a recipe trained over seeds (seeds: [0, 1, 2]), whose spread tells a pick from a tie."
+            )
     return Section(
         ids=ids,
         question=spec["question"],

@@ -9,14 +9,14 @@ from typing import Any
 
 from cnnlab.compare.collect import collect, varying_keys
 from cnnlab.compare.plots import MAX_CURVE_RUNS, plot_metric_vs_value, swept_axis
-from cnnlab.labs.book.artefacts import LabArtefacts, run_value, selected_value
+from cnnlab.labs.book.artefacts import LabArtefacts, Missing, run_value, selected_value
 from cnnlab.labs.book.block import Block, Figures, table
 from cnnlab.labs.book.collected_run import CollectedRun
 from cnnlab.labs.book.figures import curve, plot_curves
 from cnnlab.labs.book.formatting import fmt_value, seconds
 from cnnlab.labs.book.kind import Kind, fetched
 from cnnlab.labs.book.readings import SCORE_NAMES, metric_text
-from cnnlab.labs.book.ties import RULE_VALUES, monitor_of
+from cnnlab.labs.book.ties import RULE_VALUES, lead, monitor_of
 
 # A job whose final score ends this many points (accuracy) or dB (PSNR) below its best lost ground.
 SLIP = 1.0
@@ -216,6 +216,8 @@ def sweep(art: LabArtefacts, spec: dict[str, Any], figures: Figures) -> Block:
             block.reading.append(_effects(hyper, group, score, preset))
     if heads:
         block.headline = "; ".join(heads)
+    if spec.get("seeds"):
+        block.reading += _lead(art, spec, {j.path: label for label, j in labelled})
     block.reading += _course(labelled, score, named=bool(test))
     at_chance = [label for label, j in labelled if j.at_chance(score)]
     if at_chance:
@@ -264,9 +266,19 @@ def _ranking(
     return [f"best {named}: {SCORE_NAMES[score]} {metric_text(score, pick.metrics[score].iloc[-1])}"]
 
 
+def _lead(art: LabArtefacts, spec: dict[str, Any], labels: dict) -> list[str]:
+    """Whether the pick leads its runner-up by more than the seed spread of the seeded recipe `seeds:`
+    (a grid trains one seed per cell, so a smaller lead is a tie); nothing while either is missing."""
+    try:
+        picked = lead(art, spec["sweep"], spec["seeds"], spec.get("name"))
+    except Missing:
+        return []
+    return [f"{picked.text(lambda job: labels[job.path])}."] if picked else []
+
+
 def reads(spec: dict[str, Any]) -> list[str]:
-    """The recipe folders this analysis reads."""
-    return [spec["sweep"]]
+    """The recipe folders this analysis reads: the sweep, and the seeded recipe its ties are judged by."""
+    return [spec["sweep"], *([spec["seeds"]] if spec.get("seeds") else [])]
 
 
 KIND = Kind("sweep", sweep, reads)
