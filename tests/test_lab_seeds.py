@@ -462,7 +462,7 @@ def test_a_task_naming_a_seed_its_run_lacks_is_refused(tmp_path, read_seed, mess
         _lab(tmp_path, text)
 
 
-@pytest.mark.parametrize("folder", ["q16"])
+@pytest.mark.parametrize("folder", ["q16", "q28"])
 def test_a_grid_recipe_reproduces_the_setting_its_committed_jobs_were_trained_with(folder):
     """q16 and q28 map a grid with the stopping rule off: their recipes must still make their jobs."""
     recipe = load_lab("rdfia").recipes[folder]
