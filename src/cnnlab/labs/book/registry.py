@@ -264,7 +264,7 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str, reads
             )
     for analysis in spec.get("analysis") or []:
         seeds = analysis.get("seeds") if isinstance(analysis, dict) else None
-        if seeds is not None and not getattr(recipes.get(seeds), "seeds", None):
+        if seeds is not None and not _seeded(recipes, seeds):
             raise ConfigError(
                 f"{where}: section {list(ids)} has a {analysis.get('kind')} analysis with seeds={seeds!r}; "
                 "name a recipe trained over seeds (seeds: [0, 1, 2]), whose spread tells a pick from a tie."
@@ -281,6 +281,11 @@ def _section(spec: dict[str, Any], recipes: dict[str, Recipe], where: str, reads
     )
 
 
+def _seeded(recipes: dict[str, Recipe], folder: str) -> bool:
+    """Whether `folder` is a recipe trained over seeds: what a tie is judged against."""
+    return bool(getattr(recipes.get(folder), "seeds", None))
+
+
 def _check_pick(ref: Reference, recipes: dict[str, Recipe], where: str) -> None:
     """A reference's `pick:` names a sweep recipe, a seeded run recipe and, optionally, a job name."""
     pick = ref.pick
@@ -290,7 +295,7 @@ def _check_pick(ref: Reference, recipes: dict[str, Recipe], where: str) -> None:
         not isinstance(pick, dict)
         or not {"sweep", "seeds"} <= set(pick) <= {"sweep", "seeds", "name"}
         or getattr(recipes.get(pick["sweep"]), "kind", None) != "sweep"
-        or not getattr(recipes.get(pick["seeds"]), "seeds", None)
+        or not _seeded(recipes, pick["seeds"])
     ):
         raise ConfigError(
             f"{where}: reference {ref.label!r} has pick={pick!r}; give pick: {{sweep: <sweep recipe>, seeds: "
